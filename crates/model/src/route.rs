@@ -1,0 +1,267 @@
+//! A route in Otoroshi's `NgRoute` shape. Fields komainu does not know are
+//! kept in `extra` and returned as they came (round trip), so that tools
+//! written for Otoroshi can send their full documents; fields that would
+//! change security when ignored are refused instead (see `validate`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::plugins;
+use crate::validate;
+use crate::ValidationErrors;
+
+pub const LOAD_BALANCING_TYPES: [&str; 12] = [
+    "RoundRobin",
+    "Random",
+    "Sticky",
+    "IpAddressHash",
+    "BestResponseTime",
+    "WeightedBestResponseTime",
+    "NaiveFailover",
+    "PowerOfTwoRandomChoices",
+    "LeastConnections",
+    "HeaderHash",
+    "CookieHash",
+    "QueryHash",
+];
+
+fn yes() -> bool {
+    true
+}
+
+fn default_groups() -> Vec<String> {
+    vec!["default".to_string()]
+}
+
+fn default_root() -> String {
+    "/".to_string()
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_groups")]
+    pub groups: Vec<String>,
+    pub frontend: Frontend,
+    pub backend: Backend,
+    #[serde(default)]
+    pub plugins: Vec<PluginInstance>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frontend {
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default = "yes")]
+    pub strip_path: bool,
+    #[serde(default)]
+    pub exact: bool,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    #[serde(default)]
+    pub methods: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backend {
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    #[serde(default = "default_root")]
+    pub root: String,
+    #[serde(default)]
+    pub rewrite: bool,
+    #[serde(default)]
+    pub load_balancing: LoadBalancing,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    #[serde(default)]
+    pub id: String,
+    pub hostname: String,
+    pub port: u16,
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default)]
+    pub backup: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancing {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for LoadBalancing {
+    fn default() -> Self {
+        Self { kind: "RoundRobin".to_string(), extra: Map::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginInstance {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub plugin: String,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub config: Value,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Route {
+    /// Fills what a client may leave out: target ids from host and port.
+    pub fn fill_defaults(&mut self) {
+        if self.name.is_empty() {
+            self.name = self.id.clone();
+        }
+        for target in &mut self.backend.targets {
+            if target.id.is_empty() {
+                target.id = format!("{}:{}", target.hostname, target.port);
+            }
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        validate::id(&mut errors, "id", &self.id);
+        validate::non_empty(&mut errors, "name", &self.name);
+        for (i, group) in self.groups.iter().enumerate() {
+            validate::id(&mut errors, &format!("groups[{i}]"), group);
+        }
+        self.frontend.validate(&mut errors);
+        self.backend.validate(&mut errors);
+        if self.extra.get("backend_ref").is_some_and(|v| !v.is_null()) {
+            errors.push("backend_ref", "stored backends are not supported: give the backend inline");
+        }
+        for (i, plugin) in self.plugins.iter().enumerate() {
+            if plugin.enabled && !plugins::is_supported(&plugin.plugin) {
+                errors.push(
+                    format!("plugins[{i}].plugin"),
+                    format!(
+                        "plugin '{}' is not implemented by komainu (supported: {}); remove it or set enabled to false",
+                        plugin.plugin,
+                        plugins::SUPPORTED.join(", ")
+                    ),
+                );
+            }
+        }
+        errors.into_result()
+    }
+
+    pub fn uses_plugin(&self, plugin: &str) -> bool {
+        self.plugins.iter().any(|p| p.enabled && p.plugin == plugin)
+    }
+}
+
+impl Frontend {
+    fn validate(&self, errors: &mut ValidationErrors) {
+        if self.domains.is_empty() {
+            errors.push("frontend.domains", "at least one domain is required, as host or host/path");
+        }
+        for (i, domain) in self.domains.iter().enumerate() {
+            if let Some(message) = domain_problem(domain) {
+                errors.push(format!("frontend.domains[{i}]"), message);
+            }
+        }
+        for (i, method) in self.methods.iter().enumerate() {
+            if !validate::is_method(method) {
+                errors.push(format!("frontend.methods[{i}]"), format!("'{method}' is not an upper-case HTTP method"));
+            }
+        }
+        for name in self.headers.keys() {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                errors.push(format!("frontend.headers.{name}"), "not a valid header name");
+            }
+        }
+    }
+}
+
+/// A domain is `host[/path-prefix]`; the host may start with `*.`.
+fn domain_problem(domain: &str) -> Option<String> {
+    if domain.contains("://") {
+        return Some(format!("'{domain}' must not contain a scheme: write host or host/path"));
+    }
+    let (host, path) = match domain.find('/') {
+        Some(slash) => domain.split_at(slash),
+        None => (domain, ""),
+    };
+    let bare = host.strip_prefix("*.").unwrap_or(host);
+    if !validate::is_hostname(bare) || bare.contains('*') {
+        return Some(format!("'{domain}' has an invalid host '{host}'"));
+    }
+    if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'?' || b == b'#') {
+        return Some(format!("'{domain}' has an invalid path '{path}'"));
+    }
+    None
+}
+
+impl Backend {
+    fn validate(&self, errors: &mut ValidationErrors) {
+        if self.targets.is_empty() {
+            errors.push("backend.targets", "at least one target is required");
+        }
+        for (i, target) in self.targets.iter().enumerate() {
+            target.validate(errors, i);
+        }
+        if !self.root.starts_with('/') {
+            errors.push("backend.root", format!("'{}' must start with '/'", self.root));
+        }
+        if !LOAD_BALANCING_TYPES.contains(&self.load_balancing.kind.as_str()) {
+            errors.push(
+                "backend.load_balancing.type",
+                format!("'{}' is not one of {}", self.load_balancing.kind, LOAD_BALANCING_TYPES.join(", ")),
+            );
+        }
+    }
+}
+
+impl Target {
+    fn validate(&self, errors: &mut ValidationErrors, i: usize) {
+        let at = |field: &str| format!("backend.targets[{i}].{field}");
+        if !validate::is_hostname(&self.hostname) {
+            errors.push(at("hostname"), format!("'{}' is not a host name or IP address", self.hostname));
+        }
+        if self.port == 0 {
+            errors.push(at("port"), "must be from 1 to 65535");
+        }
+        if self.weight == 0 {
+            errors.push(at("weight"), "must be at least 1");
+        }
+    }
+}

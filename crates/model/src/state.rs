@@ -1,0 +1,67 @@
+//! The snapshot the data plane reads. It is built whole, off the request
+//! path, and published with one atomic swap, so a request sees either the old
+//! state or the new one, never a mix.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::apikey::ApiKey;
+use crate::global_config::GlobalConfig;
+use crate::group::ServiceGroup;
+use crate::normalize::decode_value;
+use crate::route::Route;
+use crate::{Kind, ValidationErrors};
+
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// The store revision this snapshot reflects.
+    pub revision: u64,
+    /// Routes in id order.
+    pub routes: Vec<Arc<Route>>,
+    /// API keys by client id.
+    pub apikeys: HashMap<String, Arc<ApiKey>>,
+    pub groups: HashMap<String, Arc<ServiceGroup>>,
+    pub global: Arc<GlobalConfig>,
+}
+
+impl State {
+    pub fn builder(revision: u64) -> StateBuilder {
+        StateBuilder { state: State { revision, ..State::default() } }
+    }
+
+    pub fn apikey(&self, client_id: &str) -> Option<&Arc<ApiKey>> {
+        self.apikeys.get(client_id)
+    }
+}
+
+pub struct StateBuilder {
+    state: State,
+}
+
+impl StateBuilder {
+    /// Adds one stored entity. An entity that no longer decodes (written by a
+    /// future version, say) is reported to the caller and left out, rather than
+    /// taking the whole state down.
+    pub fn add(&mut self, kind: Kind, bytes: &[u8]) -> Result<(), ValidationErrors> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| ValidationErrors::single("$", e.to_string()))?;
+        match kind {
+            Kind::Route => self.state.routes.push(Arc::new(decode_value(value)?)),
+            Kind::ApiKey => {
+                let key: ApiKey = decode_value(value)?;
+                self.state.apikeys.insert(key.client_id.clone(), Arc::new(key));
+            }
+            Kind::ServiceGroup => {
+                let group: ServiceGroup = decode_value(value)?;
+                self.state.groups.insert(group.id.clone(), Arc::new(group));
+            }
+            Kind::GlobalConfig => self.state.global = Arc::new(decode_value(value)?),
+        }
+        Ok(())
+    }
+
+    pub fn build(mut self) -> State {
+        self.state.routes.sort_by(|a, b| a.id.cmp(&b.id));
+        self.state
+    }
+}
