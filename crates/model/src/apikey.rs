@@ -96,15 +96,19 @@ impl ApiKey {
 
     /// Whether the key is authorized on a route given its id and groups.
     pub fn authorizes(&self, route_id: &str, route_groups: &[String]) -> bool {
-        self.authorized_entities.iter().any(|e| match e.split_once('_') {
-            Some(("route", id)) => id == route_id,
-            Some(("group", id)) => route_groups.iter().any(|g| g == id),
-            _ => false,
-        })
+        self.authorized_entities
+            .iter()
+            .any(|e| match e.split_once('_') {
+                Some(("route", id)) => id == route_id,
+                Some(("group", id)) => route_groups.iter().any(|g| g == id),
+                _ => false,
+            })
     }
 
     pub fn is_admin(&self) -> bool {
-        self.authorized_entities.iter().any(|e| e == &format!("group_{ADMIN_API_GROUP}"))
+        self.authorized_entities
+            .iter()
+            .any(|e| e == &format!("group_{ADMIN_API_GROUP}"))
     }
 
     pub fn expired(&self, now_ms: u64) -> bool {
@@ -113,5 +117,8 @@ impl ApiKey {
 }
 
 fn enabled_object(value: Option<&Value>) -> bool {
-    value.and_then(|v| v.get("enabled")).and_then(Value::as_bool).unwrap_or(false)
+    value
+        .and_then(|v| v.get("enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }

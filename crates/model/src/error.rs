@@ -24,11 +24,17 @@ fn summary(errors: &[FieldError]) -> String {
 
 impl ValidationErrors {
     pub fn single(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self(vec![FieldError { path: path.into(), message: message.into() }])
+        Self(vec![FieldError {
+            path: path.into(),
+            message: message.into(),
+        }])
     }
 
     pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { path: path.into(), message: message.into() });
+        self.0.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -41,7 +47,10 @@ impl ValidationErrors {
         Self(
             self.0
                 .into_iter()
-                .map(|e| FieldError { path: format!("{prefix}.{}", e.path), message: e.message })
+                .map(|e| FieldError {
+                    path: format!("{prefix}.{}", e.path),
+                    message: e.message,
+                })
                 .collect(),
         )
     }

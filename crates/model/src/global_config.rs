@@ -21,7 +21,10 @@ pub struct GlobalConfig {
 
 impl Default for GlobalConfig {
     fn default() -> Self {
-        Self { maintenance_mode: false, extra: Map::new() }
+        Self {
+            maintenance_mode: false,
+            extra: Map::new(),
+        }
     }
 }
 
@@ -30,8 +33,15 @@ impl GlobalConfig {
         let mut errors = ValidationErrors::default();
         if let Some(filtering) = self.extra.get("ipFiltering") {
             for list in ["whitelist", "blacklist"] {
-                if filtering.get(list).and_then(Value::as_array).is_some_and(|l| !l.is_empty()) {
-                    errors.push(format!("ipFiltering.{list}"), "IP filtering is not enforced by komainu yet; leave it empty");
+                if filtering
+                    .get(list)
+                    .and_then(Value::as_array)
+                    .is_some_and(|l| !l.is_empty())
+                {
+                    errors.push(
+                        format!("ipFiltering.{list}"),
+                        "IP filtering is not enforced by komainu yet; leave it empty",
+                    );
                 }
             }
         }

@@ -10,7 +10,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Route, Kind::ApiKey, Kind::ServiceGroup, Kind::GlobalConfig];
+    pub const ALL: [Kind; 4] = [
+        Kind::Route,
+        Kind::ApiKey,
+        Kind::ServiceGroup,
+        Kind::GlobalConfig,
+    ];
 
     /// Name under which the store keeps this kind. Part of the stored schema:
     /// never rename.
@@ -105,6 +110,8 @@ impl Kind {
     }
 
     pub fn from_legacy_segment(segment: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.legacy_segment() == segment)
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.legacy_segment() == segment)
     }
 }

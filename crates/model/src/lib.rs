@@ -32,4 +32,4 @@ mod validate;
 
 pub use error::{FieldError, ValidationErrors};
 pub use kind::Kind;
-pub use state::State;
+pub use state::{State, StateHandle};

@@ -24,9 +24,16 @@ pub struct Normalized {
 /// Checks a client's document for `kind`. `path_id` is the id named in the
 /// URL, if any: the body must agree with it (or leave the id out). With no id
 /// anywhere, one is generated as Otoroshi would.
-pub fn normalize(kind: Kind, mut body: Value, path_id: Option<&str>) -> Result<Normalized, ValidationErrors> {
+pub fn normalize(
+    kind: Kind,
+    mut body: Value,
+    path_id: Option<&str>,
+) -> Result<Normalized, ValidationErrors> {
     let Some(object) = body.as_object_mut() else {
-        return Err(ValidationErrors::single("$", format!("expected a JSON object for a {}", kind.singular())));
+        return Err(ValidationErrors::single(
+            "$",
+            format!("expected a JSON object for a {}", kind.singular()),
+        ));
     };
     let field = kind.id_field();
     if kind == Kind::GlobalConfig {
@@ -79,7 +86,8 @@ fn check<T: DeserializeOwned + Serialize>(
 ) -> Result<Normalized, ValidationErrors> {
     let mut entity: T = decode_value(body)?;
     let id = finish(&mut entity)?;
-    let value = serde_json::to_value(&entity).map_err(|e| ValidationErrors::single("$", e.to_string()))?;
+    let value =
+        serde_json::to_value(&entity).map_err(|e| ValidationErrors::single("$", e.to_string()))?;
     Ok(Normalized { id, value })
 }
 
@@ -108,7 +116,9 @@ pub fn template(kind: Kind) -> Value {
             "frontend": {"domains": ["new-route.oto.tools"]},
             "backend": {"targets": [{"hostname": "127.0.0.1", "port": 8081}]},
         }),
-        Kind::ApiKey => serde_json::json!({"clientName": "New apikey", "authorizedEntities": ["group_default"]}),
+        Kind::ApiKey => {
+            serde_json::json!({"clientName": "New apikey", "authorizedEntities": ["group_default"]})
+        }
         Kind::ServiceGroup => serde_json::json!({"name": "New group"}),
         Kind::GlobalConfig => serde_json::json!({}),
     };

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::ValidationErrors;
 use crate::plugins;
 use crate::validate;
-use crate::ValidationErrors;
 
 pub const LOAD_BALANCING_TYPES: [&str; 12] = [
     "RoundRobin",
@@ -125,7 +125,10 @@ pub struct LoadBalancing {
 
 impl Default for LoadBalancing {
     fn default() -> Self {
-        Self { kind: "RoundRobin".to_string(), extra: Map::new() }
+        Self {
+            kind: "RoundRobin".to_string(),
+            extra: Map::new(),
+        }
     }
 }
 
@@ -167,7 +170,10 @@ impl Route {
         self.frontend.validate(&mut errors);
         self.backend.validate(&mut errors);
         if self.extra.get("backend_ref").is_some_and(|v| !v.is_null()) {
-            errors.push("backend_ref", "stored backends are not supported: give the backend inline");
+            errors.push(
+                "backend_ref",
+                "stored backends are not supported: give the backend inline",
+            );
         }
         for (i, plugin) in self.plugins.iter().enumerate() {
             if plugin.enabled && !plugins::is_supported(&plugin.plugin) {
@@ -192,7 +198,10 @@ impl Route {
 impl Frontend {
     fn validate(&self, errors: &mut ValidationErrors) {
         if self.domains.is_empty() {
-            errors.push("frontend.domains", "at least one domain is required, as host or host/path");
+            errors.push(
+                "frontend.domains",
+                "at least one domain is required, as host or host/path",
+            );
         }
         for (i, domain) in self.domains.iter().enumerate() {
             if let Some(message) = domain_problem(domain) {
@@ -201,12 +210,18 @@ impl Frontend {
         }
         for (i, method) in self.methods.iter().enumerate() {
             if !validate::is_method(method) {
-                errors.push(format!("frontend.methods[{i}]"), format!("'{method}' is not an upper-case HTTP method"));
+                errors.push(
+                    format!("frontend.methods[{i}]"),
+                    format!("'{method}' is not an upper-case HTTP method"),
+                );
             }
         }
         for name in self.headers.keys() {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-                errors.push(format!("frontend.headers.{name}"), "not a valid header name");
+                errors.push(
+                    format!("frontend.headers.{name}"),
+                    "not a valid header name",
+                );
             }
         }
     }
@@ -215,7 +230,9 @@ impl Frontend {
 /// A domain is `host[/path-prefix]`; the host may start with `*.`.
 fn domain_problem(domain: &str) -> Option<String> {
     if domain.contains("://") {
-        return Some(format!("'{domain}' must not contain a scheme: write host or host/path"));
+        return Some(format!(
+            "'{domain}' must not contain a scheme: write host or host/path"
+        ));
     }
     let (host, path) = match domain.find('/') {
         Some(slash) => domain.split_at(slash),
@@ -225,7 +242,10 @@ fn domain_problem(domain: &str) -> Option<String> {
     if !validate::is_hostname(bare) || bare.contains('*') {
         return Some(format!("'{domain}' has an invalid host '{host}'"));
     }
-    if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'?' || b == b'#') {
+    if path
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'?' || b == b'#')
+    {
         return Some(format!("'{domain}' has an invalid path '{path}'"));
     }
     None
@@ -240,12 +260,19 @@ impl Backend {
             target.validate(errors, i);
         }
         if !self.root.starts_with('/') {
-            errors.push("backend.root", format!("'{}' must start with '/'", self.root));
+            errors.push(
+                "backend.root",
+                format!("'{}' must start with '/'", self.root),
+            );
         }
         if !LOAD_BALANCING_TYPES.contains(&self.load_balancing.kind.as_str()) {
             errors.push(
                 "backend.load_balancing.type",
-                format!("'{}' is not one of {}", self.load_balancing.kind, LOAD_BALANCING_TYPES.join(", ")),
+                format!(
+                    "'{}' is not one of {}",
+                    self.load_balancing.kind,
+                    LOAD_BALANCING_TYPES.join(", ")
+                ),
             );
         }
     }
@@ -255,7 +282,10 @@ impl Target {
     fn validate(&self, errors: &mut ValidationErrors, i: usize) {
         let at = |field: &str| format!("backend.targets[{i}].{field}");
         if !validate::is_hostname(&self.hostname) {
-            errors.push(at("hostname"), format!("'{}' is not a host name or IP address", self.hostname));
+            errors.push(
+                at("hostname"),
+                format!("'{}' is not a host name or IP address", self.hostname),
+            );
         }
         if self.port == 0 {
             errors.push(at("port"), "must be from 1 to 65535");

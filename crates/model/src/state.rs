@@ -5,6 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
 use crate::apikey::ApiKey;
 use crate::global_config::GlobalConfig;
 use crate::group::ServiceGroup;
@@ -26,7 +29,12 @@ pub struct State {
 
 impl State {
     pub fn builder(revision: u64) -> StateBuilder {
-        StateBuilder { state: State { revision, ..State::default() } }
+        StateBuilder {
+            state: State {
+                revision,
+                ..State::default()
+            },
+        }
     }
 
     pub fn apikey(&self, client_id: &str) -> Option<&Arc<ApiKey>> {
@@ -43,13 +51,15 @@ impl StateBuilder {
     /// future version, say) is reported to the caller and left out, rather than
     /// taking the whole state down.
     pub fn add(&mut self, kind: Kind, bytes: &[u8]) -> Result<(), ValidationErrors> {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| ValidationErrors::single("$", e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ValidationErrors::single("$", e.to_string()))?;
         match kind {
             Kind::Route => self.state.routes.push(Arc::new(decode_value(value)?)),
             Kind::ApiKey => {
                 let key: ApiKey = decode_value(value)?;
-                self.state.apikeys.insert(key.client_id.clone(), Arc::new(key));
+                self.state
+                    .apikeys
+                    .insert(key.client_id.clone(), Arc::new(key));
             }
             Kind::ServiceGroup => {
                 let group: ServiceGroup = decode_value(value)?;
@@ -63,5 +73,39 @@ impl StateBuilder {
     pub fn build(mut self) -> State {
         self.state.routes.sort_by(|a, b| a.id.cmp(&b.id));
         self.state
+    }
+}
+
+/// The node's current state: one `ArcSwap` that readers load without locks,
+/// and a watch channel that wakes tasks (long-polls, waiting admin writes)
+/// when a new revision is published.
+pub struct StateHandle {
+    current: ArcSwap<State>,
+    published: watch::Sender<u64>,
+}
+
+impl StateHandle {
+    pub fn new(initial: State) -> Self {
+        let (published, _) = watch::channel(initial.revision);
+        Self {
+            current: ArcSwap::from_pointee(initial),
+            published,
+        }
+    }
+
+    /// The snapshot in force. Cheap; hold it for the length of one request.
+    pub fn load(&self) -> Arc<State> {
+        self.current.load_full()
+    }
+
+    /// Replaces the snapshot in one swap, then wakes subscribers.
+    pub fn publish(&self, state: State) {
+        let revision = state.revision;
+        self.current.store(Arc::new(state));
+        self.published.send_replace(revision);
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.published.subscribe()
     }
 }

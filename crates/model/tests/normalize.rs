@@ -21,15 +21,26 @@ fn route_defaults_are_filled_and_unknown_fields_kept() {
     assert_eq!(n.value["groups"], json!(["default"]));
     assert_eq!(n.value["frontend"]["strip_path"], json!(true));
     assert_eq!(n.value["backend"]["root"], json!("/"));
-    assert_eq!(n.value["backend"]["load_balancing"]["type"], json!("RoundRobin"));
-    assert_eq!(n.value["backend"]["targets"][0]["id"], json!("users.internal:8080"));
+    assert_eq!(
+        n.value["backend"]["load_balancing"]["type"],
+        json!("RoundRobin")
+    );
+    assert_eq!(
+        n.value["backend"]["targets"][0]["id"],
+        json!("users.internal:8080")
+    );
     assert_eq!(n.value["debug_flow"], json!(true));
     assert_eq!(n.value["backend"]["client"], json!({"retries": 2}));
 }
 
 #[test]
 fn type_errors_name_the_field_path() {
-    let err = normalize(Kind::Route, route(json!([{"hostname": "h", "port": "eighty"}])), None).unwrap_err();
+    let err = normalize(
+        Kind::Route,
+        route(json!([{"hostname": "h", "port": "eighty"}])),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(paths(err), vec!["backend.targets[0].port"]);
 }
 
@@ -67,7 +78,12 @@ fn unknown_enabled_plugin_is_refused_but_disabled_is_kept() {
 #[test]
 fn ids_follow_the_path_and_are_checked() {
     let body = json!({"name": "g"});
-    assert_eq!(normalize(Kind::ServiceGroup, body.clone(), Some("g1")).unwrap().id, "g1");
+    assert_eq!(
+        normalize(Kind::ServiceGroup, body.clone(), Some("g1"))
+            .unwrap()
+            .id,
+        "g1"
+    );
     let err = normalize(Kind::ServiceGroup, json!({"id": "g2"}), Some("g1")).unwrap_err();
     assert_eq!(err.0[0].path, "id");
     let err = normalize(Kind::ServiceGroup, json!({"id": "bad id/"}), None).unwrap_err();
@@ -84,7 +100,10 @@ fn apikey_restrictions_and_entities_are_checked() {
         None,
     )
     .unwrap_err();
-    assert_eq!(paths(err), vec!["authorizedEntities[0]", "restrictions.enabled"]);
+    assert_eq!(
+        paths(err),
+        vec!["authorizedEntities[0]", "restrictions.enabled"]
+    );
     let ok = normalize(Kind::ApiKey, json!({"clientId": "k"}), None).unwrap();
     assert_eq!(ok.value["clientSecret"].as_str().unwrap().len(), 64);
     assert_eq!(ok.value["dailyQuota"], json!(10_000_000));

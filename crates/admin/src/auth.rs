@@ -1,0 +1,133 @@
+//! Admin API authentication: an API key authorized on Otoroshi's
+//! `admin-api-group`, sent as Basic auth (base64 with or without padding) or as
+//! the `Otoroshi-Client-Id` / `Otoroshi-Client-Secret` headers. A failure never
+//! says which part was wrong, and secrets are compared in constant time.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use subtle::ConstantTimeEq;
+
+use crate::context::AdminContext;
+use crate::error::AdminError;
+
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Compared against when the client id is unknown, so that an unknown id and
+/// a wrong secret take the same time.
+const DECOY_SECRET: &[u8] = b"komainu-decoy-secret-komainu-decoy-secret-komainu-decoy-secret-x";
+
+/// Credentials as sent by a client, before they are checked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+pub fn credentials(headers: &HeaderMap) -> Option<Credentials> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let (Some(client_id), Some(client_secret)) = (
+        header("Otoroshi-Client-Id"),
+        header("Otoroshi-Client-Secret"),
+    ) {
+        return Some(Credentials {
+            client_id,
+            client_secret,
+        });
+    }
+    let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = authorization.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = LENIENT_BASE64.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (client_id, client_secret) = decoded.split_once(':')?;
+    Some(Credentials {
+        client_id: client_id.to_string(),
+        client_secret: client_secret.to_string(),
+    })
+}
+
+/// Middleware: lets the request through only with a valid admin key; a
+/// read-only key may only read.
+pub async fn require_admin(
+    State(ctx): State<AdminContext>,
+    request: Request,
+    next: Next,
+) -> Result<Response, AdminError> {
+    let credentials = credentials(request.headers()).ok_or(AdminError::Unauthorized)?;
+    let state = ctx.state.load();
+    let key = state.apikey(&credentials.client_id);
+    let expected = key
+        .map(|k| k.client_secret.as_bytes())
+        .unwrap_or(DECOY_SECRET);
+    let secret_ok: bool = expected.ct_eq(credentials.client_secret.as_bytes()).into();
+    let key = match key {
+        Some(key)
+            if secret_ok && key.enabled && key.is_admin() && !key.expired(crate::now_ms()) =>
+        {
+            key
+        }
+        _ => return Err(AdminError::Unauthorized),
+    };
+    let reading = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if key.read_only && !reading {
+        return Err(AdminError::Forbidden(format!(
+            "admin key '{}' is read-only",
+            key.client_id
+        )));
+    }
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn basic(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn basic_with_and_without_padding() {
+        let padded = base64::engine::general_purpose::STANDARD.encode("ab:c");
+        assert!(padded.ends_with('='));
+        let expected = Some(Credentials {
+            client_id: "ab".into(),
+            client_secret: "c".into(),
+        });
+        assert_eq!(credentials(&basic(&format!("Basic {padded}"))), expected);
+        assert_eq!(
+            credentials(&basic(&format!("basic {}", padded.trim_end_matches('=')))),
+            expected
+        );
+    }
+
+    #[test]
+    fn malformed_authorization_gives_nothing() {
+        assert_eq!(credentials(&basic("Basic !!!")), None);
+        assert_eq!(credentials(&basic("Bearer abc")), None);
+        assert_eq!(credentials(&basic("Basic")), None);
+        let no_colon = base64::engine::general_purpose::STANDARD.encode("abc");
+        assert_eq!(credentials(&basic(&format!("Basic {no_colon}"))), None);
+    }
+}

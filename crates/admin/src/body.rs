@@ -1,0 +1,51 @@
+//! Reading a JSON body with a size limit, so that an oversized or malformed
+//! body is a clean 413 or 400 in our JSON error shape (axum's own rejections
+//! answer in plain text).
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::Value;
+
+use crate::context::AdminContext;
+use crate::error::AdminError;
+
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AdminContext> for JsonBody {
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, ctx: &AdminContext) -> Result<Self, Self::Rejection> {
+        let limit = ctx.max_body_size;
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > limit) {
+            return Err(AdminError::PayloadTooLarge { limit });
+        }
+        let bytes = read_limited(request.into_body(), limit).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(AdminError::BadRequest(
+                "request body is empty: a JSON document is expected".into(),
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| AdminError::BadRequest(format!("malformed JSON: {e}")))
+    }
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AdminError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(AdminError::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(AdminError::BadRequest(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}

@@ -1,0 +1,44 @@
+use std::sync::Arc;
+
+use model::StateHandle;
+use store::Store;
+
+use crate::publisher::Publisher;
+
+/// What a node tells the admin API about itself (`/api/infos`, health).
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub name: String,
+    pub version: &'static str,
+    /// "off", "leader" or "worker".
+    pub mode: &'static str,
+    pub started_at_ms: u64,
+}
+
+/// Everything an admin handler may touch. Cloned per request (all `Arc`s).
+#[derive(Clone)]
+pub struct AdminContext {
+    pub store: Arc<dyn Store>,
+    pub state: Arc<StateHandle>,
+    pub publisher: Arc<Publisher>,
+    pub info: Arc<NodeInfo>,
+    pub max_body_size: usize,
+}
+
+impl AdminContext {
+    pub fn new(
+        store: Arc<dyn Store>,
+        state: Arc<StateHandle>,
+        info: NodeInfo,
+        max_body_size: usize,
+    ) -> Self {
+        let publisher = Arc::new(Publisher::new(store.clone(), state.clone()));
+        Self {
+            store,
+            state,
+            publisher,
+            info: Arc::new(info),
+            max_body_size,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! CRUD on every entity kind. Legacy (`/api/routes`) and generic
+//! (`/apis/proxy.otoroshi.io/v1/routes`) paths call these same functions.
+//! Every write is validated first, applied with a store condition (so create
+//! and update are race-free), then published before the answer.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::http::StatusCode;
+use model::Kind;
+use model::normalize::{Normalized, normalize, template};
+use serde_json::{Value, json};
+use store::{Condition, Op};
+
+use crate::context::AdminContext;
+use crate::error::{AdminError, AdminResult};
+use crate::patch;
+use crate::query::ListQuery;
+
+const SCAN_BATCH: usize = 500;
+
+pub async fn list(
+    ctx: &AdminContext,
+    kind: Kind,
+    params: &HashMap<String, String>,
+) -> AdminResult<Json<Value>> {
+    let query = ListQuery::parse(params)?;
+    let (skip, take) = query.window();
+    let mut matched = 0usize;
+    let mut page = Vec::new();
+    let mut after: Option<String> = None;
+    'scan: loop {
+        let batch = ctx
+            .store
+            .scan(kind.store_key(), after.as_deref(), SCAN_BATCH)
+            .await?;
+        for (_, bytes) in &batch {
+            let entity = decode(bytes)?;
+            if !query.matches(&entity) {
+                continue;
+            }
+            matched += 1;
+            if matched > skip {
+                page.push(entity);
+                if page.len() >= take {
+                    break 'scan;
+                }
+            }
+        }
+        match batch.last() {
+            Some((id, _)) if batch.len() == SCAN_BATCH => after = Some(id.clone()),
+            _ => break,
+        }
+    }
+    Ok(Json(Value::Array(page)))
+}
+
+pub async fn get(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Json<Value>> {
+    Ok(Json(load(ctx, kind, id).await?))
+}
+
+pub async fn create(
+    ctx: &AdminContext,
+    kind: Kind,
+    body: Value,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    let entity = normalize(kind, body, None)?;
+    write(ctx, kind, entity, Condition::MustNotExist)
+        .await
+        .map(|v| (StatusCode::CREATED, v))
+}
+
+pub async fn replace(
+    ctx: &AdminContext,
+    kind: Kind,
+    id: &str,
+    body: Value,
+) -> AdminResult<Json<Value>> {
+    let entity = normalize(kind, body, Some(id))?;
+    same_id(kind, id, &entity)?;
+    write(ctx, kind, entity, Condition::MustExist).await
+}
+
+pub async fn patch(
+    ctx: &AdminContext,
+    kind: Kind,
+    id: &str,
+    body: Value,
+) -> AdminResult<Json<Value>> {
+    let mut current = load(ctx, kind, id).await?;
+    patch::apply(&mut current, body)?;
+    let entity = normalize(kind, current, Some(id))?;
+    same_id(kind, id, &entity)?;
+    write(ctx, kind, entity, Condition::MustExist).await
+}
+
+/// The singleton normalizes to its one id whatever the path said.
+fn same_id(kind: Kind, id: &str, entity: &Normalized) -> AdminResult<()> {
+    if entity.id == id {
+        Ok(())
+    } else {
+        Err(AdminError::not_found(format!("{} '{id}'", kind.singular())))
+    }
+}
+
+pub async fn delete(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Json<Value>> {
+    if kind == Kind::ApiKey {
+        keep_an_admin_key(ctx, id, None)?;
+    }
+    let op = Op::Delete {
+        kind: kind.store_key().into(),
+        id: id.into(),
+        condition: Condition::MustExist,
+    };
+    let revision = ctx.store.write(vec![op]).await?;
+    ctx.publisher.publish_up_to(revision).await?;
+    Ok(Json(json!({"deleted": true})))
+}
+
+pub fn new_template(kind: Kind) -> Json<Value> {
+    Json(template(kind))
+}
+
+/// The stored document, or the kind's default for the global config, which
+/// always exists from a client's point of view.
+pub async fn load(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Value> {
+    match ctx.store.get(kind.store_key(), id).await? {
+        Some(bytes) => decode(&bytes),
+        None if kind == Kind::GlobalConfig && id == model::global_config::GLOBAL_ID => {
+            Ok(template(kind))
+        }
+        None => Err(AdminError::not_found(format!("{} '{id}'", kind.singular()))),
+    }
+}
+
+async fn write(
+    ctx: &AdminContext,
+    kind: Kind,
+    entity: Normalized,
+    condition: Condition,
+) -> AdminResult<Json<Value>> {
+    // The singleton global config may be written whether or not it was stored yet.
+    let condition = if kind == Kind::GlobalConfig {
+        Condition::Any
+    } else {
+        condition
+    };
+    if kind == Kind::ApiKey {
+        keep_an_admin_key(ctx, &entity.id, Some(&entity.value))?;
+    }
+    let value =
+        serde_json::to_vec(&entity.value).map_err(|e| AdminError::Internal(e.to_string()))?;
+    let op = Op::Put {
+        kind: kind.store_key().into(),
+        id: entity.id,
+        value,
+        condition,
+    };
+    let revision = ctx.store.write(vec![op]).await?;
+    ctx.publisher.publish_up_to(revision).await?;
+    Ok(Json(entity.value))
+}
+
+fn decode(bytes: &[u8]) -> AdminResult<Value> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| AdminError::Internal(format!("stored entity is not JSON: {e}")))
+}
+
+/// Refuses a change that would leave no usable admin key: nobody could use
+/// the admin API afterwards, short of editing the datastore by hand.
+fn keep_an_admin_key(ctx: &AdminContext, id: &str, replacement: Option<&Value>) -> AdminResult<()> {
+    let state = ctx.state.load();
+    let now = crate::now_ms();
+    let usable =
+        |k: &model::apikey::ApiKey| k.enabled && k.is_admin() && !k.expired(now) && !k.read_only;
+    let others = state
+        .apikeys
+        .values()
+        .any(|k| k.client_id != id && usable(k));
+    let replacement_usable = replacement
+        .and_then(|v| serde_json::from_value::<model::apikey::ApiKey>(v.clone()).ok())
+        .is_some_and(|k| usable(&k));
+    let was_admin = state.apikey(id).is_some_and(|k| usable(k));
+    if was_admin && !others && !replacement_usable {
+        return Err(AdminError::Conflict(format!(
+            "apikey '{id}' is the last enabled read-write admin API key; create another before removing or restricting this one"
+        )));
+    }
+    Ok(())
+}

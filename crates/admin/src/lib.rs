@@ -1,0 +1,47 @@
+//! The admin API of standalone and leader nodes, in Otoroshi's shapes.
+//!
+//! This crate owns the HTTP surface that manages entities: the legacy
+//! `/api/...` paths and the generic `/apis/{group}/{version}/{plural}` paths
+//! (both over the same handlers), export/import, node info, health, the
+//! OpenAPI document, admin-key authentication, and the one mapping from
+//! errors to HTTP answers. Writes go through the store and are published as a
+//! new state snapshot before the answer (see `publisher`).
+
+/// Admin-key authentication middleware.
+pub mod auth;
+/// JSON request bodies with a size limit.
+mod body;
+/// Bootstrap of the first admin API key.
+pub mod bootstrap;
+/// The shared context handlers receive.
+pub mod context;
+/// CRUD handlers shared by legacy and generic paths.
+mod entities;
+/// Admin errors and their HTTP mapping.
+pub mod error;
+/// Full export and import (`/api/otoroshi.json`).
+mod export;
+/// Version, infos, the kinds list, health.
+mod meta;
+/// The OpenAPI 3 document of this API.
+pub mod openapi;
+/// JSON Patch and Merge Patch.
+mod patch;
+/// Builds and publishes the state snapshot from the store.
+pub mod publisher;
+/// List paging and filtering.
+mod query;
+/// The path table: which handler answers which path.
+mod routes;
+
+pub use context::{AdminContext, NodeInfo};
+pub use error::AdminError;
+pub use routes::{HEALTH_PATH, router, served_paths};
+
+/// Wall clock in ms since the Unix epoch (0 if the clock is before 1970).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

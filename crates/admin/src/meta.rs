@@ -1,0 +1,73 @@
+//! Endpoints that describe the node rather than its entities.
+
+use axum::Json;
+use axum::http::StatusCode;
+use model::Kind;
+use serde_json::{Value, json};
+
+use crate::context::AdminContext;
+
+pub fn version(ctx: &AdminContext) -> Json<Value> {
+    let v = ctx.info.version;
+    let mut parts = v.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor, patch) = (parts.next(), parts.next(), parts.next());
+    Json(json!({
+        "version_raw": v,
+        "version": {"major": major, "minor": minor, "patch": patch, "suffix": null},
+        "name": "komainu",
+    }))
+}
+
+pub fn infos(ctx: &AdminContext) -> Json<Value> {
+    Json(json!({
+        "otoroshi_cluster_id": ctx.info.name,
+        "otoroshi_version": ctx.info.version,
+        "otoroshi_version_sem": {"major": 0, "minor": 1, "patch": 0},
+        "java_version": null,
+        "os": {"name": std::env::consts::OS, "arch": std::env::consts::ARCH},
+        "datastore": ctx.store.backend(),
+        "env": "prod",
+        "cluster_mode": ctx.info.mode,
+        "node_name": ctx.info.name,
+        "started_at": ctx.info.started_at_ms,
+    }))
+}
+
+/// `/apis/entities`: the kinds served by the generic API, in Otoroshi's shape.
+pub fn entities() -> Json<Value> {
+    let resources: Vec<Value> = Kind::ALL
+        .iter()
+        .map(|k| {
+            json!({
+                "kind": k.name(),
+                "plural_name": k.plural(),
+                "singular_name": k.singular(),
+                "group": k.group(),
+                "version": {"name": k.version(), "served": true, "deprecated": false, "storage": true},
+            })
+        })
+        .collect();
+    Json(json!({"version": "v1", "resources": resources}))
+}
+
+/// Health for load balancers and probes: no secrets, so no credentials needed.
+pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
+    let datastore_ok = ctx.store.ping().await.is_ok();
+    let state = ctx.state.load();
+    let status = if datastore_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let health = |ok: bool| if ok { "healthy" } else { "unhealthy" };
+    (
+        status,
+        Json(json!({
+            "otoroshi": health(datastore_ok),
+            "datastore": health(datastore_ok),
+            "storage": ctx.store.backend(),
+            "state": {"revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len()},
+            "cluster": {"mode": ctx.info.mode, "name": ctx.info.name},
+        })),
+    )
+}

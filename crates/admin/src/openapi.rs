@@ -1,0 +1,195 @@
+//! The OpenAPI 3 document of the admin API, built from the kinds registry so
+//! that a new kind is documented as soon as it is served. A test checks that
+//! every path the router serves appears here.
+
+use axum::Json;
+use model::Kind;
+use serde_json::{Map, Value, json};
+
+use crate::routes::HEALTH_PATH;
+
+pub fn document() -> Json<Value> {
+    let mut paths = Map::new();
+    let mut add = |path: String, item: Value| {
+        paths.insert(path, item);
+    };
+    add(
+        "/api/version".into(),
+        json!({"get": op("Version of this node", "Node", None, false)}),
+    );
+    add(
+        "/api/infos".into(),
+        json!({"get": op("Node and datastore information", "Node", None, false)}),
+    );
+    add(
+        "/api/openapi.json".into(),
+        json!({"get": op("This document", "Node", None, false)}),
+    );
+    add(
+        "/apis/entities".into(),
+        json!({"get": op("Entity kinds served by the generic API", "Node", None, false)}),
+    );
+    add(
+        HEALTH_PATH.into(),
+        json!({"get": {
+            "summary": "Health of the node and its datastore (no credentials needed)",
+            "tags": ["Node"], "security": [],
+            "responses": {"200": {"description": "healthy"}, "503": {"description": "datastore unhealthy"}}
+        }}),
+    );
+    add(
+        "/api/otoroshi.json".into(),
+        json!({
+            "get": op("Full export, in Otoroshi's layout", "Export", None, false),
+            "post": op("Import an export: each kind present replaces that kind, atomically", "Export", None, true),
+        }),
+    );
+    add(
+        "/api/globalconfig".into(),
+        json!({
+            "get": op("The global config", "GlobalConfig", Some("GlobalConfig"), false),
+            "put": op("Replace the global config", "GlobalConfig", Some("GlobalConfig"), true),
+            "patch": patch_op("GlobalConfig", "GlobalConfig"),
+        }),
+    );
+    for kind in Kind::ALL {
+        let mut bases = vec![format!(
+            "/apis/{}/{}/{}",
+            kind.group(),
+            kind.version(),
+            kind.plural()
+        )];
+        if kind != Kind::GlobalConfig {
+            bases.push(format!("/api/{}", kind.legacy_segment()));
+        }
+        let tag = kind.name();
+        let schema = Some(kind.name());
+        for base in bases {
+            add(
+                base.clone(),
+                json!({
+                    "get": list_op(kind),
+                    "post": op(&format!("Create a {}", kind.singular()), tag, schema, true),
+                }),
+            );
+            add(
+                format!("{base}/_template"),
+                json!({
+                    "get": op(&format!("A new {} with defaults and fresh ids", kind.singular()), tag, schema, false),
+                }),
+            );
+            add(
+                format!("{base}/{{id}}"),
+                json!({
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:~-]{1,128}$"}}],
+                    "get": op(&format!("One {}", kind.singular()), tag, schema, false),
+                    "put": op(&format!("Replace a {}", kind.singular()), tag, schema, true),
+                    "patch": patch_op(tag, kind.name()),
+                    "delete": op(&format!("Delete a {}", kind.singular()), tag, None, false),
+                }),
+            );
+        }
+    }
+    Json(json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "komainu admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers."
+        },
+        "security": [{"basic": []}, {"clientId": [], "clientSecret": []}],
+        "paths": paths,
+        "components": components(),
+    }))
+}
+
+fn op(summary: &str, tag: &str, schema: Option<&str>, with_body: bool) -> Value {
+    let mut op = json!({"summary": summary, "tags": [tag], "responses": responses(schema)});
+    if with_body {
+        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(schema)}}});
+    }
+    op
+}
+
+fn list_op(kind: Kind) -> Value {
+    let mut op = op(&format!("List {}", kind.plural()), kind.name(), None, false);
+    op["parameters"] = json!([
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "page number, from 1"},
+        {"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "entities per page; all when absent"},
+        {"name": "filter", "in": "query", "style": "deepObject", "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+         "description": "filter.<field>=<value>: keep entities whose field (dotted path) equals the value or, for an array, contains it"}
+    ]);
+    op["responses"]["200"] = json!({"description": "OK", "content": {"application/json": {"schema": {"type": "array", "items": schema_ref(Some(kind.name()))}}}});
+    op
+}
+
+fn patch_op(tag: &str, schema: &str) -> Value {
+    let mut op = op(
+        "JSON Merge Patch (object body) or JSON Patch (array body)",
+        tag,
+        Some(schema),
+        false,
+    );
+    op["requestBody"] = json!({"required": true, "content": {
+        "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}},
+        "application/merge-patch+json": {"schema": {"type": "object"}},
+        "application/json-patch+json": {"schema": {"type": "array", "items": {"type": "object"}}}
+    }});
+    op
+}
+
+fn schema_ref(schema: Option<&str>) -> Value {
+    match schema {
+        Some(name) => json!({"$ref": format!("#/components/schemas/{name}")}),
+        None => json!({"type": "object"}),
+    }
+}
+
+fn responses(schema: Option<&str>) -> Value {
+    let error = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    json!({
+        "200": {"description": "OK", "content": {"application/json": {"schema": schema_ref(schema)}}},
+        "400": error, "401": error, "403": error, "404": error, "409": error, "413": error, "503": error,
+    })
+}
+
+fn components() -> Value {
+    let entity = |required: &[&str], properties: Value| json!({"type": "object", "additionalProperties": true, "required": required, "properties": properties});
+    json!({
+        "securitySchemes": {
+            "basic": {"type": "http", "scheme": "basic"},
+            "clientId": {"type": "apiKey", "in": "header", "name": "Otoroshi-Client-Id"},
+            "clientSecret": {"type": "apiKey", "in": "header", "name": "Otoroshi-Client-Secret"}
+        },
+        "schemas": {
+            "Error": {"type": "object", "required": ["error", "error_description"], "properties": {
+                "error": {"type": "string"}, "error_description": {"type": "string"},
+                "fields": {"type": "array", "items": {"type": "object", "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}}
+            }},
+            "Route": entity(&["frontend", "backend"], json!({
+                "id": {"type": "string"}, "name": {"type": "string"}, "enabled": {"type": "boolean"},
+                "groups": {"type": "array", "items": {"type": "string"}},
+                "frontend": {"type": "object", "properties": {
+                    "domains": {"type": "array", "items": {"type": "string"}}, "strip_path": {"type": "boolean"},
+                    "exact": {"type": "boolean"}, "methods": {"type": "array", "items": {"type": "string"}},
+                    "headers": {"type": "object"}, "query": {"type": "object"}}},
+                "backend": {"type": "object", "properties": {
+                    "targets": {"type": "array", "items": {"type": "object", "required": ["hostname", "port"], "properties": {
+                        "id": {"type": "string"}, "hostname": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        "tls": {"type": "boolean"}, "weight": {"type": "integer", "minimum": 1}, "backup": {"type": "boolean"}}}},
+                    "root": {"type": "string"}, "rewrite": {"type": "boolean"},
+                    "load_balancing": {"type": "object", "properties": {"type": {"type": "string"}}}}},
+                "plugins": {"type": "array", "items": {"type": "object", "properties": {"plugin": {"type": "string"}, "enabled": {"type": "boolean"}, "config": {"type": "object"}}}}
+            })),
+            "ApiKey": entity(&[], json!({
+                "clientId": {"type": "string"}, "clientSecret": {"type": "string"}, "clientName": {"type": "string"},
+                "authorizedEntities": {"type": "array", "items": {"type": "string"}}, "enabled": {"type": "boolean"},
+                "readOnly": {"type": "boolean"}, "allowClientIdOnly": {"type": "boolean"},
+                "throttlingQuota": {"type": "integer"}, "dailyQuota": {"type": "integer"}, "monthlyQuota": {"type": "integer"},
+                "validUntil": {"type": "integer", "nullable": true}
+            })),
+            "ServiceGroup": entity(&[], json!({"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}})),
+            "GlobalConfig": entity(&[], json!({"maintenanceMode": {"type": "boolean"}}))
+        }
+    })
+}

@@ -1,0 +1,66 @@
+//! Builds the state snapshot from the store and publishes it. Admin writes
+//! wait for the snapshot that includes them before answering, so a client that
+//! creates an API key can use it on its very next call.
+
+use std::sync::Arc;
+
+use model::{Kind, State, StateHandle};
+use store::{Store, StoreError};
+use tokio::sync::Mutex;
+
+/// How many entities one scan call fetches while building the state.
+const SCAN_BATCH: usize = 1000;
+
+pub struct Publisher {
+    store: Arc<dyn Store>,
+    state: Arc<StateHandle>,
+    /// Serializes rebuilds: a burst of writes costs one or two rebuilds, not one each.
+    building: Mutex<()>,
+}
+
+impl Publisher {
+    pub fn new(store: Arc<dyn Store>, state: Arc<StateHandle>) -> Self {
+        Self {
+            store,
+            state,
+            building: Mutex::new(()),
+        }
+    }
+
+    /// Makes sure the published state reflects at least `revision`.
+    pub async fn publish_up_to(&self, revision: u64) -> Result<(), StoreError> {
+        let _guard = self.building.lock().await;
+        if self.state.load().revision >= revision && revision != 0 {
+            return Ok(());
+        }
+        let state = build_state(self.store.as_ref()).await?;
+        self.state.publish(state);
+        Ok(())
+    }
+}
+
+/// Reads every entity into a new snapshot. The revision is read first: writes
+/// landing during the scan may be included early, and their own revision will
+/// trigger another rebuild, so the snapshot is never older than it claims.
+pub async fn build_state(store: &dyn Store) -> Result<State, StoreError> {
+    let revision = store.revision().await?;
+    let mut builder = State::builder(revision);
+    for kind in Kind::ALL {
+        let mut after: Option<String> = None;
+        loop {
+            let batch = store
+                .scan(kind.store_key(), after.as_deref(), SCAN_BATCH)
+                .await?;
+            for (id, bytes) in &batch {
+                if let Err(problem) = builder.add(kind, bytes) {
+                    tracing::warn!(kind = kind.name(), id, %problem, "stored entity left out of the state");
+                }
+            }
+            match batch.last() {
+                Some((id, _)) if batch.len() == SCAN_BATCH => after = Some(id.clone()),
+                _ => break,
+            }
+        }
+    }
+    Ok(builder.build())
+}

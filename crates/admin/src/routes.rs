@@ -1,0 +1,172 @@
+//! Which handler answers which path. Every path is registered concretely (one
+//! per kind) rather than through a `{plural}` parameter, so that this table is
+//! the complete list of served paths, checked against the OpenAPI document by
+//! a test.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, Uri};
+use axum::middleware;
+use axum::routing::{MethodRouter, get};
+use model::Kind;
+use model::global_config::GLOBAL_ID;
+
+use crate::body::JsonBody;
+use crate::context::AdminContext;
+use crate::error::AdminError;
+use crate::{auth, entities, export, meta, openapi};
+
+pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
+
+type Params = Query<HashMap<String, String>>;
+type Ctx = State<AdminContext>;
+
+/// The admin router for the admin host. Everything but health needs an admin key.
+pub fn router(ctx: AdminContext) -> Router {
+    let protected = api_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, handlers)| {
+            router.route(&path, handlers)
+        })
+        .route_layer(middleware::from_fn_with_state(
+            ctx.clone(),
+            auth::require_admin,
+        ));
+    Router::new()
+        .merge(protected)
+        .route(
+            HEALTH_PATH,
+            get(|State(ctx): Ctx| async move { meta::health(&ctx).await }),
+        )
+        .fallback(|uri: Uri| async move { AdminError::NotFound(not_found_message(uri.path())) })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            AdminError::MethodNotAllowed {
+                method: method.to_string(),
+                path: uri.path().to_string(),
+            }
+        })
+        .with_state(ctx)
+}
+
+/// Every path this API serves, in OpenAPI's template syntax.
+pub fn served_paths() -> Vec<String> {
+    let mut paths: Vec<String> = api_routes().into_iter().map(|(path, _)| path).collect();
+    paths.push(HEALTH_PATH.to_string());
+    paths
+}
+
+fn not_found_message(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/apis/") {
+        let mut parts = rest.split('/');
+        if let (Some(group), Some(version), Some(plural)) =
+            (parts.next(), parts.next(), parts.next())
+            && Kind::from_api_path(group, version, plural).is_none()
+        {
+            return format!(
+                "unknown kind '{group}/{version}/{plural}'; GET /apis/entities lists the served kinds"
+            );
+        }
+    }
+    format!("no admin endpoint at {path}")
+}
+
+fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
+    let mut table = vec![
+        (
+            "/api/version".to_string(),
+            get(|State(ctx): Ctx| async move { meta::version(&ctx) }),
+        ),
+        (
+            "/api/infos".to_string(),
+            get(|State(ctx): Ctx| async move { meta::infos(&ctx) }),
+        ),
+        (
+            "/api/openapi.json".to_string(),
+            get(|| async { openapi::document() }),
+        ),
+        (
+            "/apis/entities".to_string(),
+            get(|| async { meta::entities() }),
+        ),
+        (
+            "/api/otoroshi.json".to_string(),
+            get(|State(ctx): Ctx| async move { export::export(&ctx).await }).post(
+                |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
+                    export::import(&ctx, body).await
+                },
+            ),
+        ),
+        (
+            "/api/globalconfig".to_string(),
+            singleton(Kind::GlobalConfig),
+        ),
+    ];
+    for kind in Kind::ALL {
+        let generic = format!(
+            "/apis/{}/{}/{}",
+            kind.group(),
+            kind.version(),
+            kind.plural()
+        );
+        let mut bases = vec![generic];
+        if kind != Kind::GlobalConfig {
+            bases.push(format!("/api/{}", kind.legacy_segment()));
+        }
+        for base in bases {
+            table.push((
+                format!("{base}/_template"),
+                get(move || async move { entities::new_template(kind) }),
+            ));
+            table.push((format!("{base}/{{id}}"), item(kind)));
+            table.push((base, collection(kind)));
+        }
+    }
+    table
+}
+
+fn collection(kind: Kind) -> MethodRouter<AdminContext> {
+    get(move |State(ctx): Ctx, Query(params): Params| async move {
+        entities::list(&ctx, kind, &params).await
+    })
+    .post(
+        move |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
+            entities::create(&ctx, kind, body).await
+        },
+    )
+}
+
+fn item(kind: Kind) -> MethodRouter<AdminContext> {
+    get(move |State(ctx): Ctx, Path(id): Path<String>| async move {
+        entities::get(&ctx, kind, &id).await
+    })
+    .put(
+        move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
+            entities::replace(&ctx, kind, &id, body).await
+        },
+    )
+    .patch(
+        move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
+            entities::patch(&ctx, kind, &id, body).await
+        },
+    )
+    .delete(move |State(ctx): Ctx, Path(id): Path<String>| async move {
+        entities::delete(&ctx, kind, &id).await
+    })
+}
+
+/// `/api/globalconfig`: the singleton, read and written without an id.
+fn singleton(kind: Kind) -> MethodRouter<AdminContext> {
+    get(move |State(ctx): Ctx| async move { entities::get(&ctx, kind, GLOBAL_ID).await })
+        .put(
+            move |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
+                entities::replace(&ctx, kind, GLOBAL_ID, body).await
+            },
+        )
+        .patch(
+            move |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
+                entities::patch(&ctx, kind, GLOBAL_ID, body).await
+            },
+        )
+}

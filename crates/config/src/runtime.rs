@@ -1,0 +1,154 @@
+//! The validated runtime configuration the rest of the node reads. Built only
+//! by `load` (see lib.rs); every field here already passed validation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub https: HttpsConfig,
+    pub app: AppConfig,
+    pub admin: AdminConfig,
+    pub cluster: ClusterConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// `http.address`, default "0.0.0.0".
+    pub address: String,
+    /// `http.port` (`HTTP_PORT`), default 8080; 0 asks the OS for a free port.
+    pub port: u16,
+    /// `http.shutdownTimeout` ms, default 30000: how long in-flight requests
+    /// may run after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpsConfig {
+    /// `https.port` (`HTTPS_PORT`), default 8443. Not bound until TLS lands.
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// `embedded` (alias `file`): redb file under `app.filedb.path`.
+    Embedded,
+    /// `inmemory`: nothing kept across restarts.
+    InMemory,
+    /// `redis` (alias `lettuce`), `REDIS_URL`.
+    Redis,
+    /// `postgresql`, `PG_URI`.
+    Postgresql,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppConfig {
+    /// `app.storage` (`APP_STORAGE`), default embedded.
+    pub storage: Storage,
+    /// `app.filedb.path` (`FILEDB_PATH`), default "./komainu-data": the folder of
+    /// the embedded store.
+    pub data_dir: PathBuf,
+    /// `app.redis.url` (`REDIS_URL`), default "redis://127.0.0.1:6379".
+    pub redis_url: String,
+    /// `app.pg.uri` (`PG_URI`), default "postgresql://postgres@127.0.0.1:5432/postgres".
+    pub pg_uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminConfig {
+    /// `admin.host` (`ADMIN_HOST`), default "otoroshi-api.oto.tools".
+    pub host: String,
+    /// `admin.clientId` (`ADMIN_CLIENT_ID`), bootstrap admin key id.
+    pub client_id: Option<String>,
+    /// `admin.clientSecret` (`ADMIN_CLIENT_SECRET`), secret.
+    pub client_secret: Option<String>,
+    /// `admin.maxBodySize` bytes, default 10 MiB; larger bodies get 413.
+    pub max_body_size: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterMode {
+    Off,
+    Leader,
+    Worker,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// `cluster.mode` (`CLUSTER_MODE`): off | leader | worker, default off.
+    pub mode: ClusterMode,
+    /// `cluster.compression` (`CLUSTER_COMPRESSION`): -1 (off) ..= 9, default -1.
+    pub compression: i8,
+    /// `cluster.retryDelay` ms (`CLUSTER_RETRY_DELAY`), default 300.
+    pub retry_delay: Duration,
+    /// `cluster.retryFactor` (`CLUSTER_RETRY_FACTOR`), default 2 (>= 1).
+    pub retry_factor: u32,
+    /// `cluster.selfAddress` (`CLUSTER_SELF_ADDRESS`), optional.
+    pub self_address: Option<String>,
+    pub leader: LeaderConfig,
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderConfig {
+    /// `cluster.leader.name` (`CLUSTER_LEADER_NAME`); None = generate one.
+    pub name: Option<String>,
+    /// `cluster.leader.urls` (`CLUSTER_LEADER_URL`, comma separated), default
+    /// ["http://127.0.0.1:8080"]; each must be an http(s) URL.
+    pub urls: Vec<String>,
+    /// `cluster.leader.host` (`CLUSTER_LEADER_HOST`), default "otoroshi-api.oto.tools".
+    pub host: String,
+    /// `cluster.leader.clientId` (`CLUSTER_LEADER_CLIENT_ID`).
+    pub client_id: Option<String>,
+    /// `cluster.leader.clientSecret` (`CLUSTER_LEADER_CLIENT_SECRET`), secret.
+    pub client_secret: Option<String>,
+    /// `cluster.leader.cacheStateFor` ms (`CLUSTER_LEADER_CACHE_STATE_FOR`), default 4000.
+    pub cache_state_for: Duration,
+    /// `cluster.leader.groupingBy` (`CLUSTER_LEADER_GROUP_BY`), default 50, >= 1.
+    pub grouping_by: usize,
+    /// `cluster.leader.stateDumpPath` (`CLUSTER_LEADER_DUMP_PATH`), optional.
+    pub state_dump_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerConfig {
+    /// `cluster.worker.name` (`CLUSTER_WORKER_NAME`); None = generate one.
+    pub name: Option<String>,
+    /// `cluster.worker.retries` (`CLUSTER_WORKER_RETRIES`), default 3.
+    pub retries: u32,
+    /// `cluster.worker.timeout` ms (`CLUSTER_WORKER_TIMEOUT`), default 2000.
+    pub timeout: Duration,
+    /// `cluster.worker.dbpath` (`CLUSTER_WORKER_DB_PATH`), optional snapshot file.
+    pub dbpath: Option<PathBuf>,
+    /// `cluster.worker.dataStaleAfter` ms (`CLUSTER_WORKER_DATA_STALE_AFTER`), default 600000.
+    pub data_stale_after: Duration,
+    pub state: SyncConfig,
+    pub quotas: SyncConfig,
+}
+
+/// `cluster.worker.state.*` (retries/pollEvery/timeout) or
+/// `cluster.worker.quotas.*` (retries/pushEvery/timeout). retries and timeout
+/// default to the `cluster.worker.retries` / `.timeout` values in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncConfig {
+    pub retries: u32,
+    /// pollEvery (state, default 10000) or pushEvery (quotas, default 2000).
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    /// `log.format` (`LOG_FORMAT`): human | json, default human.
+    pub format: LogFormat,
+    /// `log.level` (`LOG_LEVEL`): a tracing filter, default "info".
+    pub level: String,
+}

@@ -1,0 +1,250 @@
+//! Checking each key's winning raw value (or default) and building `Config`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{ConfigError, Origin};
+use crate::runtime::*;
+use crate::schema::{self, DefaultValue, Key, Kind};
+use crate::sources::{Layers, Raw};
+
+/// A checked value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Val {
+    Unset,
+    Str(String),
+    Int(i64),
+    List(Vec<String>),
+}
+
+/// The effective value of one key and where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub key: &'static Key,
+    pub val: Val,
+    pub origin: Origin,
+}
+
+/// Every valid key in schema order; invalid ones are reported and left out.
+pub(crate) fn resolve(layers: &Layers, errors: &mut Vec<ConfigError>) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::with_capacity(schema::KEYS.len());
+    for key in schema::KEYS {
+        let (val, origin) = match layers.get(key.name) {
+            Some((raw, origin)) => match parse(key.kind, raw) {
+                Ok(val) => (val, origin.clone()),
+                Err(expected) => {
+                    let (key, value) = (key.name.to_string(), raw.to_string());
+                    errors.push(ConfigError::Invalid {
+                        key,
+                        value,
+                        origin: origin.clone(),
+                        expected,
+                    });
+                    continue;
+                }
+            },
+            None => (default_val(key, &out), Origin::Default),
+        };
+        out.push(Entry { key, val, origin });
+    }
+    check_worker(&out, errors);
+    out
+}
+
+fn default_val(key: &Key, earlier: &[Entry]) -> Val {
+    match key.default {
+        DefaultValue::Text(text) => {
+            parse(key.kind, &Raw::Text(text.to_string())).unwrap_or(Val::Unset)
+        }
+        DefaultValue::List(items) => Val::List(items.iter().map(ToString::to_string).collect()),
+        DefaultValue::Unset => Val::Unset,
+        DefaultValue::SameAs(other) => get(earlier, other).cloned().unwrap_or(Val::Unset),
+    }
+}
+
+/// What a kind accepts, for error messages.
+fn expected(kind: Kind) -> String {
+    match kind {
+        Kind::Text | Kind::Secret | Kind::Dsn => "a non-empty string".into(),
+        Kind::Int { min, max: i64::MAX } => format!("an integer >= {min}"),
+        Kind::Int { min, max } => format!("an integer from {min} to {max}"),
+        Kind::Millis { min } => format!("a number of milliseconds, an integer >= {min}"),
+        Kind::Choice(_, accepted) => accepted.into(),
+        Kind::UrlList => "a list of http:// or https:// URLs with a host".into(),
+    }
+}
+
+/// Checks one raw value; the error is what is accepted.
+fn parse(kind: Kind, raw: &Raw) -> Result<Val, String> {
+    let text = match (kind, raw) {
+        (Kind::UrlList, Raw::List(items)) => {
+            return match items.iter().find(|u| !is_http_url(u)) {
+                Some(bad) => Err(format!("{}; {bad:?} is not one", expected(kind))),
+                None => Ok(Val::List(items.clone())),
+            };
+        }
+        (Kind::UrlList, Raw::Text(text)) => return parse(kind, &Raw::List(vec![text.clone()])),
+        (_, Raw::List(_)) => return Err(expected(kind)),
+        (_, Raw::Text(text)) => text.trim(),
+    };
+    let int_in = |min: i64, max: i64| text.parse::<i64>().ok().filter(|n| (min..=max).contains(n));
+    let val = match kind {
+        Kind::Text | Kind::Secret | Kind::Dsn => {
+            Some(Val::Str(text.to_string())).filter(|_| !text.is_empty())
+        }
+        Kind::Int { min, max } => int_in(min, max).map(Val::Int),
+        Kind::Millis { min } => int_in(min, i64::MAX).map(Val::Int),
+        Kind::Choice(choices, _) => choices
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
+            .map(|(_, canonical)| Val::Str(canonical.to_string())),
+        Kind::UrlList => None,
+    };
+    val.ok_or_else(|| expected(kind))
+}
+
+fn is_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next(),
+        None => host_port.split(':').next(),
+    };
+    host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace))
+}
+
+fn get<'a>(entries: &'a [Entry], name: &str) -> Option<&'a Val> {
+    entries.iter().find(|e| e.key.name == name).map(|e| &e.val)
+}
+
+/// In worker mode the leader credentials and at least one URL are required.
+fn check_worker(entries: &[Entry], errors: &mut Vec<ConfigError>) {
+    if get(entries, "cluster.mode") != Some(&Val::Str("worker".into())) {
+        return;
+    }
+    for name in [
+        "cluster.leader.urls",
+        "cluster.leader.clientId",
+        "cluster.leader.clientSecret",
+    ] {
+        if matches!(get(entries, name), Some(Val::Unset))
+            || get(entries, name) == Some(&Val::List(vec![]))
+        {
+            let env = schema::find(name).and_then(|k| k.env);
+            errors.push(ConfigError::RequiredForWorker {
+                key: name.to_string(),
+                env,
+            });
+        }
+    }
+}
+
+/// Typed reads from validated entries (the fallbacks are unreachable after validation).
+struct View<'a>(&'a [Entry]);
+
+impl View<'_> {
+    fn opt(&self, name: &str) -> Option<String> {
+        match get(self.0, name) {
+            Some(Val::Str(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+    fn text(&self, name: &str) -> String {
+        self.opt(name).unwrap_or_default()
+    }
+    fn num<T: TryFrom<i64> + Default>(&self, name: &str) -> T {
+        match get(self.0, name) {
+            Some(Val::Int(n)) => T::try_from(*n).unwrap_or_default(),
+            _ => T::default(),
+        }
+    }
+    fn ms(&self, name: &str) -> Duration {
+        Duration::from_millis(self.num(name))
+    }
+    fn list(&self, name: &str) -> Vec<String> {
+        match get(self.0, name) {
+            Some(Val::List(items)) => items.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Builds the runtime `Config` from entries that passed `resolve` without errors.
+pub(crate) fn build(entries: &[Entry]) -> Config {
+    let v = View(entries);
+    let sync = |prefix: &str, every: &str| SyncConfig {
+        retries: v.num(&format!("{prefix}.retries")),
+        every: v.ms(&format!("{prefix}.{every}")),
+        timeout: v.ms(&format!("{prefix}.timeout")),
+    };
+    Config {
+        http: HttpConfig {
+            address: v.text("http.address"),
+            port: v.num("http.port"),
+            shutdown_timeout: v.ms("http.shutdownTimeout"),
+        },
+        https: HttpsConfig {
+            port: v.num("https.port"),
+        },
+        app: AppConfig {
+            storage: match v.text("app.storage").as_str() {
+                "inmemory" => Storage::InMemory,
+                "redis" => Storage::Redis,
+                "postgresql" => Storage::Postgresql,
+                _ => Storage::Embedded,
+            },
+            data_dir: PathBuf::from(v.text("app.filedb.path")),
+            redis_url: v.text("app.redis.url"),
+            pg_uri: v.text("app.pg.uri"),
+        },
+        admin: AdminConfig {
+            host: v.text("admin.host"),
+            client_id: v.opt("admin.clientId"),
+            client_secret: v.opt("admin.clientSecret"),
+            max_body_size: v.num("admin.maxBodySize"),
+        },
+        cluster: ClusterConfig {
+            mode: match v.text("cluster.mode").as_str() {
+                "leader" => ClusterMode::Leader,
+                "worker" => ClusterMode::Worker,
+                _ => ClusterMode::Off,
+            },
+            compression: v.num("cluster.compression"),
+            retry_delay: v.ms("cluster.retryDelay"),
+            retry_factor: v.num("cluster.retryFactor"),
+            self_address: v.opt("cluster.selfAddress"),
+            leader: LeaderConfig {
+                name: v.opt("cluster.leader.name"),
+                urls: v.list("cluster.leader.urls"),
+                host: v.text("cluster.leader.host"),
+                client_id: v.opt("cluster.leader.clientId"),
+                client_secret: v.opt("cluster.leader.clientSecret"),
+                cache_state_for: v.ms("cluster.leader.cacheStateFor"),
+                grouping_by: v.num("cluster.leader.groupingBy"),
+                state_dump_path: v.opt("cluster.leader.stateDumpPath").map(PathBuf::from),
+            },
+            worker: WorkerConfig {
+                name: v.opt("cluster.worker.name"),
+                retries: v.num("cluster.worker.retries"),
+                timeout: v.ms("cluster.worker.timeout"),
+                dbpath: v.opt("cluster.worker.dbpath").map(PathBuf::from),
+                data_stale_after: v.ms("cluster.worker.dataStaleAfter"),
+                state: sync("cluster.worker.state", "pollEvery"),
+                quotas: sync("cluster.worker.quotas", "pushEvery"),
+            },
+        },
+        log: LogConfig {
+            format: match v.text("log.format").as_str() {
+                "json" => LogFormat::Json,
+                _ => LogFormat::Human,
+            },
+            level: v.text("log.level"),
+        },
+    }
+}

@@ -1,0 +1,34 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// komainu: an Otoroshi-compatible API gateway (standalone, leader or worker node).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// TOML configuration file (keys as in Otoroshi: http.port, cluster.mode, ...).
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Override one key, as Otoroshi's -D system properties:
+    /// -Dhttp.port=8091 -Dotoroshi.cluster.mode=leader -Dotoroshi.cluster.leader.urls.0=http://127.0.0.1:8091
+    #[arg(
+        short = 'D',
+        value_name = "KEY=VALUE",
+        global = true,
+        allow_hyphen_values = true
+    )]
+    pub defines: Vec<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the node (the default).
+    Run,
+    /// Print the effective configuration, with where each value came from and
+    /// secrets masked, then exit; exits 2 when the configuration is invalid.
+    Config,
+}

@@ -1,0 +1,76 @@
+//! The `komainu` binary: reads the configuration, then runs a node or prints
+//! the effective configuration. A bad configuration stops here, before any
+//! port is bound, with every problem listed.
+
+/// Command-line arguments.
+mod cli;
+/// tracing set-up.
+mod logging;
+/// Wiring a node for its mode.
+mod node;
+/// The HTTP listener and host dispatch.
+mod server;
+/// SIGTERM / SIGINT.
+mod shutdown;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use config::{ProcessEnv, Sources};
+
+use crate::cli::{Cli, Command};
+
+/// Exit code for a configuration that does not load.
+const CONFIG_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let sources = Sources {
+        file: cli.config.as_deref(),
+        env: &ProcessEnv,
+        overrides: &cli.defines,
+    };
+    let loaded = match config::load(&sources) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            eprintln!(
+                "komainu: invalid configuration ({} problem(s)):",
+                errors.0.len()
+            );
+            eprintln!("{errors}");
+            return ExitCode::from(CONFIG_ERROR);
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Config => {
+            print!("{}", loaded.render());
+            ExitCode::SUCCESS
+        }
+        Command::Run => run(loaded.config),
+    }
+}
+
+fn run(config: config::Config) -> ExitCode {
+    if let Err(e) = logging::init(&config.log) {
+        eprintln!("komainu: {e:#}");
+        return ExitCode::from(CONFIG_ERROR);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("komainu: could not start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(node::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("komainu: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,110 @@
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::StoreError;
+
+/// When a write applies. Conditions make create (409 on conflict) and update
+/// (404 on a missing id) atomic without a read-then-write race.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Write whatever is there.
+    Any,
+    /// Fail with `AlreadyExists` if the entity exists.
+    MustNotExist,
+    /// Fail with `NotFound` if the entity does not exist.
+    MustExist,
+}
+
+/// One operation of an atomic batch.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Put {
+        kind: String,
+        id: String,
+        value: Vec<u8>,
+        condition: Condition,
+    },
+    Delete {
+        kind: String,
+        id: String,
+        condition: Condition,
+    },
+    /// Remove every entity of a kind (used by a full import).
+    DeleteKind { kind: String },
+}
+
+/// A counter value and the instant (ms since the Unix epoch) it expires at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub value: i64,
+    pub expires_at_ms: Option<u64>,
+}
+
+/// The datastore seen by the rest of the node.
+///
+/// Every entity write goes through `write`, which applies a batch atomically
+/// (all or nothing) and bumps the revision once; subscribers of `changes` see
+/// the new revision after the batch is durable.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Backend name for logs, health and errors: "embedded", "inmemory"...
+    fn backend(&self) -> &'static str;
+
+    /// One entity's stored bytes.
+    async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Entities of a kind in id order, strictly after `after`, at most `limit`
+    /// of them. Callers page through a kind with the last id they got.
+    async fn scan(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// Number of entities of a kind.
+    async fn count(&self, kind: &str) -> Result<u64, StoreError>;
+
+    /// Applies the batch atomically and returns the new revision. A failed
+    /// condition rejects the whole batch and changes nothing.
+    async fn write(&self, ops: Vec<Op>) -> Result<u64, StoreError>;
+
+    /// The revision of the last entity write (0 for an empty new store).
+    /// Persistent backends keep it across restarts.
+    async fn revision(&self) -> Result<u64, StoreError>;
+
+    /// Wakes on each entity write with the new revision.
+    fn changes(&self) -> watch::Receiver<u64>;
+
+    /// Adds `by` to a counter and returns the new value. An expired counter
+    /// counts from zero. `expires_at_ms` (ms since epoch) is set when the
+    /// counter is created or found expired; an existing live counter keeps its
+    /// expiry, so a quota window is fixed by its first call.
+    async fn incr(&self, key: &str, by: i64, expires_at_ms: Option<u64>)
+    -> Result<i64, StoreError>;
+
+    /// Current values of counters (absent or expired: `None`).
+    async fn counters(&self, keys: &[String]) -> Result<Vec<Option<Counter>>, StoreError>;
+
+    /// Live counters whose key starts with `prefix`, in key order, strictly
+    /// after `after`, at most `limit` (for exports and the admin UI).
+    async fn scan_counters(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Counter)>, StoreError>;
+
+    /// Deletes counters (e.g. a quota reset). Missing keys are ignored.
+    async fn reset_counters(&self, keys: &[String]) -> Result<(), StoreError>;
+
+    /// Liveness of the backend for health checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Drops counters whose expiry has passed and returns how many went.
+    /// Expired counters already read as absent, so this only reclaims space;
+    /// backends that expire keys natively (Redis) keep the default no-op.
+    async fn sweep_expired_counters(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}

@@ -1,0 +1,28 @@
+//! The datastore behind a standalone or leader node.
+//!
+//! This crate owns the `Store` trait and its implementations (in-memory and the
+//! embedded persistent default). A store keeps entities as opaque JSON bytes
+//! keyed by `(kind, id)`, numeric counters with an expiry (quotas), and a
+//! revision number that moves on every entity write so that readers (the state
+//! builder, the cluster export cache) can wake on change. It knows nothing of
+//! entity shapes: validation lives in `model`, above it.
+
+/// The trait every backend implements, and the types it speaks.
+mod api;
+/// How a write's condition meets what it found, shared by the backends.
+mod conditions;
+/// Counter semantics (expiry, windows, scan bounds) shared by the backends.
+mod counter_rules;
+/// The persistent default backend, on redb.
+mod embedded;
+/// Errors a backend reports.
+mod error;
+/// The backend that keeps everything in process memory.
+mod memory;
+/// Announcing new revisions to `changes()` subscribers.
+mod notify;
+
+pub use api::*;
+pub use embedded::EmbeddedStore;
+pub use error::StoreError;
+pub use memory::MemoryStore;
