@@ -7,7 +7,7 @@
 //! transaction, commits once, then answers each caller. Every answer still
 //! follows a durable commit; concurrency only shares the fsync.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use redb::Database;
 use tokio::sync::oneshot;
@@ -70,7 +70,7 @@ impl IncrQueue {
         if start_drainer {
             let drainer = Drainer {
                 queue: Arc::clone(self),
-                db: Arc::clone(db),
+                db: Arc::downgrade(db),
                 finished: false,
             };
             tokio::task::spawn_blocking(move || drainer.run());
@@ -87,7 +87,10 @@ impl IncrQueue {
 /// waiting forever.
 struct Drainer {
     queue: Arc<IncrQueue>,
-    db: Arc<Database>,
+    /// Weak, and upgraded only around a commit: a caller that got its answer
+    /// may drop the store and reopen the folder at once, which fails while
+    /// anything still holds the database open.
+    db: Weak<Database>,
     finished: bool,
 }
 
@@ -105,7 +108,11 @@ impl Drainer {
                 }
                 std::mem::take(&mut state.pending)
             };
-            commit_batch(&self.db, batch);
+            let outcome = match self.db.upgrade() {
+                Some(db) => commit_batch(&db, &batch),
+                None => Err("the store was closed".to_owned()),
+            };
+            answer(batch, outcome);
         }
     }
 }
@@ -125,11 +132,10 @@ impl Drop for Drainer {
     }
 }
 
-/// Applies the batch in queue order, commits once, then answers everyone:
-/// with their running total, or all with the error if the commit failed.
-fn commit_batch(db: &Database, batch: Vec<Pending>) {
+/// Applies the batch in queue order and commits once.
+fn commit_batch(db: &Database, batch: &[Pending]) -> Result<Vec<i64>, String> {
     let now = now_ms();
-    let outcome = in_write_txn(db, |txn| {
+    in_write_txn(db, |txn| {
         let mut tables = CounterTables::open(txn)?;
         batch
             .iter()
@@ -142,8 +148,16 @@ fn commit_batch(db: &Database, batch: Vec<Pending>) {
                     now,
                 )
             })
-            .collect::<Result<Vec<i64>, StoreError>>()
-    });
+            .collect()
+    })
+    .map_err(|error| match error {
+        StoreError::Unavailable { message, .. } => message,
+        other => other.to_string(),
+    })
+}
+
+/// Gives each caller its running total, or everyone the commit's error.
+fn answer(batch: Vec<Pending>, outcome: Result<Vec<i64>, String>) {
     match outcome {
         Ok(values) => {
             for (pending, value) in batch.into_iter().zip(values) {
@@ -151,11 +165,7 @@ fn commit_batch(db: &Database, batch: Vec<Pending>) {
                 let _ = pending.reply.send(Ok(value));
             }
         }
-        Err(error) => {
-            let message = match error {
-                StoreError::Unavailable { message, .. } => message,
-                other => other.to_string(),
-            };
+        Err(message) => {
             for pending in batch {
                 let _ = pending.reply.send(Err(unavailable(&message)));
             }

@@ -1,0 +1,157 @@
+//! Starts the real `komainu` binary on an ephemeral port with its own data
+//! folder, waits for its ready line, and kills it on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+
+pub const ADMIN_HOST: &str = "otoroshi-api.oto.tools";
+pub const ADMIN_ID: &str = "test-admin";
+pub const ADMIN_SECRET: &str = "test-admin-secret";
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_komainu")
+}
+
+/// A `komainu` command with a clean environment: tests never inherit the
+/// developer's CLUSTER_* or HTTP_PORT variables.
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    command.env_clear().env("LOG_LEVEL", "warn");
+    command
+}
+
+pub struct Node {
+    child: Child,
+    pub port: u16,
+    pub data: PathBuf,
+    pub stdout: Vec<String>,
+    client: reqwest::Client,
+}
+
+impl Node {
+    /// A standalone node on a fresh embedded store.
+    pub fn start(extra: &[&str]) -> (Node, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start_in(dir.path(), extra);
+        (node, dir)
+    }
+
+    /// A node on the embedded store in `data` (kept across restarts).
+    pub fn start_in(data: &Path, extra: &[&str]) -> Node {
+        let mut args = vec![
+            "-Dhttp.address=127.0.0.1".to_string(),
+            "-Dhttp.port=0".to_string(),
+            format!("-Dapp.filedb.path={}", data.display()),
+            format!("-Dadmin.clientId={ADMIN_ID}"),
+            format!("-Dadmin.clientSecret={ADMIN_SECRET}"),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Node::spawn(command().args(&args), data)
+    }
+
+    pub fn spawn(command: &mut Command, data: &Path) -> Node {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        let port = loop {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) => {
+                    let port = line
+                        .strip_prefix("komainu listening on http://")
+                        .and_then(|addr| addr.rsplit(':').next())
+                        .and_then(|p| p.parse::<u16>().ok());
+                    lines.push(line);
+                    if let Some(port) = port {
+                        break port;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("komainu did not become ready; stdout so far: {lines:?}");
+                }
+            }
+        };
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        Node { child, port, data: data.to_path_buf(), stdout: lines, client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A request to the admin host, without credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).header("Host", ADMIN_HOST)
+    }
+
+    /// A request to the admin host with the test admin key.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).basic_auth(ADMIN_ID, Some(ADMIN_SECRET))
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        json(self.admin(Method::GET, path).send().await.unwrap()).await
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> (u16, Value) {
+        json(self.admin(method, path).json(body).send().await.unwrap()).await
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("komainu did not stop within 5 s of SIGTERM");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn json(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+    (status, value)
+}
+
+pub fn route(id: &str, domain: &str) -> Value {
+    serde_json::json!({
+        "id": id,
+        "name": format!("route {id}"),
+        "frontend": {"domains": [domain]},
+        "backend": {"targets": [{"hostname": "127.0.0.1", "port": 8081}]},
+    })
+}
