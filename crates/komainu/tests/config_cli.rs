@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! The configuration as a user meets it: through the `komainu` command.
 
 mod common;

@@ -1,7 +1,7 @@
 //! Starts the real `komainu` binary on an ephemeral port with its own data
 //! folder, waits for its ready line, and kills it on drop.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
