@@ -65,15 +65,20 @@ pub trait Store: Send + Sync + 'static {
     /// Number of entities of a kind.
     async fn count(&self, kind: &str) -> Result<u64, StoreError>;
 
-    /// Applies the batch atomically and returns the new revision. A failed
-    /// condition rejects the whole batch and changes nothing.
+    /// Applies the batch atomically and returns the new revision. Ops apply
+    /// in order, each seeing the ones before it (`Delete` then `Put` of one
+    /// id works; `DeleteKind` then `Put`s replaces a kind). A failed
+    /// condition rejects the whole batch: nothing changes and the revision
+    /// stays. An empty batch returns the current revision without bumping it.
     async fn write(&self, ops: Vec<Op>) -> Result<u64, StoreError>;
 
     /// The revision of the last entity write (0 for an empty new store).
     /// Persistent backends keep it across restarts.
     async fn revision(&self) -> Result<u64, StoreError>;
 
-    /// Wakes on each entity write with the new revision.
+    /// Wakes on each entity write with the new revision, once the batch is
+    /// durable and visible to `get` and `scan`. Never goes backwards; under
+    /// concurrent writers a receiver may skip straight to the latest value.
     fn changes(&self) -> watch::Receiver<u64>;
 
     /// Adds `by` to a counter and returns the new value. An expired counter

@@ -41,6 +41,7 @@ enum Undo {
 }
 
 impl MemoryStore {
+    /// An empty store at revision 0.
     pub fn new() -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
