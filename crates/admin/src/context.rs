@@ -15,6 +15,9 @@ pub struct NodeInfo {
     pub started_at_ms: u64,
 }
 
+/// Renders the node's Prometheus metrics; the data plane owns them.
+pub type MetricsText = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Everything an admin handler may touch. Cloned per request (all `Arc`s).
 #[derive(Clone)]
 pub struct AdminContext {
@@ -23,6 +26,7 @@ pub struct AdminContext {
     pub publisher: Arc<Publisher>,
     pub info: Arc<NodeInfo>,
     pub max_body_size: usize,
+    pub metrics: MetricsText,
 }
 
 impl AdminContext {
@@ -39,6 +43,12 @@ impl AdminContext {
             publisher,
             info: Arc::new(info),
             max_body_size,
+            metrics: Arc::new(String::new),
         }
+    }
+
+    pub fn with_metrics(mut self, metrics: MetricsText) -> Self {
+        self.metrics = metrics;
+        self
     }
 }

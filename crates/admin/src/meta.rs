@@ -33,6 +33,17 @@ pub fn infos(ctx: &AdminContext) -> Json<Value> {
     }))
 }
 
+/// Prometheus text exposition of the node's metrics.
+pub fn metrics(ctx: &AdminContext) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        (ctx.metrics)(),
+    )
+}
+
 /// `/apis/entities`: the kinds served by the generic API, in Otoroshi's shape.
 pub fn entities() -> Json<Value> {
     let resources: Vec<Value> = Kind::ALL
@@ -66,7 +77,10 @@ pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
             "otoroshi": health(datastore_ok),
             "datastore": health(datastore_ok),
             "storage": ctx.store.backend(),
-            "state": {"revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len()},
+            "state": {
+                "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(),
+                "build_ms": ctx.publisher.last_build_ms(),
+            },
             "cluster": {"mode": ctx.info.mode, "name": ctx.info.name},
         })),
     )

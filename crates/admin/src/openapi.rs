@@ -30,6 +30,16 @@ pub fn document() -> Json<Value> {
         json!({"get": op("Entity kinds served by the generic API", "Node", None, false)}),
     );
     add(
+        "/metrics".into(),
+        json!({"get": {
+            "summary": "Prometheus metrics of the node (text exposition)", "tags": ["Node"],
+            "responses": {
+                "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "401": {"description": "unauthorized"}
+            }
+        }}),
+    );
+    add(
         HEALTH_PATH.into(),
         json!({"get": {
             "summary": "Health of the node and its datastore (no credentials needed)",

@@ -3,6 +3,8 @@
 //! creates an API key can use it on its very next call.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use model::{Kind, State, StateHandle};
 use store::{Store, StoreError};
@@ -16,6 +18,8 @@ pub struct Publisher {
     state: Arc<StateHandle>,
     /// Serializes rebuilds: a burst of writes costs one or two rebuilds, not one each.
     building: Mutex<()>,
+    /// How long the last rebuild took, in µs (health, benchmarks).
+    last_build_us: AtomicU64,
 }
 
 impl Publisher {
@@ -24,6 +28,7 @@ impl Publisher {
             store,
             state,
             building: Mutex::new(()),
+            last_build_us: AtomicU64::new(0),
         }
     }
 
@@ -33,9 +38,24 @@ impl Publisher {
         if self.state.load().revision >= revision && revision != 0 {
             return Ok(());
         }
+        let started = Instant::now();
         let state = build_state(self.store.as_ref()).await?;
+        let routes = state.routes.len();
         self.state.publish(state);
+        let took = started.elapsed();
+        self.last_build_us
+            .store(took.as_micros() as u64, Ordering::Relaxed);
+        tracing::debug!(
+            revision,
+            routes,
+            took_ms = took.as_secs_f64() * 1000.0,
+            "state published"
+        );
         Ok(())
+    }
+
+    pub fn last_build_ms(&self) -> f64 {
+        self.last_build_us.load(Ordering::Relaxed) as f64 / 1000.0
     }
 }
 

@@ -91,6 +91,10 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
             get(|| async { meta::entities() }),
         ),
         (
+            "/metrics".to_string(),
+            get(|State(ctx): Ctx| async move { meta::metrics(&ctx) }),
+        ),
+        (
             "/api/otoroshi.json".to_string(),
             get(|State(ctx): Ctx| async move { export::export(&ctx).await }).post(
                 |State(ctx): Ctx, JsonBody(body): JsonBody| async move {

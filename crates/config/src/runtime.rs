@@ -12,6 +12,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub cluster: ClusterConfig,
     pub log: LogConfig,
+    pub proxy: ProxyConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,4 +153,36 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// `log.level` (`LOG_LEVEL`): a tracing filter, default "info".
     pub level: String,
+}
+
+/// The data plane's defaults; routes may override timeouts in
+/// `backend.client` (Otoroshi's `connection_timeout`, `call_timeout`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyConfig {
+    /// `proxy.timeouts.connect` ms (`PROXY_CONNECT_TIMEOUT`), default 5000.
+    pub connect_timeout: Duration,
+    /// `proxy.timeouts.headerRead` ms (`PROXY_HEADER_READ_TIMEOUT`), default
+    /// 10000: a client must send its request head within this (slowloris).
+    pub header_read_timeout: Duration,
+    /// `proxy.timeouts.upstream` ms (`PROXY_UPSTREAM_TIMEOUT`), default 30000:
+    /// until the upstream's response head.
+    pub upstream_timeout: Duration,
+    /// `proxy.timeouts.idle` ms (`PROXY_IDLE_TIMEOUT`), default 60000: idle
+    /// pooled upstream connections are closed after this.
+    pub idle_timeout: Duration,
+    /// `proxy.maxHeaderSize` bytes, default 16384: a larger request head gets 431.
+    pub max_header_size: usize,
+    /// `proxy.accessLog` (`ACCESS_LOG`), default false: one JSON line per request.
+    pub access_log: bool,
+    /// `proxy.quotas.throttlingWindow` ms, default 10000 (Otoroshi's).
+    pub throttling_window: Duration,
+    /// `proxy.quotas.flushEvery` ms, default 1000: how often local quota
+    /// counts are added to the datastore.
+    pub quota_flush_every: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// `metrics.port` (`METRICS_PORT`): a separate port for `/metrics`; unset = only on the admin host.
+    pub port: Option<u16>,
 }

@@ -256,7 +256,51 @@ pub(crate) static KEYS: &[Key] = &[
         D("human"),
     ),
     key("log.level", "LOG_LEVEL", Text, D("info")),
+    key(
+        "proxy.timeouts.connect",
+        "PROXY_CONNECT_TIMEOUT",
+        MS1,
+        D("5000"),
+    ),
+    key(
+        "proxy.timeouts.headerRead",
+        "PROXY_HEADER_READ_TIMEOUT",
+        MS1,
+        D("10000"),
+    ),
+    key(
+        "proxy.timeouts.upstream",
+        "PROXY_UPSTREAM_TIMEOUT",
+        MS1,
+        D("30000"),
+    ),
+    key("proxy.timeouts.idle", "PROXY_IDLE_TIMEOUT", MS1, D("60000")),
+    key(
+        "proxy.maxHeaderSize",
+        "",
+        Kind::Int {
+            min: 8192,
+            max: 1048576,
+        },
+        D("16384"),
+    ),
+    key("proxy.accessLog", "ACCESS_LOG", BOOL, D("false")),
+    key("proxy.quotas.throttlingWindow", "", MS1, D("10000")),
+    key("proxy.quotas.flushEvery", "", MS1, D("1000")),
+    key("metrics.port", "METRICS_PORT", PORT, Unset),
 ];
+
+const BOOL: Kind = Kind::Choice(
+    &[
+        ("true", "true"),
+        ("on", "true"),
+        ("yes", "true"),
+        ("false", "false"),
+        ("off", "false"),
+        ("no", "false"),
+    ],
+    "true or false",
+);
 
 /// Drops the optional `otoroshi.` prefix.
 pub(crate) fn strip_prefix(name: &str) -> &str {

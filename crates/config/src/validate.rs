@@ -246,5 +246,21 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             },
             level: v.text("log.level"),
         },
+        proxy: ProxyConfig {
+            connect_timeout: v.ms("proxy.timeouts.connect"),
+            header_read_timeout: v.ms("proxy.timeouts.headerRead"),
+            upstream_timeout: v.ms("proxy.timeouts.upstream"),
+            idle_timeout: v.ms("proxy.timeouts.idle"),
+            max_header_size: v.num("proxy.maxHeaderSize"),
+            access_log: v.text("proxy.accessLog") == "true",
+            throttling_window: v.ms("proxy.quotas.throttlingWindow"),
+            quota_flush_every: v.ms("proxy.quotas.flushEvery"),
+        },
+        metrics: MetricsConfig {
+            port: get(entries, "metrics.port").and_then(|v| match v {
+                Val::Int(n) => u16::try_from(*n).ok(),
+                _ => None,
+            }),
+        },
     }
 }

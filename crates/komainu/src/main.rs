@@ -6,8 +6,12 @@
 mod cli;
 /// tracing set-up.
 mod logging;
+/// The optional separate `/metrics` port.
+mod metrics_port;
 /// Wiring a node for its mode.
 mod node;
+/// Quota counts between the proxy and the datastore.
+mod quota_sync;
 /// The HTTP listener and host dispatch.
 mod server;
 /// SIGTERM / SIGINT.

@@ -14,7 +14,12 @@ use model::StateHandle;
 use store::{EmbeddedStore, MemoryStore, Store};
 use tokio::net::TcpListener;
 
-use crate::server::{Dispatch, serve};
+use proxy::metrics::Metrics;
+use proxy::quota::QuotaTracker;
+use proxy::{Proxy, ProxySettings};
+
+use crate::quota_sync;
+use crate::server::{Dispatch, Limits, serve};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.cluster.mode == ClusterMode::Worker {
@@ -38,13 +43,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         mode: mode_name(config.cluster.mode),
         started_at_ms: now_ms(),
     };
+    let metrics = Arc::new(Metrics::new());
+    let quotas = Arc::new(QuotaTracker::new(config.proxy.throttling_window));
+    let loaded = quota_sync::load(store.as_ref(), &quotas)
+        .await
+        .context("loading quota counters")?;
+    tracing::debug!(counters = loaded, "quota counters loaded");
+    let proxy = Arc::new(Proxy::new(
+        state.clone(),
+        quotas.clone(),
+        metrics.clone(),
+        proxy_settings(&config),
+    ));
+    let metrics_text = {
+        let metrics = metrics.clone();
+        Arc::new(move || metrics.encode())
+    };
     let ctx = AdminContext::new(
         store.clone(),
         state.clone(),
         info.clone(),
         config.admin.max_body_size,
+    )
+    .with_metrics(metrics_text);
+    spawn_change_watcher(&ctx, proxy.clone());
+    quota_sync::spawn(
+        store.clone(),
+        quotas.clone(),
+        config.proxy.quota_flush_every,
     );
-    spawn_change_watcher(&ctx);
+    if let Some(port) = config.metrics.port {
+        crate::metrics_port::spawn(&config.http.address, port, metrics.clone()).await?;
+    }
 
     let address = format!("{}:{}", config.http.address, config.http.port);
     let listener = TcpListener::bind(&address)
@@ -56,14 +86,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let dispatch = Dispatch {
         admin_host: config.admin.host.as_str().into(),
         admin: admin::router(ctx),
+        proxy,
+    };
+    let limits = Limits {
+        header_read_timeout: config.proxy.header_read_timeout,
+        max_header_size: config.proxy.max_header_size,
     };
     serve(
         listener,
         dispatch,
+        limits,
         crate::shutdown::signal(),
         config.http.shutdown_timeout,
     )
     .await;
+    // Counts taken since the last flush would be lost otherwise.
+    quota_sync::flush(store.as_ref(), &quotas).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -117,9 +155,18 @@ fn mode_name(mode: ClusterMode) -> &'static str {
     }
 }
 
-/// Periodically sweeps expired counters and republishes the state when the
-/// store changes from elsewhere; admin writes publish on their own.
-fn spawn_change_watcher(ctx: &AdminContext) {
+fn proxy_settings(config: &Config) -> ProxySettings {
+    ProxySettings {
+        connect_timeout: config.proxy.connect_timeout,
+        upstream_timeout: config.proxy.upstream_timeout,
+        idle_timeout: config.proxy.idle_timeout,
+        access_log: config.proxy.access_log,
+    }
+}
+
+/// Republishes the state when the store changes from elsewhere (admin writes
+/// publish on their own), and lets the proxy drop what deleted routes held.
+fn spawn_change_watcher(ctx: &AdminContext, proxy: Arc<Proxy>) {
     let publisher = ctx.publisher.clone();
     let mut changes = ctx.store.changes();
     tokio::spawn(async move {
@@ -128,6 +175,12 @@ fn spawn_change_watcher(ctx: &AdminContext) {
             if let Err(e) = publisher.publish_up_to(revision).await {
                 tracing::warn!(error = %e, "could not rebuild the state after a datastore change");
             }
+        }
+    });
+    let mut published = ctx.state.subscribe();
+    tokio::spawn(async move {
+        while published.changed().await.is_ok() {
+            proxy.prune();
         }
     });
 }

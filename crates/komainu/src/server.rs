@@ -1,21 +1,23 @@
 //! The HTTP listener: accepts HTTP/1.1 and HTTP/2 (h2c, prior knowledge) on
-//! one port, sends requests for the admin host to the admin API and answers
-//! the rest (the data plane comes with the proxy), and drains in-flight
-//! requests on shutdown.
+//! one port, sends requests for the admin host to the admin API and the rest
+//! to the proxy, and drains in-flight requests on shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use http::{Request, Response, StatusCode, header};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use proxy::body::{ProxyBody, boxed};
+use proxy::{Proxy, host};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -24,55 +26,32 @@ use tower::ServiceExt;
 pub struct Dispatch {
     pub admin_host: Arc<str>,
     pub admin: Router,
+    pub proxy: Arc<Proxy>,
 }
 
 impl Dispatch {
-    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
-        let for_admin = request_host(&request)
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+        let for_admin = host::request_host(&request)
             .is_some_and(|h| h.eq_ignore_ascii_case(&self.admin_host))
             || request.uri().path() == admin::HEALTH_PATH;
         if for_admin {
             match self.admin.clone().oneshot(request.map(Body::new)).await {
-                Ok(response) => response,
+                Ok(response) => response.map(boxed),
                 Err(never) => match never {},
             }
         } else {
-            no_route(&request)
+            self.proxy.handle(request, peer).await
         }
     }
 }
 
-/// The host a request is for, without port: the URI authority (HTTP/2,
-/// absolute-form) or the Host header.
-fn request_host<B>(request: &Request<B>) -> Option<&str> {
-    let raw = match request.uri().authority() {
-        Some(authority) => authority.host(),
-        None => request.headers().get(header::HOST)?.to_str().ok()?,
-    };
-    Some(strip_port(raw))
-}
-
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map_or(host, |(v6, _)| v6.trim_start_matches('['));
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
-}
-
-fn no_route<B>(request: &Request<B>) -> Response<Body> {
-    let body = serde_json::json!({
-        "error": "not_found",
-        "error_description": format!("no route for host '{}'", request_host(request).unwrap_or("")),
-    });
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
+/// Limits applied to every client connection.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The request head must arrive within this (slowloris).
+    pub header_read_timeout: Duration,
+    /// A larger request head is answered 431.
+    pub max_header_size: usize,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives
@@ -80,28 +59,42 @@ fn no_route<B>(request: &Request<B>) -> Response<Body> {
 pub async fn serve(
     listener: TcpListener,
     dispatch: Dispatch,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_size);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(limits.max_header_size as u32);
     let graceful = GracefulShutdown::new();
+    let open = dispatch.proxy.metrics.open_connections.clone();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let dispatch = dispatch.clone();
                     let service = service_fn(move |request| {
                         let dispatch = dispatch.clone();
-                        async move { Ok::<_, Infallible>(dispatch.handle(request).await) }
+                        async move { Ok::<_, Infallible>(dispatch.handle(request, peer).await) }
                     });
                     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                     let connection = graceful.watch(connection);
+                    let open = open.clone();
+                    open.inc();
                     tokio::spawn(async move {
                         if let Err(e) = connection.await {
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
+                        open.dec();
                     });
                 }
                 Err(e) => {
@@ -117,18 +110,5 @@ pub async fn serve(
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(grace) => tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace period over, closing remaining connections"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_port;
-
-    #[test]
-    fn ports_are_stripped() {
-        assert_eq!(strip_port("api.oto.tools:8080"), "api.oto.tools");
-        assert_eq!(strip_port("api.oto.tools"), "api.oto.tools");
-        assert_eq!(strip_port("[::1]:80"), "::1");
-        assert_eq!(strip_port("[::1]"), "::1");
     }
 }

@@ -25,6 +25,8 @@ pub mod normalize;
 pub mod plugins;
 /// Routes (`proxy.otoroshi.io/v1/routes`).
 pub mod route;
+/// The compiled route table: host index and longest-prefix match.
+pub mod router;
 /// The immutable snapshot of every entity the data plane reads.
 pub mod state;
 /// Small validation helpers shared by the entity modules.

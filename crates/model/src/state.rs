@@ -13,6 +13,7 @@ use crate::global_config::GlobalConfig;
 use crate::group::ServiceGroup;
 use crate::normalize::decode_value;
 use crate::route::Route;
+use crate::router::RouteTable;
 use crate::{Kind, ValidationErrors};
 
 #[derive(Debug, Clone, Default)]
@@ -25,6 +26,10 @@ pub struct State {
     pub apikeys: HashMap<String, Arc<ApiKey>>,
     pub groups: HashMap<String, Arc<ServiceGroup>>,
     pub global: Arc<GlobalConfig>,
+    /// `routes` compiled for lookup by host and path; built by
+    /// [`StateBuilder::build`] (a `State` assembled by hand starts with an
+    /// empty table).
+    pub router: Arc<RouteTable>,
 }
 
 impl State {
@@ -72,6 +77,7 @@ impl StateBuilder {
 
     pub fn build(mut self) -> State {
         self.state.routes.sort_by(|a, b| a.id.cmp(&b.id));
+        self.state.router = Arc::new(RouteTable::build(&self.state.routes));
         self.state
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod upstream;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -58,7 +60,11 @@ impl Node {
     }
 
     pub fn spawn(command: &mut Command, data: &Path) -> Node {
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -87,8 +93,17 @@ impl Node {
                 }
             }
         };
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-        Node { child, port, data: data.to_path_buf(), stdout: lines, client }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Node {
+            child,
+            port,
+            data: data.to_path_buf(),
+            stdout: lines,
+            client,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -97,12 +112,15 @@ impl Node {
 
     /// A request to the admin host, without credentials.
     pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path)).header("Host", ADMIN_HOST)
+        self.client
+            .request(method, self.url(path))
+            .header("Host", ADMIN_HOST)
     }
 
     /// A request to the admin host with the test admin key.
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.anonymous(method, path).basic_auth(ADMIN_ID, Some(ADMIN_SECRET))
+        self.anonymous(method, path)
+            .basic_auth(ADMIN_ID, Some(ADMIN_SECRET))
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
@@ -154,4 +172,42 @@ pub fn route(id: &str, domain: &str) -> Value {
         "frontend": {"domains": [domain]},
         "backend": {"targets": [{"hostname": "127.0.0.1", "port": 8081}]},
     })
+}
+
+/// A route from `domain` to backends on 127.0.0.1 at `ports`.
+pub fn route_to(id: &str, domain: &str, ports: &[u16]) -> Value {
+    let targets: Vec<Value> = ports
+        .iter()
+        .map(|p| serde_json::json!({"hostname": "127.0.0.1", "port": p}))
+        .collect();
+    serde_json::json!({
+        "id": id,
+        "name": id,
+        "frontend": {"domains": [domain]},
+        "backend": {"targets": targets},
+    })
+}
+
+impl Node {
+    /// A request through the proxy with the given Host.
+    pub fn through(&self, method: Method, host: &str, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("Host", host)
+    }
+
+    pub async fn create_route(&self, route: &Value) {
+        let (status, body) = self.send_json(Method::POST, "/api/routes", route).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// The komainu process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""komainu vs nginx as a reverse proxy in front of the same backend.
+
+The backend is a one-worker nginx answering a static 200 (core 0), wrk runs
+on core 0 too, and the proxy under test gets core 1 to itself. nginx and
+komainu alternate for several rounds in one go; each round measures
+throughput and the proxy's CPU time per request (utime+stime from /proc).
+"""
+
+import argparse
+import statistics
+import subprocess
+
+from common import (build_komainu, cpu_seconds, free_port, need, nginx_pids, route, start_komainu,
+                    start_nginx, tempdir, wrk, admin)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1, help="komainu worker threads (nginx has 1 worker)")
+    args = parser.parse_args()
+    need("nginx", "apt-get install nginx")
+    need("wrk", "apt-get install wrk")
+    build_komainu()
+    work = tempdir()
+
+    backend_port, nginx_port, komainu_port = free_port(), free_port(), free_port()
+    backend = start_nginx(work, backend_port, "0")
+    proxy_nginx = start_nginx(work, nginx_port, "1", upstream_port=backend_port)
+    komainu = start_komainu(work, komainu_port, "1", threads=args.threads)
+    admin(komainu_port, "POST", "/api/routes", route(0, backend_port, host="bench.local"))
+    procs = {"nginx": (nginx_port, lambda: nginx_pids(proxy_nginx)), "komainu": (komainu_port, lambda: [komainu.pid])}
+    results = {name: [] for name in procs}
+    try:
+        for name, (port, _) in procs.items():  # warm-up
+            wrk(port, "bench.local", 2, args.connections, "0")
+        for r in range(args.rounds):
+            for name, (port, pids) in procs.items():
+                before = sum(cpu_seconds(p) for p in pids())
+                res = wrk(port, "bench.local", args.seconds, args.connections, "0")
+                res["cpu_us_per_req"] = (sum(cpu_seconds(p) for p in pids()) - before) / max(res["requests"], 1) * 1e6
+                results[name].append(res)
+                print(f"round {r + 1} {name:8} {res['rps']:>10.0f} req/s  {res['cpu_us_per_req']:6.1f} µs CPU/req  "
+                      f"latency {res['latency']:>8}  errors {res['errors']}  non-2xx {res['non2xx']}")
+    finally:
+        for p in (komainu, proxy_nginx, backend):
+            p.terminate()
+        for p in (komainu, proxy_nginx, backend):
+            p.wait()
+
+    med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "cpu_us_per_req")} for name, rs in results.items()}
+    bad = sum(r["errors"] + r["non2xx"] for rs in results.values() for r in rs)
+    print()
+    for name in procs:
+        print(f"{name:8} median {med[name]['rps']:>10.0f} req/s  {med[name]['cpu_us_per_req']:6.1f} µs CPU/req")
+    print(f"ratio komainu/nginx: throughput {med['komainu']['rps'] / med['nginx']['rps']:.2f} (target >= 1.0), "
+          f"CPU per request {med['komainu']['cpu_us_per_req'] / med['nginx']['cpu_us_per_req']:.2f} (target <= 1.0), "
+          f"errors + non-2xx: {bad}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+//! Moves quota counts between the proxy's local atomics and the datastore on
+//! standalone and leader nodes: increments are added to the store every
+//! `proxy.quotas.flushEvery`, and the totals the store answers come back as
+//! the global counts the proxy admits against. A failed flush is put back and
+//! sent again; nothing is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proxy::quota::QuotaTracker;
+use store::{Store, StoreError};
+
+/// Prefix of every quota counter key in the store.
+const QUOTA_PREFIX: &str = "quotas:";
+
+/// Loads the live counters so that a restart does not reset a daily quota.
+pub async fn load(store: &dyn Store, quotas: &QuotaTracker) -> Result<usize, StoreError> {
+    let mut after: Option<String> = None;
+    let mut loaded = 0;
+    loop {
+        let batch = store
+            .scan_counters(QUOTA_PREFIX, after.as_deref(), 1000)
+            .await?;
+        for (key, counter) in &batch {
+            quotas.observe(
+                key,
+                counter.value.max(0) as u64,
+                counter.expires_at_ms.unwrap_or(u64::MAX),
+            );
+        }
+        loaded += batch.len();
+        match batch.last() {
+            Some((key, _)) if batch.len() == 1000 => after = Some(key.clone()),
+            _ => return Ok(loaded),
+        }
+    }
+}
+
+pub async fn flush(store: &dyn Store, quotas: &QuotaTracker) {
+    let increments = quotas.drain();
+    let mut failed = Vec::new();
+    for increment in increments {
+        match store
+            .incr(
+                &increment.key,
+                increment.delta as i64,
+                Some(increment.expires_at_ms),
+            )
+            .await
+        {
+            Ok(total) => {
+                quotas.observe(&increment.key, total.max(0) as u64, increment.expires_at_ms)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, key = %increment.key, "could not add quota increments to the datastore; will retry");
+                failed.push(increment);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        quotas.restore(failed);
+    }
+}
+
+pub fn spawn(store: Arc<dyn Store>, quotas: Arc<QuotaTracker>, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweeps = 0u32;
+        loop {
+            ticker.tick().await;
+            flush(store.as_ref(), &quotas).await;
+            sweeps = sweeps.wrapping_add(1);
+            if sweeps.is_multiple_of(60) {
+                let _ = store.sweep_expired_counters().await;
+            }
+        }
+    });
+}

@@ -1,0 +1,25 @@
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The one body type the listener, the admin API and the proxy answer with:
+/// a boxed stream, so a proxied body passes through without being buffered.
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+pub fn boxed<B>(body: B) -> ProxyBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed_unsync()
+}
+
+pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
+    boxed(Full::new(bytes.into()))
+}
+
+pub fn empty() -> ProxyBody {
+    boxed(Empty::<Bytes>::new())
+}

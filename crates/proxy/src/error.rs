@@ -1,0 +1,91 @@
+//! The one place where data-plane failures become responses: a JSON body
+//! with the request id, and the status that tells whose fault it was
+//! (4xx: the client's; 502/504: the upstream's; 503: ours, for now).
+
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Response, StatusCode};
+use thiserror::Error;
+
+use crate::apikey::KeyError;
+use crate::body::{ProxyBody, full};
+use crate::quota::QuotaExceeded;
+
+#[derive(Debug, Error)]
+pub enum ProxyError {
+    #[error("no route for {host}{path}")]
+    NoRoute { host: String, path: String },
+    #[error("{0}")]
+    ApiKey(#[from] KeyError),
+    #[error("{which} quota exceeded for this API key")]
+    Quota {
+        which: &'static str,
+        retry_after_secs: u64,
+    },
+    #[error("upstream {target} unreachable: {reason}")]
+    UpstreamUnreachable { target: String, reason: String },
+    #[error("upstream {target} did not answer within {timeout_ms} ms")]
+    UpstreamTimeout { target: String, timeout_ms: u64 },
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("route '{0}' has no usable target")]
+    NoTarget(String),
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ProxyError::ApiKey(KeyError::NotAuthorized) => StatusCode::FORBIDDEN,
+            ProxyError::ApiKey(_) => StatusCode::UNAUTHORIZED,
+            ProxyError::Quota { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::UpstreamUnreachable { .. } | ProxyError::NoTarget(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+            ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ProxyError::NoRoute { .. } => "not_found",
+            ProxyError::ApiKey(KeyError::NotAuthorized) => "forbidden",
+            ProxyError::ApiKey(_) => "unauthorized",
+            ProxyError::Quota { .. } => "too_many_requests",
+            ProxyError::UpstreamUnreachable { .. } | ProxyError::NoTarget(_) => "bad_gateway",
+            ProxyError::UpstreamTimeout { .. } => "gateway_timeout",
+            ProxyError::BadRequest(_) => "bad_request",
+        }
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response<ProxyBody> {
+        let body = serde_json::json!({
+            "error": self.code(),
+            "error_description": self.to_string(),
+            "request_id": request_id,
+        });
+        let mut response = Response::new(full(body.to_string()));
+        *response.status_mut() = self.status();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let ProxyError::Quota {
+            retry_after_secs, ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+        }
+        response
+    }
+}
+
+impl From<QuotaExceeded> for ProxyError {
+    fn from(exceeded: QuotaExceeded) -> Self {
+        ProxyError::Quota {
+            which: exceeded.which.name(),
+            retry_after_secs: exceeded.retry_after_secs,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Header rules between client and upstream: hop-by-hop headers stay on
+//! their hop (RFC 9110 §7.6.1), and the upstream learns who the client was
+//! through the X-Forwarded-* headers.
+
+use std::net::IpAddr;
+
+use http::header::{CONNECTION, HOST, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderValue};
+
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("otoroshi-request-id");
+pub static PROXY_LATENCY: HeaderName = HeaderName::from_static("otoroshi-proxy-latency");
+pub static UPSTREAM_LATENCY: HeaderName = HeaderName::from_static("otoroshi-upstream-latency");
+pub static DAILY_REMAINING: HeaderName = HeaderName::from_static("otoroshi-daily-calls-remaining");
+pub static MONTHLY_REMAINING: HeaderName =
+    HeaderName::from_static("otoroshi-monthly-calls-remaining");
+
+/// Removes hop-by-hop headers, including those the Connection header names.
+/// With `keep_upgrade`, the Upgrade handshake headers survive so that a
+/// WebSocket upgrade can be relayed.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter(|name| !(keep_upgrade && name == UPGRADE))
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &TE,
+        &TRAILER,
+        &TRANSFER_ENCODING,
+    ] {
+        headers.remove(name);
+    }
+    if keep_upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(CONNECTION);
+        headers.remove(UPGRADE);
+    }
+}
+
+/// Whether the client asks to switch protocols (WebSocket).
+pub fn wants_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(UPGRADE)
+        && headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+}
+
+/// Appends the client to X-Forwarded-For and sets -Proto and -Host.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    client_ip: IpAddr,
+    proto: &'static str,
+    original_host: &str,
+) {
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) => format!("{previous}, {client_ip}"),
+        None => client_ip.to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
+    }
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+    if let Ok(value) = HeaderValue::from_str(original_host) {
+        headers.insert(X_FORWARDED_HOST.clone(), value);
+    }
+}
+
+pub fn set_host(headers: &mut HeaderMap, host: &str) {
+    if let Ok(value) = HeaderValue::from_str(host) {
+        headers.insert(HOST, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut headers, false);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn upgrade_survives_when_asked() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(wants_upgrade(&headers));
+        remove_hop_by_hop(&mut headers, true);
+        assert_eq!(headers.get(UPGRADE).unwrap(), "websocket");
+        assert_eq!(headers.get(CONNECTION).unwrap(), "upgrade");
+    }
+
+    #[test]
+    fn forwarded_for_is_appended() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            X_FORWARDED_FOR.clone(),
+            HeaderValue::from_static("10.0.0.1"),
+        );
+        set_forwarded(
+            &mut headers,
+            "127.0.0.1".parse().unwrap(),
+            "http",
+            "api.oto.tools",
+        );
+        assert_eq!(
+            headers.get(&X_FORWARDED_FOR).unwrap(),
+            "10.0.0.1, 127.0.0.1"
+        );
+        assert_eq!(headers.get(&X_FORWARDED_HOST).unwrap(), "api.oto.tools");
+    }
+}

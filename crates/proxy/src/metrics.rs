@@ -1,0 +1,208 @@
+//! Prometheus metrics of the data plane. Handles for a route are resolved
+//! once, when its runtime is created, so the request path only bumps atomics
+//! (no label hashing, no allocation).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// Why an upstream call failed (the `kind` label of `upstream_errors`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamErrorKind {
+    Connect = 0,
+    Timeout = 1,
+    Failed = 2,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    route: String,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    route: String,
+    kind: &'static str,
+}
+
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+/// Indexed by `UpstreamErrorKind as usize`.
+const ERROR_KINDS: [&str; 3] = ["connect", "timeout", "failed"];
+
+fn latency() -> Histogram {
+    // 100 µs .. ~13 s
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+type Histograms = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<StatusLabels, Counter>,
+    total: Histograms,
+    upstream: Histograms,
+    overhead: Histograms,
+    upstream_errors: Family<ErrorLabels, Counter>,
+    /// Requests that matched no route.
+    pub unmatched: Counter,
+    /// Client connections open on the listener(s).
+    pub open_connections: Gauge,
+}
+
+/// One route's metric handles.
+pub struct RouteMetrics {
+    by_class: [Counter; 5],
+    total: Histogram,
+    upstream: Histogram,
+    overhead: Histogram,
+    errors: [Counter; 3],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("komainu");
+        let requests = Family::<StatusLabels, Counter>::default();
+        let total: Histograms = Family::new_with_constructor(latency);
+        let upstream: Histograms = Family::new_with_constructor(latency);
+        let overhead: Histograms = Family::new_with_constructor(latency);
+        let upstream_errors = Family::<ErrorLabels, Counter>::default();
+        let unmatched = Counter::default();
+        let open_connections = Gauge::default();
+        registry.register(
+            "requests",
+            "Proxied requests by route and status class",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Total time of proxied requests",
+            total.clone(),
+        );
+        registry.register(
+            "upstream_duration_seconds",
+            "Time until the upstream's response head",
+            upstream.clone(),
+        );
+        registry.register(
+            "proxy_overhead_seconds",
+            "Time spent in the proxy itself (total minus upstream)",
+            overhead.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Failed upstream calls by kind",
+            upstream_errors.clone(),
+        );
+        registry.register(
+            "unmatched_requests",
+            "Requests that matched no route",
+            unmatched.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Open client connections",
+            open_connections.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            total,
+            upstream,
+            overhead,
+            upstream_errors,
+            unmatched,
+            open_connections,
+        }
+    }
+
+    pub fn for_route(&self, route_id: &str) -> RouteMetrics {
+        let route = || route_id.to_string();
+        let labels = RouteLabels { route: route() };
+        RouteMetrics {
+            by_class: CLASSES.map(|class| {
+                self.requests
+                    .get_or_create(&StatusLabels {
+                        route: route(),
+                        class,
+                    })
+                    .clone()
+            }),
+            total: self.total.get_or_create(&labels).clone(),
+            upstream: self.upstream.get_or_create(&labels).clone(),
+            overhead: self.overhead.get_or_create(&labels).clone(),
+            errors: ERROR_KINDS.map(|kind| {
+                self.upstream_errors
+                    .get_or_create(&ErrorLabels {
+                        route: route(),
+                        kind,
+                    })
+                    .clone()
+            }),
+        }
+    }
+
+    /// Forgets a deleted route's series, so that route churn does not grow memory.
+    pub fn forget_route(&self, route_id: &str) {
+        let route = || route_id.to_string();
+        for class in CLASSES {
+            self.requests.remove(&StatusLabels {
+                route: route(),
+                class,
+            });
+        }
+        let labels = RouteLabels { route: route() };
+        self.total.remove(&labels);
+        self.upstream.remove(&labels);
+        self.overhead.remove(&labels);
+        for kind in ERROR_KINDS {
+            self.upstream_errors.remove(&ErrorLabels {
+                route: route(),
+                kind,
+            });
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+impl RouteMetrics {
+    pub fn record(&self, status: u16, total_secs: f64, upstream_secs: Option<f64>) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        if let Some(counter) = self.by_class.get(class) {
+            counter.inc();
+        }
+        self.total.observe(total_secs);
+        if let Some(upstream) = upstream_secs {
+            self.upstream.observe(upstream);
+            self.overhead.observe((total_secs - upstream).max(0.0));
+        }
+    }
+
+    pub fn upstream_error(&self, kind: UpstreamErrorKind) {
+        if let Some(counter) = self.errors.get(kind as usize) {
+            counter.inc();
+        }
+    }
+}
