@@ -30,6 +30,12 @@ pub struct State {
     /// [`StateBuilder::build`] (a `State` assembled by hand starts with an
     /// empty table).
     pub router: Arc<RouteTable>,
+    /// False only for the empty state a worker starts with before its first
+    /// sync or snapshot: the proxy answers 503 rather than 404 then.
+    pub loaded: bool,
+    /// ETag of the leader export this state came from (workers), for the
+    /// members view; empty on standalone and leader nodes.
+    pub digest: String,
 }
 
 impl State {
@@ -78,6 +84,7 @@ impl StateBuilder {
     pub fn build(mut self) -> State {
         self.state.routes.sort_by(|a, b| a.id.cmp(&b.id));
         self.state.router = Arc::new(RouteTable::build(&self.state.routes));
+        self.state.loaded = true;
         self.state
     }
 }

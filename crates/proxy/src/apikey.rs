@@ -302,10 +302,14 @@ fn find<'a>(headers: &'a HeaderMap, query: Option<&'a str>, state: &'a State) ->
     Found::Nothing { refused }
 }
 
+/// `(scheme, credentials)`; credentials are empty when only a scheme is given.
 fn split_scheme(authorization: &str) -> Option<(&str, &str)> {
-    let authorization = authorization.trim_start();
-    let (scheme, value) = authorization.split_once(' ')?;
-    Some((scheme, value.trim()))
+    let authorization = authorization.trim();
+    match authorization.split_once(' ') {
+        Some((scheme, value)) => Some((scheme, value.trim())),
+        None if !authorization.is_empty() => Some((authorization, "")),
+        None => None,
+    }
 }
 
 /// Decodes Basic credentials into the text and the index of the colon

@@ -29,6 +29,9 @@ pub enum ProxyError {
     BadRequest(String),
     #[error("route '{0}' has no usable target")]
     NoTarget(String),
+    /// A worker that has neither synced with a leader nor loaded a snapshot.
+    #[error("no state yet: this node has not synced with a leader")]
+    NoState,
 }
 
 impl ProxyError {
@@ -43,6 +46,7 @@ impl ProxyError {
             }
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::NoState => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -55,6 +59,7 @@ impl ProxyError {
             ProxyError::UpstreamUnreachable { .. } | ProxyError::NoTarget(_) => "bad_gateway",
             ProxyError::UpstreamTimeout { .. } => "gateway_timeout",
             ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::NoState => "no_state",
         }
     }
 

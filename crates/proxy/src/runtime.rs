@@ -29,7 +29,7 @@ pub struct RouteRuntime {
 }
 
 impl RouteRuntime {
-    fn new(route: &Route, revision: u64, metrics: &Metrics) -> Self {
+    fn new(route: &Route, revision: u64, metrics: &Metrics, previous: Option<&RouteRuntime>) -> Self {
         let backend = &route.backend;
         let client = backend.extra.get("client");
         let millis = |name: &str| {
@@ -40,7 +40,8 @@ impl RouteRuntime {
                 .map(Duration::from_millis)
         };
         Self {
-            balancer: Balancer::new(&route.id, backend),
+            // Down marks and in-flight counts of unchanged targets carry over.
+            balancer: Balancer::with_previous(&route.id, backend, previous.map(|p| &p.balancer)),
             metrics: metrics.for_route(&route.id),
             authorities: backend
                 .targets
@@ -74,21 +75,26 @@ impl Runtimes {
 
     /// The runtime for `route` as it is in the snapshot at `revision`.
     pub fn get(&self, route: &Route, revision: u64) -> Arc<RouteRuntime> {
-        if let Some(runtime) = self
+        let previous = self
             .by_route
             .read()
             .ok()
-            .and_then(|m| m.get(&route.id).cloned())
-        {
+            .and_then(|m| m.get(&route.id).cloned());
+        if let Some(runtime) = &previous {
             if runtime.checked_at.load(Ordering::Relaxed) == revision {
-                return runtime;
+                return runtime.clone();
             }
             if runtime.backend == route.backend {
                 runtime.checked_at.store(revision, Ordering::Relaxed);
-                return runtime;
+                return runtime.clone();
             }
         }
-        let runtime = Arc::new(RouteRuntime::new(route, revision, &self.metrics));
+        let runtime = Arc::new(RouteRuntime::new(
+            route,
+            revision,
+            &self.metrics,
+            previous.as_deref(),
+        ));
         if let Ok(mut map) = self.by_route.write() {
             map.insert(route.id.clone(), runtime.clone());
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use http::header::{COOKIE, HOST, SET_COOKIE};
+use http::header::{HOST, SET_COOKIE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
@@ -17,7 +17,7 @@ use model::apikey::ApiKey;
 use model::{State, StateHandle, plugins};
 
 use crate::apikey;
-use crate::balancer::{PickContext, STICKY_COOKIE};
+use crate::balancer::{PickContext, set_sticky_cookie};
 use crate::body::{ProxyBody, boxed, empty};
 use crate::error::ProxyError;
 use crate::headers::{
@@ -133,6 +133,9 @@ impl Proxy {
         (Response<ProxyBody>, Option<String>),
         (ProxyError, Option<(Arc<RouteRuntime>, String)>),
     > {
+        if !state.loaded {
+            return Err((ProxyError::NoState, None));
+        }
         let headers = request.headers();
         let found = state.router.find(
             host,
@@ -181,9 +184,10 @@ impl Proxy {
         if let Ok(value) = HeaderValue::from_str(request_id) {
             parts.headers.insert(REQUEST_ID.clone(), value);
         }
-        let path_and_query = match parts.uri.query() {
-            Some(query) => format!("{upstream_path}?{query}"),
-            None => upstream_path,
+        // An API key given as `?apikey=` must not reach the upstream either.
+        let path_and_query = match parts.uri.query().map(apikey::strip_query_credentials) {
+            Some(query) if !query.is_empty() => format!("{upstream_path}?{query}"),
+            _ => upstream_path,
         };
         let path_and_query = PathAndQuery::try_from(path_and_query)
             .map_err(|e| fail(ProxyError::BadRequest(e.to_string())))?;
@@ -193,7 +197,10 @@ impl Proxy {
         // Only a body-less request can be replayed on another target.
         let mut body = Some(body);
         let replayable = body.as_ref().is_some_and(|b| b.is_end_stream());
-        let sticky = cookie(&parts.headers, STICKY_COOKIE);
+        let sticky = runtime
+            .balancer
+            .sticky_from_headers(&parts.headers)
+            .map(str::to_string);
         let connect_timeout = runtime
             .connect_timeout
             .unwrap_or(self.settings.connect_timeout);
@@ -287,12 +294,11 @@ impl Proxy {
                             HeaderValue::from(remaining.monthly),
                         );
                     }
-                    if let Some(value) = pick.set_sticky.as_deref().and_then(|v| {
-                        HeaderValue::from_str(&format!(
-                            "{STICKY_COOKIE}={v}; Path=/; HttpOnly; SameSite=Lax"
-                        ))
-                        .ok()
-                    }) {
+                    if let Some(value) = pick
+                        .set_sticky
+                        .as_deref()
+                        .and_then(|v| HeaderValue::from_str(&set_sticky_cookie(v)).ok())
+                    {
                         out.append(SET_COOKIE, value);
                     }
                     runtime.metrics.record(
@@ -355,17 +361,6 @@ fn relay_upgrade(
             Err(e) => tracing::debug!(error = %e, "upgrade failed"),
         }
     });
-}
-
-fn cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -172,6 +172,14 @@ fn basic_with_and_without_padding() {
         run(&headers(&[("Authorization", "Basic !!!")]), None),
         Err(KeyError::Invalid)
     );
+    assert_eq!(
+        run(&headers(&[("Authorization", "Basic")]), None),
+        Err(KeyError::Invalid)
+    );
+    assert_eq!(
+        run(&headers(&[("Authorization", "Bearer")]), None),
+        Err(KeyError::Invalid)
+    );
 }
 
 #[test]

@@ -429,12 +429,12 @@ fn exclude_is_honored_by_every_policy() {
 
 #[test]
 fn down_target_is_skipped_then_probed_once_after_the_cooldown() {
-    let b = three("RoundRobin").with_cooldown(Duration::from_millis(100));
+    let b = three("RoundRobin").with_cooldown(Duration::from_millis(300));
     b.mark_down(0);
     assert!(b.is_down(0));
     let c = counts(&b, 1000, &PickContext::default());
     assert_eq!(c[0], 0);
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(400));
     // The first request after the cool-down probes the target...
     assert_eq!(pick(&b), 0);
     // ...and only that one, until the probe reports back.
@@ -448,13 +448,13 @@ fn down_target_is_skipped_then_probed_once_after_the_cooldown() {
 
 #[test]
 fn failed_probe_waits_another_cooldown() {
-    let b = three("NaiveFailover").with_cooldown(Duration::from_millis(80));
+    let b = three("NaiveFailover").with_cooldown(Duration::from_millis(250));
     b.mark_down(0);
-    std::thread::sleep(Duration::from_millis(120));
+    std::thread::sleep(Duration::from_millis(350));
     assert_eq!(pick(&b), 0);
     b.mark_down(0);
     assert_eq!(pick(&b), 1);
-    std::thread::sleep(Duration::from_millis(120));
+    std::thread::sleep(Duration::from_millis(350));
     assert_eq!(pick(&b), 0);
 }
 
