@@ -68,8 +68,18 @@ pub async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, AdminError> {
-    let credentials = credentials(request.headers()).ok_or(AdminError::Unauthorized)?;
-    let state = ctx.state.load();
+    authorize(&ctx.state.load(), request.headers(), request.method())?;
+    Ok(next.run(request).await)
+}
+
+/// The check itself, against the keys of a state snapshot (a worker node
+/// has no store, but it has the admin keys its leaders synced).
+pub fn authorize(
+    state: &model::State,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<(), AdminError> {
+    let credentials = credentials(headers).ok_or(AdminError::Unauthorized)?;
     let key = state.apikey(&credentials.client_id);
     let expected = key
         .map(|k| k.client_secret.as_bytes())
@@ -83,17 +93,14 @@ pub async fn require_admin(
         }
         _ => return Err(AdminError::Unauthorized),
     };
-    let reading = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    let reading = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if key.read_only && !reading {
         return Err(AdminError::Forbidden(format!(
             "admin key '{}' is read-only",
             key.client_id
         )));
     }
-    Ok(next.run(request).await)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub enum AdminError {
     MethodNotAllowed { method: String, path: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An admin call sent to a worker, which takes no writes.
+    #[error("this node is a cluster worker and serves no admin API; send admin calls to a leader: {}", .0.join(", "))]
+    NotLeader(Vec<String>),
     /// Our own fault: data that should be valid is not.
     #[error("internal error: {0}")]
     Internal(String),
@@ -49,6 +52,7 @@ impl AdminError {
             AdminError::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
             AdminError::Store(StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::NotLeader(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -66,6 +70,7 @@ impl AdminError {
             }
             AdminError::Store(StoreError::Unavailable { .. }) => "datastore_unavailable",
             AdminError::Internal(_) => "internal_error",
+            AdminError::NotLeader(_) => "not_a_leader",
         }
     }
 
@@ -87,6 +92,9 @@ impl IntoResponse for AdminError {
         let mut body = json!({"error": self.code(), "error_description": self.to_string()});
         if !fields.is_empty() {
             body["fields"] = json!(fields);
+        }
+        if let AdminError::NotLeader(leaders) = &self {
+            body["leaders"] = json!(leaders);
         }
         let mut response = (status, Json(body)).into_response();
         if matches!(self, AdminError::Unauthorized) {

@@ -36,7 +36,7 @@ mod routes;
 
 pub use context::{AdminContext, NodeInfo};
 pub use error::AdminError;
-pub use routes::{HEALTH_PATH, router, served_paths};
+pub use routes::{HEALTH_PATH, router, router_with, served_paths};
 
 /// Wall clock in ms since the Unix epoch (0 if the clock is before 1970).
 pub(crate) fn now_ms() -> u64 {

@@ -29,6 +29,33 @@ pub fn document() -> Json<Value> {
         "/apis/entities".into(),
         json!({"get": op("Entity kinds served by the generic API", "Node", None, false)}),
     );
+    for (path, method, summary) in [
+        (
+            "/api/cluster/state",
+            "get",
+            "Leader only: the state export for workers (ndjson; ETag, gzip, ?wait= long-poll)",
+        ),
+        (
+            "/api/cluster/quotas",
+            "put",
+            "Leader only: quota increments and stats pushed by a worker (ndjson)",
+        ),
+        (
+            "/api/cluster/members",
+            "get",
+            "Leader only: the cluster members and their health",
+        ),
+        (
+            "/api/cluster/live",
+            "get",
+            "Leader only: members and state as server-sent events (?every=ms)",
+        ),
+    ] {
+        add(
+            path.into(),
+            json!({method: {"summary": summary, "tags": ["Cluster"], "responses": {"200": {"description": "OK"}, "304": {"description": "not modified (state)"}, "401": {"description": "unauthorized"}}}}),
+        );
+    }
     add(
         "/metrics".into(),
         json!({"get": {

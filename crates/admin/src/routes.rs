@@ -50,6 +50,16 @@ pub fn router(ctx: AdminContext) -> Router {
         .with_state(ctx)
 }
 
+/// The admin router plus `extra` routes (the cluster endpoints of a leader)
+/// behind the same admin-key check.
+pub fn router_with(ctx: AdminContext, extra: Router) -> Router {
+    let extra = extra.route_layer(middleware::from_fn_with_state(
+        ctx.clone(),
+        auth::require_admin,
+    ));
+    router(ctx).merge(extra)
+}
+
 /// Every path this API serves, in OpenAPI's template syntax.
 pub fn served_paths() -> Vec<String> {
     let mut paths: Vec<String> = api_routes().into_iter().map(|(path, _)| path).collect();

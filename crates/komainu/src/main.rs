@@ -16,6 +16,10 @@ mod quota_sync;
 mod server;
 /// SIGTERM / SIGINT.
 mod shutdown;
+/// Standalone and leader nodes: state from a datastore.
+mod store_node;
+/// Worker nodes: state from the leaders.
+mod worker_node;
 
 use std::process::ExitCode;
 

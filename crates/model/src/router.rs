@@ -455,9 +455,10 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Lower case, without port, IPv6 brackets or trailing dot. Allocates only
-/// when the host has upper-case letters.
-fn normalize_host(host: &str) -> Cow<'_, str> {
+/// The host part of a `Host` value: without port, IPv6 brackets or trailing
+/// dot (case unchanged). Shared with the listener's admin-host dispatch so
+/// that both read a host the same way.
+pub fn strip_port(host: &str) -> &str {
     let host = host.trim();
     let bare = if let Some(inner) = host.strip_prefix('[') {
         // [v6] or [v6]:port
@@ -469,7 +470,13 @@ fn normalize_host(host: &str) -> Cow<'_, str> {
             _ => host,
         }
     };
-    let bare = bare.strip_suffix('.').unwrap_or(bare);
+    bare.strip_suffix('.').unwrap_or(bare)
+}
+
+/// Lower case, without port, IPv6 brackets or trailing dot. Allocates only
+/// when the host has upper-case letters.
+fn normalize_host(host: &str) -> Cow<'_, str> {
+    let bare = strip_port(host);
     if bare.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(bare.to_ascii_lowercase())
     } else {

@@ -396,6 +396,25 @@ impl QuotaTracker {
         }
     }
 
+    /// Counter keys of the windows still open (with their expiry), whether or
+    /// not they have calls pending: a worker asks its leader for their global
+    /// totals even when it has nothing to add, so that it hears of the calls
+    /// other workers admitted.
+    pub fn live_windows(&self) -> Vec<(String, u64)> {
+        let horizon = self.horizon.load(Ordering::Relaxed);
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            for counters in read(shard).values() {
+                for slot in counters.read().iter() {
+                    if !slot.counter_key.is_empty() && slot.end_ms > horizon {
+                        out.push((slot.counter_key.clone(), slot.end_ms));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The increments not yet drained, as (counter key, delta, window
     /// expiry); resets them (they count as in transit until observed).
     pub fn drain(&self) -> Vec<Increment> {

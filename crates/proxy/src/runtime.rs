@@ -29,7 +29,12 @@ pub struct RouteRuntime {
 }
 
 impl RouteRuntime {
-    fn new(route: &Route, revision: u64, metrics: &Metrics, previous: Option<&RouteRuntime>) -> Self {
+    fn new(
+        route: &Route,
+        revision: u64,
+        metrics: &Metrics,
+        previous: Option<&RouteRuntime>,
+    ) -> Self {
         let backend = &route.backend;
         let client = backend.extra.get("client");
         let millis = |name: &str| {

@@ -60,11 +60,8 @@ impl Node {
     }
 
     pub fn spawn(command: &mut Command, data: &Path) -> Node {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        // stderr is inherited unless the caller redirected it.
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -209,5 +206,80 @@ impl Node {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap()
+    }
+}
+
+/// A leader on a fresh embedded store; workers use the test admin key.
+pub fn leader(extra: &[&str]) -> (Node, tempfile::TempDir) {
+    let mut args = vec!["-Dcluster.mode=leader"];
+    args.extend_from_slice(extra);
+    Node::start(&args)
+}
+
+/// Arguments that make a worker of the given leaders with the test key.
+pub fn worker_args(leaders: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "-Dhttp.address=127.0.0.1".to_string(),
+        "-Dhttp.port=0".to_string(),
+        "-Dcluster.mode=worker".to_string(),
+        format!("-Dcluster.leader.clientId={ADMIN_ID}"),
+        format!("-Dcluster.leader.clientSecret={ADMIN_SECRET}"),
+    ];
+    for (i, url) in leaders.iter().enumerate() {
+        args.push(format!("-Dcluster.leader.urls.{i}={url}"));
+    }
+    args
+}
+
+/// A worker of `leaders` (URLs), with extra `-D` arguments.
+pub fn worker(leaders: &[String], extra: &[&str]) -> Node {
+    let mut args = worker_args(leaders);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    Node::spawn(command().args(&args), Path::new("/nonexistent"))
+}
+
+/// Polls `check` every 20 ms until it returns true or `timeout` passes;
+/// returns the time it took.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while started.elapsed() < timeout {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+impl Node {
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The status of a GET through the proxy.
+    pub async fn status_of(&self, host: &str, path: &str) -> u16 {
+        match self.through(Method::GET, host, path).send().await {
+            Ok(response) => response.status().as_u16(),
+            Err(_) => 0,
+        }
+    }
+
+    pub async fn health(&self) -> (u16, Value) {
+        json(
+            self.client
+                .get(self.url("/.well-known/otoroshi/monitoring/health"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }

@@ -1,0 +1,181 @@
+//! A node whose state comes from a datastore: standalone (`cluster.mode =
+//! off`) or leader. It opens the store, bootstraps the admin key, builds the
+//! state, serves the admin API (and, as a leader, the cluster endpoints), and
+//! syncs quota counts with the store.
+
+use std::sync::Arc;
+
+use admin::bootstrap::{Bootstrap, ensure_admin_key};
+use admin::publisher::build_state;
+use admin::{AdminContext, NodeInfo};
+use anyhow::{Context, bail};
+use cluster::leader::{Leader, LeaderSettings};
+use config::{ClusterMode, Config, Storage};
+use model::StateHandle;
+use proxy::metrics::Metrics;
+use proxy::quota::QuotaTracker;
+use store::{EmbeddedStore, MemoryStore, Store};
+
+use crate::node::{Plane, PlaneKind};
+use crate::quota_sync;
+
+pub struct StoreNode {
+    store: Arc<dyn Store>,
+}
+
+impl StoreNode {
+    pub async fn shutdown(&self, quotas: &QuotaTracker) {
+        quota_sync::flush(self.store.as_ref(), quotas).await;
+    }
+}
+
+pub async fn prepare(
+    config: &Config,
+    info: &NodeInfo,
+    http_port: u16,
+    quotas: &Arc<QuotaTracker>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Plane> {
+    let store = open_store(config)?;
+    let (client_id, client_secret) = admin_key_from_config(config);
+    let bootstrap = ensure_admin_key(&store, client_id, client_secret)
+        .await
+        .context("creating the admin API key")?;
+    let state = Arc::new(StateHandle::new(
+        build_state(store.as_ref())
+            .await
+            .context("loading the state")?,
+    ));
+    let loaded = quota_sync::load(store.as_ref(), quotas)
+        .await
+        .context("loading quota counters")?;
+    tracing::debug!(counters = loaded, "quota counters loaded");
+    let metrics_text = {
+        let metrics = metrics.clone();
+        Arc::new(move || metrics.encode())
+    };
+    let ctx = AdminContext::new(
+        store.clone(),
+        state.clone(),
+        info.clone(),
+        config.admin.max_body_size,
+    )
+    .with_metrics(metrics_text);
+    spawn_change_watcher(&ctx);
+    quota_sync::spawn(
+        store.clone(),
+        quotas.clone(),
+        config.proxy.quota_flush_every,
+    );
+
+    let admin = if config.cluster.mode == ClusterMode::Leader {
+        let leader = Leader::new(store.clone(), leader_settings(config, info, http_port));
+        admin::router_with(ctx, leader.router())
+    } else {
+        admin::router(ctx)
+    };
+    let mut notes = bootstrap_notes(&bootstrap);
+    notes.push(format!("datastore: {}", store.backend()));
+    let host = &config.admin.host;
+    notes.push(format!(
+        "admin API: http://{host}:{http_port}/api (or: curl -H 'Host: {host}' -u CLIENT_ID:CLIENT_SECRET http://127.0.0.1:{http_port}/api/routes)"
+    ));
+    Ok(Plane {
+        state,
+        admin,
+        notes,
+        kind: PlaneKind::Store(StoreNode { store }),
+    })
+}
+
+fn leader_settings(config: &Config, info: &NodeInfo, http_port: u16) -> LeaderSettings {
+    let worker = &config.cluster.worker;
+    LeaderSettings {
+        name: info.name.clone(),
+        version: info.version,
+        compression: config.cluster.compression,
+        cache_state_for: config.cluster.leader.cache_state_for,
+        grouping_by: config.cluster.leader.grouping_by,
+        state_dump_path: config.cluster.leader.state_dump_path.clone(),
+        // Otoroshi's rule: why every node must share the cluster config.
+        member_timeout: worker.state.every * worker.retries.max(1),
+        http_port,
+        https_port: config.https.port,
+        location: config
+            .cluster
+            .self_address
+            .clone()
+            .unwrap_or_else(crate::worker_node::hostname),
+    }
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match config.app.storage {
+        Storage::Embedded => {
+            let store = EmbeddedStore::open(&config.app.data_dir).with_context(|| {
+                format!(
+                    "opening the embedded datastore in app.filedb.path = {}",
+                    config.app.data_dir.display()
+                )
+            })?;
+            Ok(Arc::new(store))
+        }
+        Storage::InMemory => Ok(Arc::new(MemoryStore::new())),
+        Storage::Redis | Storage::Postgresql => {
+            bail!(
+                "app.storage = {:?} is not available in this version yet (accepted now: embedded, inmemory)",
+                config.app.storage
+            )
+        }
+    }
+}
+
+/// `admin.clientId/Secret` first, else the cluster's leader key, so that one
+/// shared cluster config bootstraps every node with the same key.
+fn admin_key_from_config(config: &Config) -> (Option<String>, Option<String>) {
+    match (&config.admin.client_id, &config.admin.client_secret) {
+        (None, None) => (
+            config.cluster.leader.client_id.clone(),
+            config.cluster.leader.client_secret.clone(),
+        ),
+        (id, secret) => (id.clone(), secret.clone()),
+    }
+}
+
+/// Republishes the state when the store changes from elsewhere (admin writes
+/// publish on their own).
+fn spawn_change_watcher(ctx: &AdminContext) {
+    let publisher = ctx.publisher.clone();
+    let mut changes = ctx.store.changes();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let revision = *changes.borrow_and_update();
+            if let Err(e) = publisher.publish_up_to(revision).await {
+                tracing::warn!(error = %e, "could not rebuild the state after a datastore change");
+            }
+        }
+    });
+}
+
+fn bootstrap_notes(bootstrap: &Bootstrap) -> Vec<String> {
+    match bootstrap {
+        Bootstrap::Created {
+            client_id,
+            generated_secret: Some(secret),
+        } => {
+            tracing::warn!(client_id = %client_id, client_secret = %secret, "created an admin API key with a random secret; it is shown only this once, keep it");
+            vec![format!(
+                "admin API key created: {client_id}:{secret} (shown once, keep it)"
+            )]
+        }
+        Bootstrap::Created {
+            client_id,
+            generated_secret: None,
+        } => {
+            vec![format!(
+                "admin API key created from the configuration: {client_id} (secret as configured)"
+            )]
+        }
+        Bootstrap::Existing => vec!["admin API key: the one already in the datastore".to_string()],
+    }
+}

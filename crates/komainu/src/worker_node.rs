@@ -1,0 +1,159 @@
+//! A worker node: no datastore, state from the leaders. It starts with an
+//! empty state (the proxy answers 503 until it has one) or, when every leader
+//! is down, with its snapshot file; the admin host answers health and
+//! metrics, and refuses admin calls with the leaders' URLs.
+
+use std::sync::Arc;
+
+use admin::{AdminError, HEALTH_PATH, NodeInfo};
+use axum::Json;
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::routing::get;
+use cluster::worker::{Worker, WorkerSettings};
+use config::Config;
+use model::{State, StateHandle};
+use proxy::metrics::Metrics;
+use proxy::quota::QuotaTracker;
+use serde_json::{Value, json};
+
+use crate::node::{Plane, PlaneKind};
+
+#[derive(Clone)]
+struct WorkerAdmin {
+    state: Arc<StateHandle>,
+    worker: Arc<Worker>,
+    metrics: Arc<Metrics>,
+    leaders: Arc<Vec<String>>,
+    name: String,
+}
+
+pub fn prepare(
+    config: &Config,
+    info: &NodeInfo,
+    http_port: u16,
+    quotas: &Arc<QuotaTracker>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Plane> {
+    let state = Arc::new(StateHandle::new(State::default()));
+    let worker = Worker::new(
+        worker_settings(config, info, http_port),
+        state.clone(),
+        quotas.clone(),
+    );
+    let mut notes = vec![format!(
+        "cluster worker '{}' of leaders {}",
+        info.name,
+        config.cluster.leader.urls.join(", ")
+    )];
+    match worker.load_snapshot() {
+        Some(age) => notes.push(format!(
+            "serving from the snapshot file ({} s old) until a leader answers",
+            age.as_secs()
+        )),
+        None => {
+            notes.push("no usable snapshot: proxied calls get 503 until the first sync".to_string())
+        }
+    }
+    worker.spawn();
+    let admin = router(WorkerAdmin {
+        state: state.clone(),
+        worker: worker.clone(),
+        metrics: metrics.clone(),
+        leaders: Arc::new(config.cluster.leader.urls.clone()),
+        name: info.name.clone(),
+    });
+    Ok(Plane {
+        state,
+        admin,
+        notes,
+        kind: PlaneKind::Worker(worker),
+    })
+}
+
+fn worker_settings(config: &Config, info: &NodeInfo, http_port: u16) -> WorkerSettings {
+    let cluster = &config.cluster;
+    WorkerSettings {
+        id: model::id::generate("worker"),
+        name: info.name.clone(),
+        version: info.version,
+        location: cluster.self_address.clone().unwrap_or_else(hostname),
+        http_port,
+        https_port: config.https.port,
+        leader_urls: cluster.leader.urls.clone(),
+        leader_host: cluster.leader.host.clone(),
+        client_id: cluster.leader.client_id.clone().unwrap_or_default(),
+        client_secret: cluster.leader.client_secret.clone().unwrap_or_default(),
+        state_retries: cluster.worker.state.retries,
+        state_timeout: cluster.worker.state.timeout,
+        poll_every: cluster.worker.state.every,
+        quota_retries: cluster.worker.quotas.retries,
+        quota_timeout: cluster.worker.quotas.timeout,
+        push_every: cluster.worker.quotas.every,
+        retry_delay: cluster.retry_delay,
+        retry_factor: cluster.retry_factor,
+        dbpath: cluster.worker.dbpath.clone(),
+        data_stale_after: cluster.worker.data_stale_after,
+    }
+}
+
+fn router(admin: WorkerAdmin) -> Router {
+    Router::new()
+        .route(HEALTH_PATH, get(health))
+        .route("/metrics", get(metrics))
+        .fallback(|AxumState(admin): AxumState<WorkerAdmin>| async move {
+            AdminError::NotLeader(admin.leaders.to_vec())
+        })
+        .with_state(admin)
+}
+
+/// 503 while the worker has no state, so that a load balancer keeps traffic
+/// away from it until it can route.
+async fn health(AxumState(admin): AxumState<WorkerAdmin>) -> (StatusCode, Json<Value>) {
+    let state = admin.state.load();
+    let status = if state.loaded {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let sync = admin.worker.status();
+    let source = sync
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("loading")
+        .to_string();
+    (
+        status,
+        Json(json!({
+            "otoroshi": if state.loaded { "healthy" } else { "loading" },
+            "datastore": "memory",
+            "state": {"source": source, "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(), "sync": sync},
+            "cluster": {"mode": "worker", "name": admin.name},
+        })),
+    )
+}
+
+async fn metrics(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<([(header::HeaderName, &'static str); 1], String), AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        admin.metrics.encode(),
+    ))
+}
+
+/// The machine's name, for the members view's `location`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
