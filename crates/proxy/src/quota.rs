@@ -396,15 +396,17 @@ impl QuotaTracker {
         }
     }
 
-    /// Counter keys of the windows still open (with their expiry), whether or
-    /// not they have calls pending: a worker asks its leader for their global
+    /// Counter keys of the windows still open (with their expiry) of the keys
+    /// this node has served, whether or not they have calls pending: a worker asks its leader for their global
     /// totals even when it has nothing to add, so that it hears of the calls
     /// other workers admitted.
     pub fn live_windows(&self) -> Vec<(String, u64)> {
         let horizon = self.horizon.load(Ordering::Relaxed);
         let mut out = Vec::new();
         for shard in &self.shards {
-            for counters in read(shard).values() {
+            // Only keys this node served: totals of keys it merely heard of
+            // are of no use to it.
+            for counters in read(shard).values().filter(|c| c.last_seen.load(Ordering::Relaxed) > 0) {
                 for slot in counters.read().iter() {
                     if !slot.counter_key.is_empty() && slot.end_ms > horizon {
                         out.push((slot.counter_key.clone(), slot.end_ms));

@@ -77,7 +77,9 @@ impl Pusher {
 
     /// The pending batch, or a new one from the tracker (then pending until
     /// acknowledged); `None` when there is nothing to send.
-    fn next(&self, quotas: &proxy::quota::QuotaTracker) -> Option<Batch> {
+    /// With `refresh`, windows with nothing to add are named too (increment
+    /// 0) so that the answer brings their global totals.
+    fn next(&self, quotas: &proxy::quota::QuotaTracker, refresh: bool) -> Option<Batch> {
         let mut pending = lock(&self.pending);
         if let Some(batch) = pending.as_ref() {
             return Some(batch.clone());
@@ -85,11 +87,15 @@ impl Pusher {
         let increments = quotas.drain();
         let drained: HashSet<&str> = increments.iter().map(|inc| inc.key.as_str()).collect();
         // Windows with nothing to add still ask for their global totals.
-        let refresh: Vec<(String, u64)> = quotas
-            .live_windows()
-            .into_iter()
-            .filter(|(key, _)| !drained.contains(key.as_str()))
-            .collect();
+        let refresh: Vec<(String, u64)> = if refresh {
+            quotas
+                .live_windows()
+                .into_iter()
+                .filter(|(key, _)| !drained.contains(key.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         drop(drained);
         if increments.is_empty() && refresh.is_empty() {
             return None;
@@ -145,7 +151,7 @@ impl Worker {
         loop {
             ticker.tick().await;
             let _round = self.push.round.lock().await;
-            if let Some(batch) = self.push.next(&self.quotas) {
+            if let Some(batch) = self.push.next(&self.quotas, true) {
                 self.deliver(&batch, self.settings.quota_retries).await;
             }
         }
@@ -157,7 +163,8 @@ impl Worker {
         let work = async {
             let _round = self.push.round.lock().await;
             for _ in 0..2 {
-                let Some(batch) = self.push.next(&self.quotas) else {
+                // Only what is left to add: nobody will read totals now.
+                let Some(batch) = self.push.next(&self.quotas, false) else {
                     return true;
                 };
                 if !self.deliver(&batch, 0).await {
