@@ -125,7 +125,7 @@ def main():
         admin(leader_port, "POST", "/api/otoroshi.json", {"routes": routes})
         imported = time.perf_counter()
         seen = {}
-        threads = [threading.Thread(target=wait_served, args=(port, f"r{args.routes - 1}.bench.local", seen, port))
+        threads = [threading.Thread(target=wait_served, args=(port, f"rbulk{args.routes - 1}.bench.local", seen, port))
                    for port, _ in workers]
         for t in threads:
             t.start()

@@ -25,7 +25,7 @@ use super::{Failure, Worker, export, lock, millis, now_ms, snapshot};
 
 /// Shortest time between the starts of two polls, so that a leader whose
 /// state changes without pause is not asked in a tight loop.
-const MIN_POLL_GAP: Duration = Duration::from_millis(100);
+const MIN_POLL_GAP: Duration = Duration::from_millis(25);
 
 /// How long to wait before the next poll, after a successful one.
 struct Pace(Duration);
