@@ -12,6 +12,8 @@
 
 /// Leader side: state export, quota ingest, members, live events.
 pub mod leader;
+/// Files readable by this user only (they hold secrets).
+mod private_file;
 /// The wire format shared by both sides: ndjson lines, digest, headers.
 pub mod wire;
 /// Worker side: polling, pushing, the snapshot file.

@@ -163,7 +163,8 @@ fn bootstrap_notes(bootstrap: &Bootstrap) -> Vec<String> {
             client_id,
             generated_secret: Some(secret),
         } => {
-            tracing::warn!(client_id = %client_id, client_secret = %secret, "created an admin API key with a random secret; it is shown only this once, keep it");
+            // The secret goes to the terminal only, never into log pipelines.
+            tracing::warn!(client_id = %client_id, "created an admin API key with a random secret, printed once on stdout");
             vec![format!(
                 "admin API key created: {client_id}:{secret} (shown once, keep it)"
             )]

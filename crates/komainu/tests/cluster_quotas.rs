@@ -137,6 +137,8 @@ async fn over_admission_under_concurrent_load_is_bounded() {
             over <= (count as u64 - 1) * QUOTA,
             "over-admission {over} out of bounds"
         );
+        // Without sharing, every worker would admit the whole quota.
+        assert!(admitted < count as u64 * QUOTA, "the workers shared the quota ({admitted})");
     }
 }
 

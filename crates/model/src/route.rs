@@ -293,5 +293,12 @@ impl Target {
         if self.weight == 0 {
             errors.push(at("weight"), "must be at least 1");
         }
+        // Accepting it would send what the author meant to encrypt in clear.
+        if self.tls {
+            errors.push(
+                at("tls"),
+                "TLS to backends is not supported by komainu yet; use a plain HTTP target",
+            );
+        }
     }
 }

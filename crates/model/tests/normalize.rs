@@ -122,3 +122,9 @@ fn non_objects_are_refused() {
     let err = normalize(Kind::Route, json!([1, 2]), None).unwrap_err();
     assert_eq!(err.0[0].path, "$");
 }
+
+#[test]
+fn tls_targets_are_refused_until_tls_to_backends_exists() {
+    let err = normalize(Kind::Route, route(json!([{"hostname": "h", "port": 443, "tls": true}])), None).unwrap_err();
+    assert_eq!(paths(err), vec!["backend.targets[0].tls"]);
+}

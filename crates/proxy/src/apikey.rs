@@ -316,9 +316,12 @@ fn split_scheme(authorization: &str) -> Option<(&str, &str)> {
 /// that ends the client id.
 fn basic(encoded: &str, state: &State) -> Option<(String, usize)> {
     let text = String::from_utf8(LENIENT_BASE64.decode(encoded).ok()?).ok()?;
+    // Ids are at most MAX_ID_LEN long: only colons within reach can end one,
+    // which keeps the lookups bounded whatever the header's length.
     let split = text
         .match_indices(':')
         .map(|(i, _)| i)
+        .take_while(|&i| i <= model::id::MAX_ID_LEN)
         .find(|&i| text.get(..i).is_some_and(|id| state.apikey(id).is_some()))
         .or_else(|| text.find(':'))?;
     Some((text, split))

@@ -63,10 +63,27 @@ impl ProxyError {
         }
     }
 
+    /// What the client may read: upstream failures stay vague (no internal
+    /// host, port or OS error); the details go to the debug log and metrics.
+    fn public_description(&self) -> String {
+        match self {
+            ProxyError::UpstreamUnreachable { .. } | ProxyError::NoTarget(_) => {
+                "the upstream service is unreachable".to_string()
+            }
+            ProxyError::UpstreamTimeout { .. } => {
+                "the upstream service did not answer in time".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn into_response(self, request_id: &str) -> Response<ProxyBody> {
+        if self.status().is_server_error() {
+            tracing::debug!(request_id, error = %self, "proxy error");
+        }
         let body = serde_json::json!({
             "error": self.code(),
-            "error_description": self.to_string(),
+            "error_description": self.public_description(),
             "request_id": request_id,
         });
         let mut response = Response::new(full(body.to_string()));

@@ -406,7 +406,10 @@ impl QuotaTracker {
         for shard in &self.shards {
             // Only keys this node served: totals of keys it merely heard of
             // are of no use to it.
-            for counters in read(shard).values().filter(|c| c.last_seen.load(Ordering::Relaxed) > 0) {
+            for counters in read(shard)
+                .values()
+                .filter(|c| c.last_seen.load(Ordering::Relaxed) > 0)
+            {
                 for slot in counters.read().iter() {
                     if !slot.counter_key.is_empty() && slot.end_ms > horizon {
                         out.push((slot.counter_key.clone(), slot.end_ms));
@@ -566,15 +569,19 @@ impl QuotaTracker {
             return None;
         }
         let id: u64 = id.parse().ok()?;
+        // Keys come from the network (leader answers, exports): only years a
+        // quota can live in, so that no date arithmetic below can overflow.
+        const MAX_MS: u64 = 253_402_300_800_000; // 10000-01-01
         let bounds = match window {
-            Window::Throttling => WindowBounds {
+            Window::Throttling if id < MAX_MS => WindowBounds {
                 id,
                 start_ms: id,
                 end_ms: id.saturating_add(self.window_ms),
             },
+            Window::Throttling => return None,
             Window::Daily => {
                 let (y, m, d) = (id / 10_000, (id / 100 % 100) as u32, (id % 100) as u32);
-                if !(1..=12).contains(&m) || d == 0 || d > 31 {
+                if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > 31 {
                     return None;
                 }
                 let start = days_from_civil(y as i64, m, d);
@@ -590,7 +597,7 @@ impl QuotaTracker {
             }
             Window::Monthly => {
                 let (y, m) = (id / 100, (id % 100) as u32);
-                if !(1..=12).contains(&m) || y < 1970 {
+                if !(1..=12).contains(&m) || !(1970..=9999).contains(&y) {
                     return None;
                 }
                 month_bounds(y as i64, m)

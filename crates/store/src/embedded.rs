@@ -35,7 +35,12 @@ impl EmbeddedStore {
     /// Opens `<dir>/komainu.redb`, creating the folder and the file if
     /// needed. Blocking: call it at startup, not from a busy runtime thread.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|error| {
+        // The datastore holds API key secrets: a new folder is this user's only.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|error| {
             unavailable(format!(
                 "cannot create data folder {}: {error}",
                 dir.display()

@@ -72,7 +72,7 @@ pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> io::Result<()> {
         name.to_string_lossy(),
         rand::random::<u64>()
     ));
-    let written = File::create(&tmp).and_then(|mut file| {
+    let written = crate::private_file::create(&tmp).and_then(|mut file| {
         file.write_all(body)?;
         file.sync_all()?;
         fs::rename(&tmp, path)

@@ -104,7 +104,7 @@ pub(crate) fn check(
             wire::HEADER_COUNT
         ));
     }
-    let lines = wire::parse_state(&body).map_err(|e| format!("bad export line: {e}"))?;
+    let lines = parse_checked(&body)?;
 
     let from = number(headers, wire::HEADER_FROM)?
         .ok_or_else(|| format!("no {} header", wire::HEADER_FROM))?;
@@ -143,6 +143,24 @@ fn gunzip(body: &[u8]) -> Result<Bytes, String> {
     Ok(Bytes::from(out))
 }
 
+/// Parses an export and checks every entity as the admin API would have
+/// on a write. One entity this version cannot decode or would refuse (say, a
+/// route with a plugin it does not implement, from a newer leader) refuses the
+/// whole state: serving the rest without it could route its traffic to a
+/// less protected route, or serve it without the protection.
+pub(crate) fn parse_checked(body: &[u8]) -> Result<Vec<StateLine>, String> {
+    let lines = wire::parse_state(body).map_err(|e| format!("bad export line: {e}"))?;
+    for line in &lines {
+        let StateLine::Entity(e) = line else { continue };
+        let Some(kind) = Kind::ALL.into_iter().find(|k| k.store_key() == e.k) else {
+            continue;
+        };
+        model::normalize::normalize(kind, e.v.clone(), Some(&e.id))
+            .map_err(|problems| format!("{} '{}' refused: {problems}", kind.singular(), e.id))?;
+    }
+    Ok(lines)
+}
+
 /// The `State` an export describes, and its counter lines. An entity that
 /// does not decode, or of a kind this version does not know, is left out
 /// with a log line rather than refusing the whole state (as a standalone
@@ -178,4 +196,34 @@ pub(crate) fn build_state(
     let mut state = builder.build();
     state.digest = digest.to_string();
     (state, counters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_checked;
+
+    fn line(v: serde_json::Value) -> String {
+        serde_json::json!({"k": "routes", "id": "r1", "v": v}).to_string()
+    }
+
+    fn route(plugins: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "id": "r1", "name": "r1",
+            "frontend": {"domains": ["a.oto.tools"]},
+            "backend": {"targets": [{"hostname": "127.0.0.1", "port": 80}]},
+            "plugins": plugins,
+        })
+    }
+
+    #[test]
+    fn an_entity_this_version_would_refuse_refuses_the_whole_export() {
+        let good = line(route(serde_json::json!([])));
+        assert!(parse_checked(good.as_bytes()).is_ok());
+        let unknown_plugin = line(route(serde_json::json!([{"plugin": "cp:otoroshi.next.plugins.NewAuth"}])));
+        let body = format!("{good}\n{unknown_plugin}\n");
+        let error = parse_checked(body.as_bytes()).unwrap_err();
+        assert!(error.contains("NewAuth"), "{error}");
+        let undecodable = line(serde_json::json!({"id": "r1", "frontend": 3}));
+        assert!(parse_checked(undecodable.as_bytes()).is_err());
+    }
 }

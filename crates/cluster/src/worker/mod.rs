@@ -167,7 +167,7 @@ impl Worker {
             );
             return None;
         }
-        let lines = match crate::wire::parse_state(&body) {
+        let lines = match export::parse_checked(&body) {
             Ok(lines) => lines,
             Err(error) => {
                 tracing::warn!(path = %path.display(), error, "snapshot file ignored: bad line");

@@ -60,7 +60,7 @@ pub(crate) fn write(path: &Path, header: &Header, body: &[u8]) -> std::io::Resul
     fs::create_dir_all(&dir)?;
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = create(&temp)?;
+        let mut file = crate::private_file::create(&temp)?;
         file.write_all(&first)?;
         file.write_all(body)?;
         file.sync_all()?;
@@ -77,15 +77,6 @@ pub(crate) fn write(path: &Path, header: &Header, body: &[u8]) -> std::io::Resul
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-/// The file holds API key secrets: readable by this user only.
-fn create(path: &Path) -> std::io::Result<File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
 }
 
 /// Reads and checks a snapshot: its header and its export body.
