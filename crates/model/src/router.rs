@@ -348,6 +348,22 @@ impl RouteMatch<'_> {
     /// nothing is left of the path the root is used as written. Always
     /// starts with `/`.
     pub fn upstream_path(&self, path: &str) -> String {
+        self.upstream_path_cow(path).into_owned()
+    }
+
+    /// [`upstream_path`](Self::upstream_path), borrowing `path` when it goes
+    /// upstream unchanged (no prefix stripped, root `/`): the common case
+    /// costs no allocation.
+    pub fn upstream_path_cow<'p>(&self, path: &'p str) -> Cow<'p, str> {
+        let root = self.route.backend.root.as_str();
+        let stripped = self.route.frontend.strip_path && !self.prefix.is_empty();
+        if !stripped && path.starts_with('/') && (root.is_empty() || root == "/") {
+            return Cow::Borrowed(path);
+        }
+        Cow::Owned(self.build_upstream_path(path))
+    }
+
+    fn build_upstream_path(&self, path: &str) -> String {
         let rest = if self.route.frontend.strip_path {
             path.strip_prefix(self.prefix).unwrap_or(path)
         } else {

@@ -2,9 +2,10 @@
 //! their hop (RFC 9110 §7.6.1), and the upstream learns who the client was
 //! through the X-Forwarded-* headers.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
-use http::header::{CONNECTION, HOST, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue};
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
@@ -64,29 +65,41 @@ pub fn wants_upgrade(headers: &HeaderMap) -> bool {
             })
 }
 
-/// Appends the client to X-Forwarded-For and sets -Proto and -Host.
+/// Appends the client to X-Forwarded-For and sets -Proto and -Host (when
+/// the original host is known).
 pub fn set_forwarded(
     headers: &mut HeaderMap,
     client_ip: IpAddr,
     proto: &'static str,
-    original_host: &str,
+    original_host: Option<HeaderValue>,
 ) {
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {client_ip}"),
-        None => client_ip.to_string(),
+    // Formatted on the stack: the only allocation is the header value's.
+    let mut text = [0u8; 512];
+    let mut cursor = std::io::Cursor::new(&mut text[..]);
+    let written = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) => write!(cursor, "{previous}, {client_ip}"),
+        None => write!(cursor, "{client_ip}"),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    let value = match written {
+        Ok(()) => {
+            let len = cursor.position() as usize;
+            HeaderValue::from_bytes(text.get(..len).unwrap_or_default()).ok()
+        }
+        // A long chain: fall back to the heap.
+        Err(_) => {
+            let previous = headers
+                .get(&X_FORWARDED_FOR)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            HeaderValue::from_str(&format!("{previous}, {client_ip}")).ok()
+        }
+    };
+    if let Some(value) = value {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
-    if let Ok(value) = HeaderValue::from_str(original_host) {
+    if let Some(value) = original_host {
         headers.insert(X_FORWARDED_HOST.clone(), value);
-    }
-}
-
-pub fn set_host(headers: &mut HeaderMap, host: &str) {
-    if let Ok(value) = HeaderValue::from_str(host) {
-        headers.insert(HOST, value);
     }
 }
 
@@ -132,12 +145,28 @@ mod tests {
             &mut headers,
             "127.0.0.1".parse().unwrap(),
             "http",
-            "api.oto.tools",
+            Some(HeaderValue::from_static("api.oto.tools")),
         );
         assert_eq!(
             headers.get(&X_FORWARDED_FOR).unwrap(),
             "10.0.0.1, 127.0.0.1"
         );
         assert_eq!(headers.get(&X_FORWARDED_HOST).unwrap(), "api.oto.tools");
+    }
+
+    #[test]
+    fn long_forwarded_for_chains_are_kept() {
+        let mut headers = HeaderMap::new();
+        let chain = vec!["10.0.0.1"; 100].join(", ");
+        headers.insert(
+            X_FORWARDED_FOR.clone(),
+            HeaderValue::from_str(&chain).unwrap(),
+        );
+        set_forwarded(&mut headers, "::1".parse().unwrap(), "http", None);
+        assert_eq!(
+            headers.get(&X_FORWARDED_FOR).unwrap(),
+            format!("{chain}, ::1").as_str()
+        );
+        assert!(headers.get(&X_FORWARDED_HOST).is_none());
     }
 }

@@ -1,6 +1,9 @@
-//! Prometheus metrics of the data plane. Handles for a route are resolved
-//! once, when its runtime is created, so the request path only bumps atomics
-//! (no label hashing, no allocation).
+//! Prometheus metrics of the data plane. Per route there are only counters
+//! (requests by status class, upstream errors by kind), whose handles are
+//! resolved once, when the route's runtime is created, so the request path
+//! only bumps atomics (no label hashing, no allocation). The three latency
+//! histograms are global: per-route histograms cost 3 × 18 buckets per
+//! route, which at 100 000 routes dominates memory and the first hit.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,11 +11,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: String,
-}
 
 /// Why an upstream call failed (the `kind` label of `upstream_errors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,14 +41,12 @@ fn latency() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
 }
 
-type Histograms = Family<RouteLabels, Histogram, fn() -> Histogram>;
-
 pub struct Metrics {
     registry: Registry,
     requests: Family<StatusLabels, Counter>,
-    total: Histograms,
-    upstream: Histograms,
-    overhead: Histograms,
+    total: Histogram,
+    upstream: Histogram,
+    overhead: Histogram,
     upstream_errors: Family<ErrorLabels, Counter>,
     /// Requests that matched no route.
     pub unmatched: Counter,
@@ -61,9 +57,6 @@ pub struct Metrics {
 /// One route's metric handles.
 pub struct RouteMetrics {
     by_class: [Counter; 5],
-    total: Histogram,
-    upstream: Histogram,
-    overhead: Histogram,
     errors: [Counter; 3],
 }
 
@@ -77,9 +70,9 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("komainu");
         let requests = Family::<StatusLabels, Counter>::default();
-        let total: Histograms = Family::new_with_constructor(latency);
-        let upstream: Histograms = Family::new_with_constructor(latency);
-        let overhead: Histograms = Family::new_with_constructor(latency);
+        let total = latency();
+        let upstream = latency();
+        let overhead = latency();
         let upstream_errors = Family::<ErrorLabels, Counter>::default();
         let unmatched = Counter::default();
         let open_connections = Gauge::default();
@@ -132,7 +125,6 @@ impl Metrics {
 
     pub fn for_route(&self, route_id: &str) -> RouteMetrics {
         let route = || route_id.to_string();
-        let labels = RouteLabels { route: route() };
         RouteMetrics {
             by_class: CLASSES.map(|class| {
                 self.requests
@@ -142,9 +134,6 @@ impl Metrics {
                     })
                     .clone()
             }),
-            total: self.total.get_or_create(&labels).clone(),
-            upstream: self.upstream.get_or_create(&labels).clone(),
-            overhead: self.overhead.get_or_create(&labels).clone(),
             errors: ERROR_KINDS.map(|kind| {
                 self.upstream_errors
                     .get_or_create(&ErrorLabels {
@@ -165,10 +154,6 @@ impl Metrics {
                 class,
             });
         }
-        let labels = RouteLabels { route: route() };
-        self.total.remove(&labels);
-        self.upstream.remove(&labels);
-        self.overhead.remove(&labels);
         for kind in ERROR_KINDS {
             self.upstream_errors.remove(&ErrorLabels {
                 route: route(),
@@ -187,10 +172,19 @@ impl Metrics {
     }
 }
 
-impl RouteMetrics {
-    pub fn record(&self, status: u16, total_secs: f64, upstream_secs: Option<f64>) {
+impl Metrics {
+    /// Counts a finished request against its route and observes the global
+    /// latency histograms (the upstream and overhead ones only when an
+    /// upstream answered).
+    pub fn record(
+        &self,
+        route: &RouteMetrics,
+        status: u16,
+        total_secs: f64,
+        upstream_secs: Option<f64>,
+    ) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        if let Some(counter) = self.by_class.get(class) {
+        if let Some(counter) = route.by_class.get(class) {
             counter.inc();
         }
         self.total.observe(total_secs);
@@ -199,7 +193,9 @@ impl RouteMetrics {
             self.overhead.observe((total_secs - upstream).max(0.0));
         }
     }
+}
 
+impl RouteMetrics {
     pub fn upstream_error(&self, kind: UpstreamErrorKind) {
         if let Some(counter) = self.errors.get(kind as usize) {
             counter.inc();

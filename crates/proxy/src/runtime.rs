@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use http::HeaderValue;
 use http::uri::Authority;
 use model::State;
 use model::route::{Backend, Route};
@@ -18,8 +19,8 @@ use crate::metrics::{Metrics, RouteMetrics};
 pub struct RouteRuntime {
     pub balancer: Balancer,
     pub metrics: RouteMetrics,
-    /// `host:port` of each target, parsed once.
-    pub authorities: Vec<Option<Authority>>,
+    /// `host:port` of each target, parsed once, and as a Host header value.
+    pub authorities: Vec<Option<(Authority, HeaderValue)>>,
     /// Otoroshi's `backend.client.connection_timeout` / `call_timeout` (ms), if set.
     pub connect_timeout: Option<Duration>,
     pub call_timeout: Option<Duration>,
@@ -52,9 +53,11 @@ impl RouteRuntime {
                 .targets
                 .iter()
                 .map(|t| {
-                    format!("{}:{}", t.hostname, t.port)
+                    let authority = format!("{}:{}", t.hostname, t.port)
                         .parse::<Authority>()
-                        .ok()
+                        .ok()?;
+                    let value = HeaderValue::from_str(authority.as_str()).ok()?;
+                    Some((authority, value))
                 })
                 .collect(),
             connect_timeout: millis("connection_timeout"),

@@ -2,6 +2,7 @@
 //! snapshot, check the API key and its quotas, pick a target, forward, relay
 //! the answer (or the upgraded connection), and record metrics.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use model::apikey::ApiKey;
+use model::route::Route;
 use model::{State, StateHandle, plugins};
 
 use crate::apikey;
@@ -78,13 +80,18 @@ impl Proxy {
         let started = Instant::now();
         let request_id = self.request_ids.next();
         let state = self.state.load();
-        let method = request.method().clone();
-        let path = request.uri().path().to_string();
-        let host = crate::host::request_host(&request)
-            .unwrap_or_default()
-            .to_string();
+        // What the access log needs, copied only when it is on.
+        let logged = self.settings.access_log.then(|| {
+            (
+                request.method().clone(),
+                request.uri().path().to_string(),
+                crate::host::request_host(&request)
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        });
         let outcome = self
-            .proxy(request, peer, &state, &host, &request_id, started)
+            .proxy(request, peer, &state, request_id.as_str(), started)
             .await;
         let (mut response, route_id) = match outcome {
             Ok(done) => done,
@@ -92,9 +99,10 @@ impl Proxy {
                 if let ProxyError::NoRoute { .. } = error {
                     self.metrics.unmatched.inc();
                 }
-                let response = error.into_response(&request_id);
+                let response = error.into_response(request_id.as_str());
                 if let Some(runtime) = &runtime {
-                    runtime.0.metrics.record(
+                    self.metrics.record(
+                        &runtime.0.metrics,
                         response.status().as_u16(),
                         started.elapsed().as_secs_f64(),
                         None,
@@ -103,17 +111,17 @@ impl Proxy {
                 (response, runtime.map(|r| r.1))
             }
         };
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(REQUEST_ID.clone(), value);
-        }
-        if self.settings.access_log {
+        response
+            .headers_mut()
+            .insert(REQUEST_ID.clone(), request_id.header_value());
+        if let Some((method, path, host)) = logged {
             access_log(
-                &request_id,
+                request_id.as_str(),
                 peer,
                 &method,
                 &host,
                 &path,
-                route_id.as_deref(),
+                route_id.as_ref().map(|r| r.id.as_str()),
                 response.status(),
                 started.elapsed(),
             );
@@ -126,16 +134,16 @@ impl Proxy {
         mut request: Request<Incoming>,
         peer: SocketAddr,
         state: &State,
-        host: &str,
         request_id: &str,
         started: Instant,
     ) -> Result<
-        (Response<ProxyBody>, Option<String>),
-        (ProxyError, Option<(Arc<RouteRuntime>, String)>),
+        (Response<ProxyBody>, Option<Arc<Route>>),
+        (ProxyError, Option<(Arc<RouteRuntime>, Arc<Route>)>),
     > {
         if !state.loaded {
             return Err((ProxyError::NoState, None));
         }
+        let host = crate::host::request_host(&request).unwrap_or_default();
         let headers = request.headers();
         let found = state.router.find(
             host,
@@ -154,9 +162,38 @@ impl Proxy {
             ));
         };
         let route = found.route.clone();
-        let upstream_path = found.upstream_path(request.uri().path());
         let runtime = self.runtimes.get(&route, state.revision);
-        let fail = |error: ProxyError| (error, Some((runtime.clone(), route.id.clone())));
+        let fail = |error: ProxyError| (error, Some((runtime.clone(), route.clone())));
+        // The path and query sent upstream; the request's own when nothing
+        // changes (the common case), so that no new string is built.
+        let path_and_query = {
+            let uri = request.uri();
+            let path = uri.path();
+            let upstream_path = found.upstream_path_cow(path);
+            let query = uri.query().map(apikey::strip_query_credentials);
+            let unchanged = matches!(upstream_path, Cow::Borrowed(p) if p == path)
+                && !matches!(query, Some(Cow::Owned(_)))
+                && !matches!(query.as_deref(), Some(""));
+            match uri.path_and_query() {
+                Some(original) if unchanged => original.clone(),
+                _ => {
+                    // An API key given as `?apikey=` must not reach the upstream either.
+                    let text = match query.as_deref() {
+                        Some(query) if !query.is_empty() => format!("{upstream_path}?{query}"),
+                        _ => upstream_path.into_owned(),
+                    };
+                    PathAndQuery::try_from(text)
+                        .map_err(|e| fail(ProxyError::BadRequest(e.to_string())))?
+                }
+            }
+        };
+        // HTTP/2 clients send the authority in the URI, not a Host header.
+        let original_host = match request.headers().get(HOST).filter(|v| v.to_str().is_ok()) {
+            Some(header) => Some(header.clone()),
+            None => {
+                HeaderValue::from_str(request.uri().authority().map_or(host, |a| a.as_str())).ok()
+            }
+        };
 
         let mut remaining: Option<Remaining> = None;
         if route.uses_plugin(plugins::APIKEY_CALLS) {
@@ -171,32 +208,20 @@ impl Proxy {
         let upgrade = headers::wants_upgrade(request.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
-        // HTTP/2 clients send the authority in the URI, not a Host header.
-        let original_host = match parts.headers.get(HOST).and_then(|v| v.to_str().ok()) {
-            Some(header) => header.to_string(),
-            None => parts
-                .uri
-                .authority()
-                .map_or_else(|| host.to_string(), |a| a.as_str().to_string()),
-        };
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-        headers::set_forwarded(&mut parts.headers, peer.ip(), "http", &original_host);
-        if let Ok(value) = HeaderValue::from_str(request_id) {
-            parts.headers.insert(REQUEST_ID.clone(), value);
-        }
-        // An API key given as `?apikey=` must not reach the upstream either.
-        let path_and_query = match parts.uri.query().map(apikey::strip_query_credentials) {
-            Some(query) if !query.is_empty() => format!("{upstream_path}?{query}"),
-            _ => upstream_path,
-        };
-        let path_and_query = PathAndQuery::try_from(path_and_query)
-            .map_err(|e| fail(ProxyError::BadRequest(e.to_string())))?;
+        headers::set_forwarded(&mut parts.headers, peer.ip(), "http", original_host.clone());
+        parts
+            .headers
+            .insert(REQUEST_ID.clone(), RequestId::value_of(request_id));
         parts.version = http::Version::HTTP_11;
         let override_host = route.uses_plugin(plugins::OVERRIDE_HOST);
 
         // Only a body-less request can be replayed on another target.
         let mut body = Some(body);
         let replayable = body.as_ref().is_some_and(|b| b.is_end_stream());
+        // The request head is copied per attempt only when there may be a
+        // second attempt.
+        let may_retry = replayable && runtime.balancer.targets().len() > 1;
         let sticky = runtime
             .balancer
             .sticky_from_headers(&parts.headers)
@@ -207,6 +232,7 @@ impl Proxy {
         let call_timeout = runtime
             .call_timeout
             .unwrap_or(self.settings.upstream_timeout);
+        let mut parts = Some(parts);
         let mut tried: Vec<usize> = Vec::new();
         loop {
             let pick = runtime
@@ -223,30 +249,33 @@ impl Proxy {
                 .targets()
                 .get(pick.index)
                 .ok_or_else(|| fail(ProxyError::NoTarget(route.id.clone())))?;
-            let authority = runtime
-                .authorities
-                .get(pick.index)
-                .cloned()
-                .flatten()
-                .ok_or_else(|| {
-                    fail(ProxyError::UpstreamUnreachable {
-                        target: target.id.clone(),
-                        reason: "invalid host:port".into(),
-                    })
-                })?;
-            let mut upstream_parts = parts.clone();
-            upstream_parts.uri = Uri::builder()
-                .scheme(Scheme::HTTP)
-                .authority(authority.clone())
-                .path_and_query(path_and_query.clone())
-                .build()
-                .map_err(|e| fail(ProxyError::BadRequest(e.to_string())))?;
-            let host_header = if override_host {
-                authority.as_str()
-            } else {
-                original_host.as_str()
+            let Some(Some((authority, authority_value))) = runtime.authorities.get(pick.index)
+            else {
+                return Err(fail(ProxyError::UpstreamUnreachable {
+                    target: target.id.clone(),
+                    reason: "invalid host:port".into(),
+                }));
             };
-            headers::set_host(&mut upstream_parts.headers, host_header);
+            let mut upstream_parts = match (may_retry, parts.as_ref()) {
+                (true, Some(p)) => p.clone(),
+                _ => parts
+                    .take()
+                    .ok_or_else(|| fail(ProxyError::NoTarget(route.id.clone())))?,
+            };
+            let mut uri = http::uri::Parts::default();
+            uri.scheme = Some(Scheme::HTTP);
+            uri.authority = Some(authority.clone());
+            uri.path_and_query = Some(path_and_query.clone());
+            upstream_parts.uri =
+                Uri::from_parts(uri).map_err(|e| fail(ProxyError::BadRequest(e.to_string())))?;
+            let host_header = if override_host {
+                Some(authority_value.clone())
+            } else {
+                original_host.clone()
+            };
+            if let Some(value) = host_header {
+                upstream_parts.headers.insert(HOST, value);
+            }
             let upstream_body = match body.take() {
                 Some(incoming) if !replayable => boxed(incoming),
                 _ => empty(),
@@ -301,15 +330,13 @@ impl Proxy {
                     {
                         out.append(SET_COOKIE, value);
                     }
-                    runtime.metrics.record(
+                    self.metrics.record(
+                        &runtime.metrics,
                         head.status.as_u16(),
                         total.as_secs_f64(),
                         Some(upstream_secs),
                     );
-                    return Ok((
-                        Response::from_parts(head, boxed(incoming)),
-                        Some(route.id.clone()),
-                    ));
+                    return Ok((Response::from_parts(head, boxed(incoming)), Some(route)));
                 }
                 Err(CallError::Connect(reason)) => {
                     runtime.metrics.upstream_error(UpstreamErrorKind::Connect);
@@ -403,12 +430,46 @@ impl RequestIds {
         }
     }
 
-    fn next(&self) -> String {
-        format!(
-            "{:08x}{:012x}",
-            self.prefix,
-            self.counter.fetch_add(1, Ordering::Relaxed)
-        )
+    fn next(&self) -> RequestId {
+        RequestId::new(self.prefix, self.counter.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A request id, `{prefix:08x}{counter:012x}`, formatted on the stack.
+struct RequestId {
+    text: [u8; 24],
+    len: usize,
+}
+
+impl RequestId {
+    fn new(prefix: u32, counter: u64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'0'; 24];
+        for (i, byte) in text.iter_mut().take(8).enumerate() {
+            *byte = HEX[((prefix >> (28 - 4 * i)) & 0xf) as usize];
+        }
+        // At least 12 digits, more once the counter needs them.
+        let digits = (16 - counter.leading_zeros() as usize / 4).max(12);
+        for (i, byte) in text.iter_mut().skip(8).take(digits).enumerate() {
+            *byte = HEX[((counter >> (4 * (digits - 1 - i))) & 0xf) as usize];
+        }
+        Self {
+            text,
+            len: 8 + digits,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(self.text.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn header_value(&self) -> HeaderValue {
+        Self::value_of(self.as_str())
+    }
+
+    fn value_of(id: &str) -> HeaderValue {
+        HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 }
 
@@ -417,4 +478,25 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn request_ids_are_formatted_as_before() {
+        for (prefix, counter) in [
+            (0u32, 0u64),
+            (0xdead_beef, 1),
+            (0x0102_0304, 0xabc_def0_1234),
+            (u32::MAX, 1 << 48),
+            (7, u64::MAX),
+        ] {
+            assert_eq!(
+                RequestId::new(prefix, counter).as_str(),
+                format!("{prefix:08x}{counter:012x}")
+            );
+        }
+    }
 }
