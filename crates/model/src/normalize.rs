@@ -100,6 +100,32 @@ pub fn decode_value<T: DeserializeOwned>(value: Value) -> Result<T, ValidationEr
     })
 }
 
+/// Decodes JSON bytes into a typed entity, without an intermediate
+/// `Value`; a type error names the field's path, and bytes that are not
+/// JSON at all (or carry trailing data) are reported at `$`.
+pub fn decode_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ValidationErrors> {
+    // Stored entities almost always decode: try without path tracking first,
+    // and decode again with it only to say where a failure is.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let path = if path == "." || inner.is_syntax() || inner.is_eof() {
+            "$".to_string()
+        } else {
+            path
+        };
+        ValidationErrors::single(path, inner.to_string())
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ValidationErrors::single("$", e.to_string()))?;
+    Ok(value)
+}
+
 pub fn generate_id(kind: Kind) -> String {
     match kind {
         Kind::ApiKey => id::random_token(16),

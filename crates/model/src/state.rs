@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::apikey::ApiKey;
 use crate::global_config::GlobalConfig;
 use crate::group::ServiceGroup;
-use crate::normalize::decode_value;
+use crate::normalize::decode_slice;
 use crate::route::Route;
 use crate::router::RouteTable;
 use crate::{Kind, ValidationErrors};
@@ -62,21 +62,21 @@ impl StateBuilder {
     /// future version, say) is reported to the caller and left out, rather than
     /// taking the whole state down.
     pub fn add(&mut self, kind: Kind, bytes: &[u8]) -> Result<(), ValidationErrors> {
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| ValidationErrors::single("$", e.to_string()))?;
+        // Straight from the bytes to the typed entity, without a
+        // `serde_json::Value` in between.
         match kind {
-            Kind::Route => self.state.routes.push(Arc::new(decode_value(value)?)),
+            Kind::Route => self.state.routes.push(Arc::new(decode_slice(bytes)?)),
             Kind::ApiKey => {
-                let key: ApiKey = decode_value(value)?;
+                let key: ApiKey = decode_slice(bytes)?;
                 self.state
                     .apikeys
                     .insert(key.client_id.clone(), Arc::new(key));
             }
             Kind::ServiceGroup => {
-                let group: ServiceGroup = decode_value(value)?;
+                let group: ServiceGroup = decode_slice(bytes)?;
                 self.state.groups.insert(group.id.clone(), Arc::new(group));
             }
-            Kind::GlobalConfig => self.state.global = Arc::new(decode_value(value)?),
+            Kind::GlobalConfig => self.state.global = Arc::new(decode_slice(bytes)?),
         }
         Ok(())
     }
@@ -120,5 +120,36 @@ impl StateHandle {
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.published.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undecodable_entities_are_reported_with_their_path_and_left_out() {
+        let mut builder = State::builder(1);
+        let good = br#"{"id":"r1","frontend":{"domains":["a.oto.tools"]},"backend":{"targets":[{"hostname":"127.0.0.1","port":80}]}}"#;
+        assert!(builder.add(Kind::Route, good).is_ok());
+
+        let wrong_type =
+            br#"{"id":"r2","frontend":{"domains":"a.oto.tools"},"backend":{"targets":[]}}"#;
+        let errors = builder.add(Kind::Route, wrong_type).unwrap_err();
+        assert_eq!(errors.0[0].path, "frontend.domains", "{errors}");
+
+        let bad_port =
+            br#"{"id":"r3","frontend":{},"backend":{"targets":[{"hostname":"h","port":"x"}]}}"#;
+        let errors = builder.add(Kind::Route, bad_port).unwrap_err();
+        assert_eq!(errors.0[0].path, "backend.targets[0].port", "{errors}");
+
+        for not_json in [&b"{\"id\":"[..], b"nope", b"{} {}"] {
+            let errors = builder.add(Kind::Route, not_json).unwrap_err();
+            assert_eq!(errors.0[0].path, "$", "{errors}");
+        }
+
+        let state = builder.build();
+        assert_eq!(state.routes.len(), 1);
+        assert_eq!(state.routes[0].id, "r1");
     }
 }
