@@ -272,8 +272,14 @@ async fn a_corrupted_state_is_refused_and_the_current_one_kept() {
         );
 
         let (_, health) = w.health().await;
-        let error = health["state"]["sync"]["last_error"].as_str().unwrap_or_default().to_string();
-        assert!(!error.is_empty(), "the refusal is reported in health: {health}");
+        let error = health["state"]["sync"]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            !error.is_empty(),
+            "the refusal is reported in health: {health}"
+        );
 
         corrupt.store(false, Ordering::SeqCst);
         let healed = eventually(Duration::from_secs(10), || async {

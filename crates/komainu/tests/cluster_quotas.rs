@@ -138,7 +138,10 @@ async fn over_admission_under_concurrent_load_is_bounded() {
             "over-admission {over} out of bounds"
         );
         // Without sharing, every worker would admit the whole quota.
-        assert!(admitted < count as u64 * QUOTA, "the workers shared the quota ({admitted})");
+        assert!(
+            admitted < count as u64 * QUOTA,
+            "the workers shared the quota ({admitted})"
+        );
     }
 }
 

@@ -88,3 +88,26 @@ async fn malformed_slow_and_oversized_requests() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_header_contradicting_the_request_target_is_refused() {
+    let (node, _dir) = Node::start(&[]);
+    node.create_route(&route_to(
+        "public",
+        "public.oto.tools",
+        &[upstream::dead_port()],
+    ))
+    .await;
+    let port = node.port;
+    let answer = tokio::task::spawn_blocking(move || {
+        raw_exchange(
+            port,
+            b"GET http://public.oto.tools/secret HTTP/1.1\r\nHost: private.oto.tools\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    assert!(answer.contains("does not match"), "{answer:?}");
+}

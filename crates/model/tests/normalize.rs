@@ -125,6 +125,11 @@ fn non_objects_are_refused() {
 
 #[test]
 fn tls_targets_are_refused_until_tls_to_backends_exists() {
-    let err = normalize(Kind::Route, route(json!([{"hostname": "h", "port": 443, "tls": true}])), None).unwrap_err();
+    let err = normalize(
+        Kind::Route,
+        route(json!([{"hostname": "h", "port": 443, "tls": true}])),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(paths(err), vec!["backend.targets[0].tls"]);
 }

@@ -187,12 +187,23 @@ impl Proxy {
                 }
             }
         };
-        // HTTP/2 clients send the authority in the URI, not a Host header.
-        let original_host = match request.headers().get(HOST).filter(|v| v.to_str().is_ok()) {
-            Some(header) => Some(header.clone()),
-            None => {
-                HeaderValue::from_str(request.uri().authority().map_or(host, |a| a.as_str())).ok()
+        // The host sent upstream must be the one the route was chosen by:
+        // the URI authority when there is one (HTTP/2, absolute-form), which
+        // a different Host header may not contradict (RFC 9112 §3.2.2,
+        // RFC 9113 §8.3.1), else the Host header.
+        let original_host = match (request.uri().authority(), request.headers().get(HOST)) {
+            (Some(authority), Some(header))
+                if !header
+                    .as_bytes()
+                    .eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
+            {
+                return Err(fail(ProxyError::BadRequest(
+                    "the Host header does not match the request target".into(),
+                )));
             }
+            (Some(authority), _) => HeaderValue::from_str(authority.as_str()).ok(),
+            (None, Some(header)) if header.to_str().is_ok() => Some(header.clone()),
+            (None, _) => HeaderValue::from_str(host).ok(),
         };
 
         let mut remaining: Option<Remaining> = None;

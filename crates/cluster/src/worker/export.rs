@@ -219,7 +219,9 @@ mod tests {
     fn an_entity_this_version_would_refuse_refuses_the_whole_export() {
         let good = line(route(serde_json::json!([])));
         assert!(parse_checked(good.as_bytes()).is_ok());
-        let unknown_plugin = line(route(serde_json::json!([{"plugin": "cp:otoroshi.next.plugins.NewAuth"}])));
+        let unknown_plugin = line(route(
+            serde_json::json!([{"plugin": "cp:otoroshi.next.plugins.NewAuth"}]),
+        ));
         let body = format!("{good}\n{unknown_plugin}\n");
         let error = parse_checked(body.as_bytes()).unwrap_err();
         assert!(error.contains("NewAuth"), "{error}");
