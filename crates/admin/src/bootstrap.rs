@@ -3,6 +3,7 @@
 //! node), else with random values that the caller prints once. There is no
 //! well-known default secret.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use model::Kind;
@@ -73,22 +74,17 @@ pub async fn ensure_admin_key(
 }
 
 async fn has_admin_key(store: &dyn Store) -> Result<bool, StoreError> {
-    let mut after: Option<String> = None;
-    loop {
-        let batch = store
-            .scan(Kind::ApiKey.store_key(), after.as_deref(), 500)
-            .await?;
-        let found = batch.iter().any(|(_, bytes)| {
-            serde_json::from_slice::<ApiKey>(bytes).is_ok_and(|k| k.enabled && k.is_admin())
-        });
-        if found {
-            return Ok(true);
-        }
-        match batch.last() {
-            Some((id, _)) if batch.len() == 500 => after = Some(id.clone()),
-            _ => return Ok(false),
-        }
-    }
+    let mut found = false;
+    store::scan_each(store, Kind::ApiKey.store_key(), 500, |_, bytes| {
+        found = serde_json::from_slice::<ApiKey>(bytes).is_ok_and(|k| k.enabled && k.is_admin());
+        Ok::<_, StoreError>(if found {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })
+    .await?;
+    Ok(found)
 }
 
 fn put(kind: Kind, body: serde_json::Value, condition: Condition) -> Result<Op, StoreError> {

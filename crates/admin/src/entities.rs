@@ -4,6 +4,7 @@
 //! and update are race-free), then published before the answer.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -28,30 +29,25 @@ pub async fn list(
     let (skip, take) = query.window();
     let mut matched = 0usize;
     let mut page = Vec::new();
-    let mut after: Option<String> = None;
-    'scan: loop {
-        let batch = ctx
-            .store
-            .scan(kind.store_key(), after.as_deref(), SCAN_BATCH)
-            .await?;
-        for (_, bytes) in &batch {
+    store::scan_each(
+        ctx.store.as_ref(),
+        kind.store_key(),
+        SCAN_BATCH,
+        |_, bytes| {
             let entity = decode(bytes)?;
-            if !query.matches(&entity) {
-                continue;
-            }
-            matched += 1;
-            if matched > skip {
-                page.push(entity);
-                if page.len() >= take {
-                    break 'scan;
+            if query.matches(&entity) {
+                matched += 1;
+                if matched > skip {
+                    page.push(entity);
+                    if page.len() >= take {
+                        return Ok::<_, AdminError>(ControlFlow::Break(()));
+                    }
                 }
             }
-        }
-        match batch.last() {
-            Some((id, _)) if batch.len() == SCAN_BATCH => after = Some(id.clone()),
-            _ => break,
-        }
-    }
+            Ok(ControlFlow::Continue(()))
+        },
+    )
+    .await?;
     Ok(Json(Value::Array(page)))
 }
 

@@ -2,6 +2,7 @@
 //! wait for the snapshot that includes them before answering, so a client that
 //! creates an API key can use it on its very next call.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -66,21 +67,13 @@ pub async fn build_state(store: &dyn Store) -> Result<State, StoreError> {
     let revision = store.revision().await?;
     let mut builder = State::builder(revision);
     for kind in Kind::ALL {
-        let mut after: Option<String> = None;
-        loop {
-            let batch = store
-                .scan(kind.store_key(), after.as_deref(), SCAN_BATCH)
-                .await?;
-            for (id, bytes) in &batch {
-                if let Err(problem) = builder.add(kind, bytes) {
-                    tracing::warn!(kind = kind.name(), id, %problem, "stored entity left out of the state");
-                }
+        store::scan_each(store, kind.store_key(), SCAN_BATCH, |id, bytes| {
+            if let Err(problem) = builder.add(kind, bytes) {
+                tracing::warn!(kind = kind.name(), id, %problem, "stored entity left out of the state");
             }
-            match batch.last() {
-                Some((id, _)) if batch.len() == SCAN_BATCH => after = Some(id.clone()),
-                _ => break,
-            }
-        }
+            Ok::<_, StoreError>(ControlFlow::Continue(()))
+        })
+        .await?;
     }
     Ok(builder.build())
 }

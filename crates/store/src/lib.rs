@@ -21,8 +21,11 @@ mod error;
 mod memory;
 /// Announcing new revisions to `changes()` subscribers.
 mod notify;
+/// Reading a whole kind page by page.
+mod scan;
 
 pub use api::*;
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use scan::scan_each;

@@ -268,6 +268,17 @@ impl Node {
         }
     }
 
+    /// The name of the test upstream that answered a GET through the proxy.
+    pub async fn served_by(&self, host: &str, path: &str) -> Option<String> {
+        let response = self.through(Method::GET, host, path).send().await.ok()?;
+        response
+            .headers()
+            .get("x-upstream")?
+            .to_str()
+            .ok()
+            .map(str::to_string)
+    }
+
     pub async fn health(&self) -> (u16, Value) {
         json(
             self.client
