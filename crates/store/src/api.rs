@@ -40,6 +40,23 @@ pub struct Counter {
     pub expires_at_ms: Option<u64>,
 }
 
+/// One increment of an atomic counter batch (`Store::incr_batch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Increment {
+    pub key: String,
+    pub by: i64,
+    /// As in `Store::incr`: set when the counter is created or found expired.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// Makes a counter batch apply at most once: a counter named `key` is the
+/// marker, alive until `expires_at_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Once {
+    pub key: String,
+    pub expires_at_ms: u64,
+}
+
 /// The datastore seen by the rest of the node.
 ///
 /// Every entity write goes through `write`, which applies a batch atomically
@@ -87,6 +104,18 @@ pub trait Store: Send + Sync + 'static {
     /// expiry, so a quota window is fixed by its first call.
     async fn incr(&self, key: &str, by: i64, expires_at_ms: Option<u64>)
     -> Result<i64, StoreError>;
+
+    /// Applies every increment of `increments` atomically: all of them or
+    /// none. With `once`, the batch applies only if its marker counter is not
+    /// live, and sets the marker in the same atomic step; a marker already
+    /// there means the batch was applied before, and `Ok(false)` is returned
+    /// with nothing changed. `Ok(true)` once the batch (and marker) counted.
+    /// A key named twice adds twice, in order.
+    async fn incr_batch(
+        &self,
+        once: Option<&Once>,
+        increments: &[Increment],
+    ) -> Result<bool, StoreError>;
 
     /// Current values of counters (absent or expired: `None`).
     async fn counters(&self, keys: &[String]) -> Result<Vec<Option<Counter>>, StoreError>;

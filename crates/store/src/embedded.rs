@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::counter_rules::now_ms;
 use crate::notify::publish;
-use crate::{Counter, Op, Store, StoreError};
+use crate::{Counter, Increment, Once, Op, Store, StoreError};
 
 /// Counter reads and writes on redb.
 mod counters;
@@ -146,6 +146,16 @@ impl Store for EmbeddedStore {
     ) -> Result<i64, StoreError> {
         self.increments
             .incr(&self.db, key.to_owned(), by, expires_at_ms)
+            .await
+    }
+
+    async fn incr_batch(
+        &self,
+        once: Option<&Once>,
+        increments: &[Increment],
+    ) -> Result<bool, StoreError> {
+        let (once, increments) = (once.cloned(), increments.to_vec());
+        self.blocking(move |db| counters::incr_batch(db, once.as_ref(), &increments, now_ms()))
             .await
     }
 

@@ -21,6 +21,8 @@ mod error;
 mod memory;
 /// Announcing new revisions to `changes()` subscribers.
 mod notify;
+/// How to reach a shared datastore server.
+mod remote;
 /// Reading a whole kind page by page.
 mod scan;
 
@@ -28,4 +30,5 @@ pub use api::*;
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use remote::{RemoteSettings, valid_root};
 pub use scan::scan_each;

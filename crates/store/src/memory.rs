@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use crate::conditions::check;
 use crate::counter_rules::{bumped, live, now_ms, scan_start};
 use crate::notify::publish;
-use crate::{Counter, Op, Store, StoreError};
+use crate::{Counter, Increment, Once, Op, Store, StoreError};
 
 type Entities = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 
@@ -230,6 +230,29 @@ impl Store for MemoryStore {
         let counter = bumped(stored, by, expires_at_ms, now_ms());
         inner.counters.insert(key.to_owned(), counter);
         Ok(counter.value)
+    }
+
+    async fn incr_batch(
+        &self,
+        once: Option<&Once>,
+        increments: &[Increment],
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let now = now_ms();
+        if let Some(once) = once {
+            let marker = inner.counters.get(&once.key).copied();
+            if marker.and_then(|counter| live(counter, now)).is_some() {
+                return Ok(false);
+            }
+            let counter = bumped(marker, 1, Some(once.expires_at_ms), now);
+            inner.counters.insert(once.key.clone(), counter);
+        }
+        for increment in increments {
+            let stored = inner.counters.get(&increment.key).copied();
+            let counter = bumped(stored, increment.by, increment.expires_at_ms, now);
+            inner.counters.insert(increment.key.clone(), counter);
+        }
+        Ok(true)
     }
 
     async fn counters(&self, keys: &[String]) -> Result<Vec<Option<Counter>>, StoreError> {

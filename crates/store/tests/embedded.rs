@@ -14,10 +14,10 @@ use tempfile::TempDir;
 
 use suite::{keys, now_ms, put, put_if};
 
-async fn fresh() -> (Arc<dyn Store>, TempDir) {
+async fn fresh() -> Option<(Arc<dyn Store>, TempDir)> {
     let dir = TempDir::new().unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
-    (Arc::new(store), dir)
+    Some((Arc::new(store), dir))
 }
 
 suite::store_suite!(fresh);

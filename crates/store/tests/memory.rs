@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use store::{MemoryStore, Store};
 
-async fn fresh() -> (Arc<dyn Store>, ()) {
-    (Arc::new(MemoryStore::new()), ())
+async fn fresh() -> Option<(Arc<dyn Store>, ())> {
+    Some((Arc::new(MemoryStore::new()), ()))
 }
 
 suite::store_suite!(fresh);

@@ -4,7 +4,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, Table, WriteTransaction};
 
 use super::tables::{COUNTERS, EXPIRIES, in_write_txn, unavailable};
 use crate::counter_rules::{bumped, live, scan_start};
-use crate::{Counter, StoreError};
+use crate::{Counter, Increment, Once, StoreError};
 
 /// Counters one sweep transaction removes at most, so that a backlog of
 /// expired counters never makes one huge transaction.
@@ -167,4 +167,38 @@ pub(super) fn sweep_batch(db: &Database, now_ms: u64) -> Result<usize, StoreErro
 /// Whether a sweep that removed `removed` counters may have left more due.
 pub(super) fn sweep_has_more(removed: usize) -> bool {
     removed == SWEEP_BATCH
+}
+
+/// `Store::incr_batch` in one durable transaction: the marker check, the
+/// marker and every increment commit together or not at all.
+pub(super) fn incr_batch(
+    db: &Database,
+    once: Option<&Once>,
+    increments: &[Increment],
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    in_write_txn(db, |txn| {
+        let mut tables = CounterTables::open(txn)?;
+        if let Some(once) = once {
+            let marker = tables
+                .counters
+                .get(once.key.as_str())
+                .map_err(unavailable)?
+                .map(|guard| counter(guard.value()));
+            if marker.and_then(|marker| live(marker, now_ms)).is_some() {
+                return Ok(false);
+            }
+            incr_in(&mut tables, &once.key, 1, Some(once.expires_at_ms), now_ms)?;
+        }
+        for increment in increments {
+            incr_in(
+                &mut tables,
+                &increment.key,
+                increment.by,
+                increment.expires_at_ms,
+                now_ms,
+            )?;
+        }
+        Ok(true)
+    })
 }

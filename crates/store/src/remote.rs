@@ -1,0 +1,42 @@
+use std::time::Duration;
+
+/// How a node reaches a datastore server (Redis, PostgreSQL) that other
+/// nodes share.
+#[derive(Debug, Clone)]
+pub struct RemoteSettings {
+    /// `redis://…` or `postgresql://…`, credentials included.
+    pub url: String,
+    /// `app.storageRoot`: the Redis key prefix, the PostgreSQL schema. Two
+    /// deployments on one server stay apart by using different roots.
+    pub root: String,
+    /// Connections a node keeps open at most (PostgreSQL pool size).
+    pub pool_size: usize,
+    /// How often the revision is re-read in case a change notification was
+    /// missed (a dropped pub/sub or LISTEN connection): `cacheStateFor`.
+    pub revision_poll: Duration,
+    /// How long connecting (or one call) may take before the datastore counts
+    /// as unavailable.
+    pub timeout: Duration,
+}
+
+impl RemoteSettings {
+    /// Settings with the defaults a node uses, for `url` under `root`.
+    pub fn new(url: impl Into<String>, root: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            root: root.into(),
+            pool_size: 8,
+            revision_poll: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether `root` can name a PostgreSQL schema and a Redis prefix alike:
+/// ASCII letters, digits and `_`, not starting with a digit, 1 to 63 bytes.
+pub fn valid_root(root: &str) -> bool {
+    let mut bytes = root.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && root.len() <= 63
+}
