@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
+pub use render::mask_password;
 pub use runtime::*;
 
 /// Where environment variables come from (the process, or a map in tests).

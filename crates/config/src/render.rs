@@ -60,7 +60,7 @@ fn value(entry: &Entry) -> Option<String> {
 }
 
 /// `redis://user:pw@host/db` → `redis://user:********@host/db`.
-pub(crate) fn mask_password(dsn: &str) -> String {
+pub fn mask_password(dsn: &str) -> String {
     let Some((scheme, rest)) = dsn.split_once("://") else {
         return dsn.to_string();
     };

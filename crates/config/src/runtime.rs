@@ -56,6 +56,12 @@ pub struct AppConfig {
     pub redis_url: String,
     /// `app.pg.uri` (`PG_URI`), default "postgresql://postgres@127.0.0.1:5432/postgres".
     pub pg_uri: String,
+    /// `app.pg.poolSize` (`PG_POOL_SIZE`), default 8: connections per node.
+    pub pg_pool_size: usize,
+    /// `app.storageRoot` (`APP_STORAGE_ROOT`), default "komainu": the Redis
+    /// key prefix and the PostgreSQL schema, so that several deployments can
+    /// share one datastore server.
+    pub storage_root: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,9 @@ pub(crate) enum Kind {
     Choice(&'static [(&'static str, &'static str)], &'static str),
     /// A list of http(s) URLs; a single text is split on commas.
     UrlList,
+    /// A name usable as a PostgreSQL schema and a Redis key prefix: ASCII
+    /// letters, digits and `_`, not starting with a digit, at most 63 bytes.
+    Identifier,
 }
 
 /// A key's value when no layer sets it.
@@ -86,6 +89,12 @@ pub(crate) static KEYS: &[Key] = &[
         ),
         D("embedded"),
     ),
+    key(
+        "app.storageRoot",
+        "APP_STORAGE_ROOT",
+        Kind::Identifier,
+        D("komainu"),
+    ),
     key("app.filedb.path", "FILEDB_PATH", Text, D("./komainu-data")),
     key(
         "app.redis.url",
@@ -98,6 +107,12 @@ pub(crate) static KEYS: &[Key] = &[
         "PG_URI",
         Dsn,
         D("postgresql://postgres@127.0.0.1:5432/postgres"),
+    ),
+    key(
+        "app.pg.poolSize",
+        "PG_POOL_SIZE",
+        Kind::Int { min: 1, max: 1000 },
+        D("8"),
     ),
     key(
         "admin.host",

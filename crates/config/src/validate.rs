@@ -71,6 +71,9 @@ fn expected(kind: Kind) -> String {
         Kind::Millis { min } => format!("a number of milliseconds, an integer >= {min}"),
         Kind::Choice(_, accepted) => accepted.into(),
         Kind::UrlList => "a list of http:// or https:// URLs with a host".into(),
+        Kind::Identifier => {
+            "letters, digits and _ (not starting with a digit), at most 63 characters".into()
+        }
     }
 }
 
@@ -99,8 +102,16 @@ fn parse(kind: Kind, raw: &Raw) -> Result<Val, String> {
             .find(|(name, _)| name.eq_ignore_ascii_case(text))
             .map(|(_, canonical)| Val::Str(canonical.to_string())),
         Kind::UrlList => None,
+        Kind::Identifier => Some(Val::Str(text.to_string())).filter(|_| is_identifier(text)),
     };
     val.ok_or_else(|| expected(kind))
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && text.len() <= 63
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -202,6 +213,8 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             data_dir: PathBuf::from(v.text("app.filedb.path")),
             redis_url: v.text("app.redis.url"),
             pg_uri: v.text("app.pg.uri"),
+            pg_pool_size: v.num("app.pg.poolSize"),
+            storage_root: v.text("app.storageRoot"),
         },
         admin: AdminConfig {
             host: v.text("admin.host"),

@@ -74,6 +74,8 @@ fn defaults() {
     assert_eq!(c.app.storage, Storage::Embedded);
     assert_eq!(c.app.data_dir, Path::new("./komainu-data"));
     assert_eq!(c.app.redis_url, "redis://127.0.0.1:6379");
+    assert_eq!(c.app.storage_root, "komainu");
+    assert_eq!(c.app.pg_pool_size, 8);
     assert_eq!(
         c.app.pg_uri,
         "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -348,6 +350,21 @@ fn invalid_values_name_key_value_origin_and_accepted() {
             "cluster.leader.urls=http://",
             "cluster.leader.urls",
             "URLs with a host",
+        ),
+        (
+            "app.storageRoot=my-gateway",
+            "app.storageRoot",
+            "letters, digits and _ (not starting with a digit)",
+        ),
+        (
+            "app.storageRoot=1st",
+            "app.storageRoot",
+            "letters, digits and _",
+        ),
+        (
+            "app.pg.poolSize=0",
+            "app.pg.poolSize",
+            "an integer from 1 to 1000",
         ),
     ];
     for (d, key, expected) in cases {

@@ -31,4 +31,16 @@ pub enum Command {
     /// Print the effective configuration, with where each value came from and
     /// secrets masked, then exit; exits 2 when the configuration is invalid.
     Config,
+    /// Copy every entity and counter from the configured datastore to another,
+    /// e.g. `komainu copy-datastore --to app.storage=postgresql --to
+    /// app.pg.uri=postgresql://postgres@db:5432/postgres`. Stop the nodes first.
+    CopyDatastore {
+        /// The target: the source configuration with these keys changed
+        /// (same names as -D; repeat for several keys).
+        #[arg(long = "to", value_name = "KEY=VALUE", required = true)]
+        to: Vec<String>,
+        /// Overwrite the kinds the target already holds instead of refusing.
+        #[arg(long)]
+        replace: bool,
+    },
 }

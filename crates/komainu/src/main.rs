@@ -4,6 +4,8 @@
 
 /// Command-line arguments.
 mod cli;
+/// `copy-datastore`: moving data between datastores.
+mod copy_datastore;
 /// tracing set-up.
 mod logging;
 /// The optional separate `/metrics` port.
@@ -61,7 +63,44 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run => run(loaded.config),
+        Command::CopyDatastore { to, replace } => {
+            let overrides: Vec<String> = cli.defines.iter().chain(&to).cloned().collect();
+            let target = Sources {
+                overrides: &overrides,
+                ..sources
+            };
+            match config::load(&target) {
+                Ok(target) => copy_datastore(&loaded.config, &target.config, replace),
+                Err(errors) => {
+                    eprintln!("komainu: invalid --to ({} problem(s)):", errors.0.len());
+                    eprintln!("{errors}");
+                    ExitCode::from(CONFIG_ERROR)
+                }
+            }
+        }
     }
+}
+
+fn copy_datastore(source: &config::Config, target: &config::Config, replace: bool) -> ExitCode {
+    let outcome = runtime()
+        .and_then(|runtime| runtime.block_on(copy_datastore::copy(source, target, replace)));
+    match outcome {
+        Ok(copied) => {
+            println!("{}", copy_datastore::summary(source, target, &copied));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("komainu: copy-datastore failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("could not start the runtime: {e}"))
 }
 
 fn run(config: config::Config) -> ExitCode {
@@ -69,13 +108,10 @@ fn run(config: config::Config) -> ExitCode {
         eprintln!("komainu: {e:#}");
         return ExitCode::from(CONFIG_ERROR);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("komainu: could not start the runtime: {e}");
+            eprintln!("komainu: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -37,9 +37,8 @@ pub async fn load(store: &dyn Store, quotas: &QuotaTracker) -> Result<usize, Sto
 }
 
 pub async fn flush(store: &dyn Store, quotas: &QuotaTracker) {
-    let increments = quotas.drain();
-    let mut failed = Vec::new();
-    for increment in increments {
+    let mut increments = quotas.drain().into_iter();
+    while let Some(increment) = increments.next() {
         match store
             .incr(
                 &increment.key,
@@ -52,13 +51,14 @@ pub async fn flush(store: &dyn Store, quotas: &QuotaTracker) {
                 quotas.observe(&increment.key, total.max(0) as u64, increment.expires_at_ms)
             }
             Err(e) => {
+                // The datastore is down or failing: one timeout is enough to
+                // know; the rest waits for the next flush instead of paying
+                // one timeout per key.
                 tracing::warn!(error = %e, key = %increment.key, "could not add quota increments to the datastore; will retry");
-                failed.push(increment);
+                quotas.restore(std::iter::once(increment).chain(increments).collect());
+                return;
             }
         }
-    }
-    if !failed.is_empty() {
-        quotas.restore(failed);
     }
 }
 

@@ -8,16 +8,19 @@ use std::sync::Arc;
 use admin::bootstrap::{Bootstrap, ensure_admin_key};
 use admin::publisher::build_state;
 use admin::{AdminContext, NodeInfo};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use cluster::leader::{Leader, LeaderSettings};
 use config::{ClusterMode, Config, Storage};
 use model::StateHandle;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
-use store::{EmbeddedStore, MemoryStore, Store};
+use store::{EmbeddedStore, MemoryStore, PostgresStore, RedisStore, RemoteSettings, Store};
 
 use crate::node::{Plane, PlaneKind};
 use crate::quota_sync;
+
+/// Floor of the fallback revision poll: cacheStateFor may be 0.
+const MIN_REVISION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct StoreNode {
     store: Arc<dyn Store>,
@@ -36,7 +39,7 @@ pub async fn prepare(
     quotas: &Arc<QuotaTracker>,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Plane> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let (client_id, client_secret) = admin_key_from_config(config);
     let bootstrap = ensure_admin_key(&store, client_id, client_secret)
         .await
@@ -109,7 +112,10 @@ fn leader_settings(config: &Config, info: &NodeInfo, http_port: u16) -> LeaderSe
     }
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the datastore `app.storage` names. Shared servers (Redis,
+/// PostgreSQL) must answer at start: a node that cannot read its state has
+/// nothing to serve, and saying so at once beats serving an empty gateway.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.app.storage {
         Storage::Embedded => {
             let store = EmbeddedStore::open(&config.app.data_dir).with_context(|| {
@@ -121,13 +127,40 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
         Storage::InMemory => Ok(Arc::new(MemoryStore::new())),
-        Storage::Redis | Storage::Postgresql => {
-            bail!(
-                "app.storage = {:?} is not available in this version yet (accepted now: embedded, inmemory)",
-                config.app.storage
-            )
+        Storage::Redis => {
+            let url = &config.app.redis_url;
+            let store = RedisStore::connect(remote_settings(config, url))
+                .await
+                .with_context(|| {
+                    format!(
+                        "connecting to Redis at app.redis.url = {}",
+                        config::mask_password(url)
+                    )
+                })?;
+            Ok(Arc::new(store))
+        }
+        Storage::Postgresql => {
+            let uri = &config.app.pg_uri;
+            let store = PostgresStore::connect(remote_settings(config, uri))
+                .await
+                .with_context(|| {
+                    format!(
+                        "connecting to PostgreSQL at app.pg.uri = {}",
+                        config::mask_password(uri)
+                    )
+                })?;
+            Ok(Arc::new(store))
         }
     }
+}
+
+fn remote_settings(config: &Config, url: &str) -> RemoteSettings {
+    let mut settings = RemoteSettings::new(url, config.app.storage_root.clone());
+    settings.pool_size = config.app.pg_pool_size;
+    // Change notifications can be lost with a dropped connection: re-reading
+    // the revision every cacheStateFor bounds how long a missed write hides.
+    settings.revision_poll = config.cluster.leader.cache_state_for.max(MIN_REVISION_POLL);
+    settings
 }
 
 /// `admin.clientId/Secret` first, else the cluster's leader key, so that one

@@ -136,8 +136,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Drops counters whose expiry has passed and returns how many went.
-    /// Expired counters already read as absent, so this only reclaims space;
-    /// backends that expire keys natively (Redis) keep the default no-op.
+    /// Expired counters already read as absent, so this only reclaims space
+    /// (on Redis, which expires counters natively, the index entries of the
+    /// counters that went).
     async fn sweep_expired_counters(&self) -> Result<u64, StoreError> {
         Ok(0)
     }

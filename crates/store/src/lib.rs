@@ -21,6 +21,14 @@ mod error;
 mod memory;
 /// Announcing new revisions to `changes()` subscribers.
 mod notify;
+/// The shared backend on PostgreSQL: a pool, versioned migrations, a
+/// revision row that serializes writers, LISTEN/NOTIFY plus polling for
+/// `changes()` (`postgres/` holds one file per concern).
+mod postgres;
+/// The shared backend on Redis 7+: Lua scripts for atomic batches and
+/// counters, pub/sub plus polling for `changes()` (`redis_store/` holds one
+/// file per concern and the scripts under `redis_store/lua/`).
+mod redis_store;
 /// How to reach a shared datastore server.
 mod remote;
 /// Reading a whole kind page by page.
@@ -30,5 +38,7 @@ pub use api::*;
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
+pub use redis_store::RedisStore;
 pub use remote::{RemoteSettings, valid_root};
 pub use scan::scan_each;

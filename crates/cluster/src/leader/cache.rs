@@ -6,6 +6,7 @@
 //! move without bumping the revision). Builds go one at a time: requests that
 //! arrive during a build wait for it and take its result.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ pub(crate) struct ExportCache {
     /// the last export handed to the dumper.
     building: tokio::sync::Mutex<Option<String>>,
     dumper: Option<Dumper>,
+    /// Whether the last call had to fall back on `last` (logs state changes
+    /// once instead of once per poll).
+    degraded: AtomicBool,
 }
 
 impl ExportCache {
@@ -39,6 +43,7 @@ impl ExportCache {
             last: Mutex::new(None),
             building: tokio::sync::Mutex::new(None),
             dumper: settings.state_dump_path.clone().map(Dumper::new),
+            degraded: AtomicBool::new(false),
         }
     }
 
@@ -62,7 +67,31 @@ impl ExportCache {
         self.get(false).await
     }
 
+    /// The export from the store or, while the datastore cannot be read, the
+    /// last one built: workers keep getting the state they would have had
+    /// (and 304s for it) instead of errors that would trigger failover to
+    /// leaders that are just as cut off.
     async fn get(&self, young: bool) -> Result<Arc<Export>, LeaderError> {
+        match self.build_if_needed(young).await {
+            Ok(export) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("datastore readable again: cluster state served from it");
+                }
+                Ok(export)
+            }
+            Err(error) => match self.last() {
+                Some(last) => {
+                    if !self.degraded.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %error, revision = last.revision, "datastore unreadable: serving the last cluster state built until it returns");
+                    }
+                    Ok(last)
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    async fn build_if_needed(&self, young: bool) -> Result<Arc<Export>, LeaderError> {
         let asked = Instant::now();
         let revision = self.store.revision().await?;
         if let Some(e) = self.usable(revision, young, None) {

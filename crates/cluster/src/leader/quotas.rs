@@ -15,6 +15,7 @@ use bytes::Bytes;
 use flate2::read::GzDecoder;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
+use store::{Increment, Once};
 
 use super::error::LeaderError;
 use super::export::QUOTA_PREFIX;
@@ -62,39 +63,26 @@ pub(crate) async fn put_quotas(
 }
 
 impl Leader {
+    /// Counts the push once: the batch marker and every increment go into
+    /// the datastore in one atomic step, so a retried push (same batch id)
+    /// adds nothing and a failed one adds nothing either.
     async fn apply(&self, push: &Push) -> Result<Vec<CounterTotal>, LeaderError> {
-        let now = now_ms();
-        let marker = push.batch.as_ref().map(|id| format!("{BATCH_PREFIX}{id}"));
-        let first_time = match &marker {
-            Some(marker) => {
-                self.store
-                    .incr(marker, 1, Some(now + BATCH_MEMORY_MS))
-                    .await?
-                    <= 1
-            }
-            None => true,
-        };
-        if first_time {
-            for (done, (key, by, expiry)) in push.increments.iter().enumerate() {
-                // A zero increment only asks for the total: no write.
-                if *by == 0 {
-                    continue;
-                }
-                if let Err(e) = self.store.incr(key, *by, Some(*expiry)).await {
-                    // Nothing counted yet: forget the batch so its retry
-                    // applies. Past the first increment a retry would count
-                    // twice, so the batch stays marked (under-count, bounded
-                    // by one push).
-                    if let (0, Some(marker)) = (done, &marker) {
-                        let _ = self
-                            .store
-                            .reset_counters(std::slice::from_ref(marker))
-                            .await;
-                    }
-                    return Err(e.into());
-                }
-            }
-        } else {
+        let once = push.batch.as_ref().map(|id| Once {
+            key: format!("{BATCH_PREFIX}{id}"),
+            expires_at_ms: now_ms() + BATCH_MEMORY_MS,
+        });
+        // A zero increment only asks for the total: no write.
+        let increments: Vec<Increment> = push
+            .increments
+            .iter()
+            .filter(|(_, by, _)| *by != 0)
+            .map(|(key, by, expiry)| Increment {
+                key: key.clone(),
+                by: *by,
+                expires_at_ms: Some(*expiry),
+            })
+            .collect();
+        if !self.store.incr_batch(once.as_ref(), &increments).await? {
             tracing::debug!(batch = ?push.batch, "quota batch already applied; acknowledged again");
         }
         self.totals(push).await

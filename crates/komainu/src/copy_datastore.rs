@@ -1,0 +1,166 @@
+//! `komainu copy-datastore`: moves a deployment's data from one datastore to
+//! another (embedded → PostgreSQL, Redis → PostgreSQL, …). The source is the
+//! datastore the node's configuration names; the target is the same
+//! configuration with the `--to KEY=VALUE` overrides applied, so every
+//! datastore key, check and error message is the one `run` uses.
+//!
+//! Meant for a stopped deployment: entities go over in one atomic batch, but
+//! the source is read kind by kind, so writes made during the copy may be
+//! missed.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use config::{Config, Storage};
+use model::Kind;
+use store::{Increment, Op, Store, StoreError};
+
+use crate::store_node::open_store;
+
+/// Entities and counters read per call.
+const PAGE: usize = 1000;
+
+/// What a copy moved, for the summary line.
+#[derive(Debug, Default)]
+pub struct Copied {
+    pub entities: Vec<(Kind, usize)>,
+    pub counters: usize,
+}
+
+impl std::fmt::Display for Copied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (kind, count) in &self.entities {
+            write!(f, "{count} {}, ", kind.plural())?;
+        }
+        write!(f, "{} counters", self.counters)
+    }
+}
+
+/// Copies every entity and live counter of `source`'s datastore into
+/// `target`'s. A target that already holds entities is refused unless
+/// `replace`, which empties the copied kinds first (in the same batch).
+pub async fn copy(source: &Config, target: &Config, replace: bool) -> anyhow::Result<Copied> {
+    if describe(source) == describe(target) {
+        bail!(
+            "the source and the target are the same datastore ({}); give the target with --to KEY=VALUE, e.g. --to app.storage=postgresql",
+            describe(source)
+        );
+    }
+    let from = open_store(source).await.context("opening the source")?;
+    let to = open_store(target).await.context("opening the target")?;
+    if !replace {
+        refuse_non_empty(to.as_ref(), target).await?;
+    }
+    let mut copied = Copied::default();
+    let mut ops = Vec::new();
+    for kind in Kind::ALL {
+        if replace {
+            ops.push(Op::DeleteKind {
+                kind: kind.store_key().to_owned(),
+            });
+        }
+        let before = ops.len();
+        store::scan_each::<StoreError>(from.as_ref(), kind.store_key(), PAGE, |id, bytes| {
+            ops.push(Op::Put {
+                kind: kind.store_key().to_owned(),
+                id: id.to_owned(),
+                value: bytes.to_vec(),
+                condition: store::Condition::Any,
+            });
+            Ok(ControlFlow::Continue(()))
+        })
+        .await
+        .context("reading the source")?;
+        copied.entities.push((kind, ops.len() - before));
+    }
+    to.write(ops)
+        .await
+        .context("writing entities to the target")?;
+    copied.counters = copy_counters(&from, &to).await?;
+    Ok(copied)
+}
+
+/// Counters (quota windows, batch markers) keep their values and expiries:
+/// a daily quota half used stays half used on the new datastore.
+async fn copy_counters(from: &Arc<dyn Store>, to: &Arc<dyn Store>) -> anyhow::Result<usize> {
+    let mut after: Option<String> = None;
+    let mut total = 0;
+    loop {
+        let page = from
+            .scan_counters("", after.as_deref(), PAGE)
+            .await
+            .context("reading the source's counters")?;
+        let keys: Vec<String> = page.iter().map(|(key, _)| key.clone()).collect();
+        let increments: Vec<Increment> = page
+            .iter()
+            .map(|(key, counter)| Increment {
+                key: key.clone(),
+                by: counter.value,
+                expires_at_ms: counter.expires_at_ms,
+            })
+            .collect();
+        // Reset first so the target ends with the source's values, not sums.
+        to.reset_counters(&keys)
+            .await
+            .context("writing counters to the target")?;
+        to.incr_batch(None, &increments)
+            .await
+            .context("writing counters to the target")?;
+        total += page.len();
+        match page.last() {
+            Some((key, _)) if page.len() == PAGE => after = Some(key.clone()),
+            _ => return Ok(total),
+        }
+    }
+}
+
+async fn refuse_non_empty(to: &dyn Store, target: &Config) -> anyhow::Result<()> {
+    let mut held = Vec::new();
+    for kind in Kind::ALL {
+        let count = to
+            .count(kind.store_key())
+            .await
+            .context("reading the target")?;
+        if count > 0 {
+            held.push(format!("{count} {}", kind.plural()));
+        }
+    }
+    if !held.is_empty() {
+        bail!(
+            "the target datastore ({}) already holds {}; nothing was copied. Pass --replace to overwrite those kinds with the source's",
+            describe(target),
+            held.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A datastore's identity for messages and the same-store check; passwords
+/// masked.
+fn describe(config: &Config) -> String {
+    let app = &config.app;
+    match app.storage {
+        Storage::Embedded => format!("embedded in {}", app.data_dir.display()),
+        Storage::InMemory => "inmemory".to_owned(),
+        Storage::Redis => format!(
+            "redis at {} under {}",
+            config::mask_password(&app.redis_url),
+            app.storage_root
+        ),
+        Storage::Postgresql => format!(
+            "postgresql at {} in schema {}",
+            config::mask_password(&app.pg_uri),
+            app.storage_root
+        ),
+    }
+}
+
+/// One line for the terminal once the copy is done.
+pub fn summary(source: &Config, target: &Config, copied: &Copied) -> String {
+    format!(
+        "copied {copied} from {} to {}",
+        describe(source),
+        describe(target)
+    )
+}

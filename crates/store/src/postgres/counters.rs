@@ -1,0 +1,201 @@
+//! Counters: each increment is one upsert, judged against the node's clock
+//! (passed in, as every backend judges expiry by the calling node's clock)
+//! with the rules of `counter_rules`, which the SQL in `sql.rs` mirrors.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::ClientWrapper;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::Shared;
+use super::keys::{counter_range, from_bigint, limit, text, to_bigint};
+use crate::counter_rules::live;
+use crate::{Counter, Increment, Once, StoreError};
+
+/// Expired counters one sweep statement removes at most.
+pub(super) const SWEEP_BATCH: i64 = 10_000;
+
+pub(super) async fn incr(
+    shared: &Shared,
+    client: &ClientWrapper,
+    key: &str,
+    by: i64,
+    expires_at_ms: Option<u64>,
+    now_ms: u64,
+) -> Result<i64, StoreError> {
+    let doing = "incrementing a counter";
+    let statement = client
+        .prepare_cached(&shared.sql.incr)
+        .await
+        .map_err(|error| shared.failed(doing, &error))?;
+    let params: [&(dyn ToSql + Sync); 4] = [
+        &key.as_bytes(),
+        &by,
+        &expires_at_ms.map(to_bigint),
+        &to_bigint(now_ms),
+    ];
+    client
+        .query_one(&statement, &params)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(|error| shared.failed(doing, &error))
+}
+
+/// `Store::incr_batch` in one transaction: the marker claim and every
+/// increment commit together, or none of them does.
+pub(super) async fn incr_batch(
+    shared: &Shared,
+    client: &mut ClientWrapper,
+    once: Option<&Once>,
+    increments: &[Increment],
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    let doing = "applying a counter batch";
+    let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
+    let now = to_bigint(now_ms);
+    let tx = client.transaction().await.map_err(fail)?;
+    if let Some(once) = once {
+        let claim = tx
+            .prepare_cached(&shared.sql.claim_marker)
+            .await
+            .map_err(fail)?;
+        let params: [&(dyn ToSql + Sync); 3] =
+            [&once.key.as_bytes(), &to_bigint(once.expires_at_ms), &now];
+        if tx.query_opt(&claim, &params).await.map_err(fail)?.is_none() {
+            // The marker is live: this batch counted before.
+            tx.rollback().await.map_err(fail)?;
+            return Ok(false);
+        }
+    }
+    // In key order, so that concurrent batches lock shared rows in one order
+    // and cannot deadlock. The sort is stable: a key named twice still adds
+    // in the caller's order, and distinct keys do not affect each other.
+    let mut ordered: Vec<&Increment> = increments.iter().collect();
+    ordered.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+    let statement = tx.prepare_cached(&shared.sql.incr).await.map_err(fail)?;
+    for increment in ordered {
+        let params: [&(dyn ToSql + Sync); 4] = [
+            &increment.key.as_bytes(),
+            &increment.by,
+            &increment.expires_at_ms.map(to_bigint),
+            &now,
+        ];
+        tx.execute(&statement, &params).await.map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)?;
+    Ok(true)
+}
+
+fn counter(row: &Row) -> Result<(Vec<u8>, Counter), tokio_postgres::Error> {
+    let key = row.try_get(0)?;
+    let value = row.try_get(1)?;
+    let expires_at_ms: Option<i64> = row.try_get(2)?;
+    Ok((
+        key,
+        Counter {
+            value,
+            expires_at_ms: expires_at_ms.map(from_bigint),
+        },
+    ))
+}
+
+pub(super) async fn get_many(
+    shared: &Shared,
+    client: &ClientWrapper,
+    keys: &[String],
+    now_ms: u64,
+) -> Result<Vec<Option<Counter>>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let doing = "reading counters";
+    let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
+    let wanted: Vec<&[u8]> = keys.iter().map(|key| key.as_bytes()).collect();
+    let statement = client
+        .prepare_cached(&shared.sql.counters)
+        .await
+        .map_err(fail)?;
+    let rows = client.query(&statement, &[&wanted]).await.map_err(fail)?;
+    let found = rows
+        .iter()
+        .map(counter)
+        .collect::<Result<HashMap<_, _>, _>>()
+        .map_err(fail)?;
+    Ok(keys
+        .iter()
+        .map(|key| {
+            found
+                .get(key.as_bytes())
+                .and_then(|counter| live(*counter, now_ms))
+        })
+        .collect())
+}
+
+pub(super) async fn scan(
+    shared: &Shared,
+    client: &ClientWrapper,
+    prefix: &str,
+    after: Option<&str>,
+    page_size: usize,
+    now_ms: u64,
+) -> Result<Vec<(String, Counter)>, StoreError> {
+    if page_size == 0 {
+        return Ok(Vec::new());
+    }
+    let doing = "scanning counters";
+    let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
+    let (from, until) = counter_range(prefix, after);
+    let statement = client
+        .prepare_cached(&shared.sql.scan_counters)
+        .await
+        .map_err(fail)?;
+    let params: [&(dyn ToSql + Sync); 4] = [
+        &from.as_slice(),
+        &until.as_slice(),
+        &to_bigint(now_ms),
+        &limit(page_size),
+    ];
+    let rows = client.query(&statement, &params).await.map_err(fail)?;
+    rows.iter()
+        .map(|row| counter(row).map(|(key, counter)| (text(key), counter)))
+        .collect::<Result<_, _>>()
+        .map_err(fail)
+}
+
+pub(super) async fn reset(
+    shared: &Shared,
+    client: &ClientWrapper,
+    keys: &[String],
+) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let doing = "resetting counters";
+    let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
+    let doomed: Vec<&[u8]> = keys.iter().map(|key| key.as_bytes()).collect();
+    let statement = client
+        .prepare_cached(&shared.sql.reset_counters)
+        .await
+        .map_err(fail)?;
+    client.execute(&statement, &[&doomed]).await.map_err(fail)?;
+    Ok(())
+}
+
+/// Removes up to `SWEEP_BATCH` counters expired at `now_ms`; how many went.
+pub(super) async fn sweep_batch(
+    shared: &Shared,
+    client: &ClientWrapper,
+    now_ms: u64,
+) -> Result<u64, StoreError> {
+    let doing = "sweeping expired counters";
+    let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
+    let statement = client
+        .prepare_cached(&shared.sql.sweep_counters)
+        .await
+        .map_err(fail)?;
+    client
+        .execute(&statement, &[&to_bigint(now_ms), &SWEEP_BATCH])
+        .await
+        .map_err(fail)
+}

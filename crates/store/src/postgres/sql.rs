@@ -1,0 +1,174 @@
+//! Every statement the store runs, written once per store with its schema
+//! (`settings.root`) spelled in, so that call sites only pick one and bind
+//! parameters. Statements are prepared once per pooled connection
+//! (`prepare_cached`) and keyed by this text.
+//!
+//! Kinds, ids and counter keys are `bytea`: Rust strings may hold NUL, which
+//! `text` cannot, and `bytea` compares byte by byte, which is the order of
+//! Rust's `str` and of the other backends, whatever the database collation.
+
+/// `"name"`, safe inside any statement. Roots are already restricted to
+/// letters, digits and `_` (`valid_root`); quoting keeps their case and any
+/// clash with a keyword harmless.
+pub(super) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The NOTIFY channel of a root: `<root>_changes`. A channel is an
+/// identifier (63 bytes at most, longer ones are cut, and `pg_notify`
+/// refuses them), so a long root keeps its first 46 bytes and appends a
+/// hash of the whole root instead: two roots never share a channel.
+pub(super) fn channel(root: &str) -> String {
+    let plain = format!("{root}_changes");
+    if plain.len() <= 63 {
+        return plain;
+    }
+    // Roots are ASCII (`valid_root`), so any byte index is a char boundary.
+    let head = root.get(..46).unwrap_or(root);
+    format!("{head}_{:016x}", fnv1a(root.as_bytes()))
+}
+
+/// FNV-1a, 64 bits: a stable hash (unlike `DefaultHasher`), since nodes
+/// running different builds must agree on channel names and lock keys.
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+pub(super) struct Statements {
+    pub(super) get: String,
+    pub(super) scan: String,
+    pub(super) count: String,
+    pub(super) revision: String,
+    /// Taken first by every write: it serializes writers (on every node), so
+    /// revisions are handed out gap-free and in commit order.
+    pub(super) lock_revision: String,
+    pub(super) bump_revision: String,
+    pub(super) notify: String,
+    pub(super) put_any: String,
+    /// Affects no row when the entity exists.
+    pub(super) put_new: String,
+    /// Affects no row when the entity is missing.
+    pub(super) put_existing: String,
+    pub(super) delete: String,
+    pub(super) delete_kind: String,
+    pub(super) incr: String,
+    pub(super) claim_marker: String,
+    pub(super) counters: String,
+    pub(super) scan_counters: String,
+    pub(super) reset_counters: String,
+    pub(super) sweep_counters: String,
+}
+
+impl Statements {
+    pub(super) fn new(root: &str) -> Self {
+        let schema = quote_ident(root);
+        let entities = format!("{schema}.entities");
+        let revision = format!("{schema}.revision");
+        let counters = format!("{schema}.counters");
+        Self {
+            get: format!("SELECT value FROM {entities} WHERE kind = $1 AND id = $2"),
+            // `$2` is an inclusive lower bound: "" for the first page, the
+            // last id plus a NUL byte (its immediate successor) after it.
+            scan: format!(
+                "SELECT id, value FROM {entities} WHERE kind = $1 AND id >= $2 \
+                 ORDER BY id LIMIT $3"
+            ),
+            count: format!("SELECT count(*) FROM {entities} WHERE kind = $1"),
+            revision: format!("SELECT revision FROM {revision}"),
+            lock_revision: format!("SELECT revision FROM {revision} FOR UPDATE"),
+            bump_revision: format!(
+                "UPDATE {revision} SET revision = revision + 1 RETURNING revision"
+            ),
+            // Delivered to listeners only when (and if) the transaction commits.
+            notify: "SELECT pg_notify($1, $2)".to_owned(),
+            put_any: format!(
+                "INSERT INTO {entities} (kind, id, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value"
+            ),
+            put_new: format!(
+                "INSERT INTO {entities} (kind, id, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (kind, id) DO NOTHING"
+            ),
+            put_existing: format!("UPDATE {entities} SET value = $3 WHERE kind = $1 AND id = $2"),
+            delete: format!("DELETE FROM {entities} WHERE kind = $1 AND id = $2"),
+            delete_kind: format!("DELETE FROM {entities} WHERE kind = $1"),
+            // One statement, so concurrent increments of a key (from any
+            // node) queue on its row lock and none is lost. `$4` is the
+            // node's clock: an expiry at or before it is over and the
+            // counter restarts with the caller's value and expiry; a live
+            // counter keeps its expiry and adds, saturating at the bigint
+            // bounds (PostgreSQL raises on overflow, numeric does not).
+            incr: format!(
+                "INSERT INTO {counters} AS c (key, value, expires_at_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 value = CASE WHEN c.expires_at_ms <= $4 THEN excluded.value \
+                 ELSE LEAST(GREATEST(c.value::numeric + excluded.value, \
+                 -9223372036854775808), 9223372036854775807)::bigint END, \
+                 expires_at_ms = CASE WHEN c.expires_at_ms <= $4 \
+                 THEN excluded.expires_at_ms ELSE c.expires_at_ms END \
+                 RETURNING value"
+            ),
+            // Returns a row only when it set the marker: created, or found
+            // expired at `$3`. A live marker is left alone and no row comes
+            // back. The row lock an upsert takes makes this race-free: a
+            // concurrent claim of the same key waits for the first to commit,
+            // then finds it live.
+            claim_marker: format!(
+                "INSERT INTO {counters} AS c (key, value, expires_at_ms) VALUES ($1, 1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = 1, expires_at_ms = excluded.expires_at_ms \
+                 WHERE c.expires_at_ms <= $3 \
+                 RETURNING true"
+            ),
+            counters: format!(
+                "SELECT key, value, expires_at_ms FROM {counters} WHERE key = ANY($1)"
+            ),
+            // `$1` inclusive lower bound, `$2` exclusive upper bound (the end
+            // of the prefix range), `$3` now: expired counters are skipped
+            // inside the query so they never shorten a page.
+            scan_counters: format!(
+                "SELECT key, value, expires_at_ms FROM {counters} \
+                 WHERE key >= $1 AND key < $2 \
+                 AND (expires_at_ms IS NULL OR expires_at_ms > $3) \
+                 ORDER BY key LIMIT $4"
+            ),
+            reset_counters: format!("DELETE FROM {counters} WHERE key = ANY($1)"),
+            // A bounded batch: a backlog never makes one huge statement.
+            // Rows an increment holds are skipped (it may be reviving them),
+            // and the expiry is checked again on the locked row, so a counter
+            // restarted with a new window in the meantime stays.
+            sweep_counters: format!(
+                "WITH due AS (SELECT key FROM {counters} WHERE expires_at_ms <= $1 \
+                 LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 DELETE FROM {counters} AS c USING due \
+                 WHERE c.key = due.key AND c.expires_at_ms <= $1"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_fit_an_identifier_and_stay_apart() {
+        assert_eq!(channel("komainu"), "komainu_changes");
+        let long_a = "a".repeat(63);
+        let mut long_b = "a".repeat(62);
+        long_b.push('b');
+        assert_eq!(channel(&long_a).len(), 63);
+        assert_ne!(channel(&long_a), channel(&long_b));
+        assert_eq!(
+            channel(&"x".repeat(55)),
+            format!("{}_changes", "x".repeat(55))
+        );
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("Root_1"), "\"Root_1\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,122 @@
+//! The command connection: every call bounded by the configured timeout and
+//! every failure turned into `StoreError::Unavailable`, so that a dead or
+//! hung Redis costs a caller one timeout at most, never a hang.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation};
+
+use super::endpoint::Endpoint;
+use crate::StoreError;
+
+/// Reconnect attempts the manager makes per outage before it fails the
+/// calls waiting on it. Few on purpose: the next call (or the revision
+/// poll) starts a fresh attempt, so a Redis that comes back is found
+/// quickly, while calls during an outage fail fast instead of queueing.
+const RECONNECT_RETRIES: usize = 2;
+const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
+
+/// A cheap handle (clones share one multiplexed connection) that the store
+/// and its background tasks use alike.
+#[derive(Clone)]
+pub(super) struct Link {
+    manager: ConnectionManager,
+    timeout: Duration,
+    endpoint: Arc<Endpoint>,
+}
+
+impl Link {
+    /// Connects once to prove the server is there: a node that starts with
+    /// a wrong address should say so at startup, not at its first request.
+    pub(super) async fn connect(
+        client: Client,
+        endpoint: Arc<Endpoint>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_min_delay(RECONNECT_MIN_DELAY)
+            .set_max_delay(RECONNECT_MAX_DELAY)
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let connecting = ConnectionManager::new_with_config(client, config);
+        let manager = match tokio::time::timeout(timeout, connecting).await {
+            Ok(Ok(manager)) => manager,
+            Ok(Err(error)) => return Err(endpoint.error(format!("cannot connect: {error}"))),
+            Err(_) => {
+                return Err(endpoint.error(format!("cannot connect within {timeout:?}")));
+            }
+        };
+        Ok(Self {
+            manager,
+            timeout,
+            endpoint,
+        })
+    }
+
+    pub(super) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut connection = self.manager.clone();
+        bounded(
+            &self.endpoint,
+            self.timeout,
+            cmd.query_async(&mut connection),
+        )
+        .await
+    }
+
+    /// Runs `pipeline` (make it `atomic()` for MULTI/EXEC).
+    pub(super) async fn pipeline<T: FromRedisValue>(
+        &self,
+        pipeline: &Pipeline,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.manager.clone();
+        bounded(
+            &self.endpoint,
+            self.timeout,
+            pipeline.query_async(&mut connection),
+        )
+        .await
+    }
+
+    /// EVALSHA, falling back to loading the script when the server lacks it
+    /// (after a restart or SCRIPT FLUSH).
+    pub(super) async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.manager.clone();
+        bounded(
+            &self.endpoint,
+            self.timeout,
+            script.invoke_async(&mut connection),
+        )
+        .await
+    }
+}
+
+/// Awaits `call` for at most `timeout`. A call cut off by the timeout may
+/// still have run on the server (a write then counts as unknown, as any
+/// timed-out write does).
+async fn bounded<T>(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    call: impl Future<Output = RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(endpoint.error(error)),
+        Err(_) => Err(endpoint.error(format!("no answer within {timeout:?}"))),
+    }
+}

@@ -1,0 +1,162 @@
+//! A throwaway redis-server of a test's own, for what the shared server
+//! must not suffer: being killed and restarted.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::skip;
+
+/// Overrides the redis-server binary (default: the one on PATH).
+pub const BINARY_ENV: &str = "KOMAINU_REDIS_SERVER";
+
+/// A cold start takes milliseconds; this only bounds a broken one.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Another process may grab the free port between our probe and the
+/// server's bind: that start fails and is retried on a fresh port.
+const START_ATTEMPTS: usize = 5;
+
+/// A redis-server on 127.0.0.1 and a free port, in a temporary folder.
+/// Killed when dropped.
+pub struct RedisServer {
+    port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+    /// Append-only file with an fsync per write: what a Redis used as a
+    /// gateway's datastore runs with, so that a restart keeps the data.
+    persistent: bool,
+}
+
+impl RedisServer {
+    /// Starts a server without persistence (a restart comes back empty) and
+    /// waits until it answers PING. `None` (after `skip::missing`) when
+    /// redis-server is not installed.
+    pub fn start() -> Option<RedisServer> {
+        Self::start_with(false)
+    }
+
+    /// As `start`, with an append-only file synced on every write: data
+    /// survives `kill` + `restart`.
+    pub fn start_persistent() -> Option<RedisServer> {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Option<RedisServer> {
+        let binary = binary();
+        if let Err(error) = Command::new(&binary)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+        {
+            skip::missing("redis-server", &format!("cannot run {binary}: {error}"));
+            return None;
+        }
+        let mut server = RedisServer {
+            port: free_port(),
+            dir: TempDir::new().expect("a temp dir for redis-server"),
+            child: None,
+            persistent,
+        };
+        for _ in 0..START_ATTEMPTS {
+            if server.launch() {
+                return Some(server);
+            }
+            server.port = free_port();
+        }
+        panic!(
+            "redis-server did not start in {START_ATTEMPTS} attempts; log:\n{}",
+            log(server.dir.path())
+        );
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: connections drop at once, as on a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server if it runs and starts it again on the same port:
+    /// empty, unless started persistent.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(
+            self.launch(),
+            "redis-server did not restart on port {}; log:\n{}",
+            self.port,
+            log(self.dir.path())
+        );
+    }
+
+    /// Spawns redis-server and waits for PING; false when it exited first
+    /// (most likely: the port was taken).
+    fn launch(&mut self) -> bool {
+        let child = Command::new(binary())
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", if self.persistent { "yes" } else { "no" }])
+            .args(["--appendfsync", "always"])
+            .args(["--daemonize", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(self.dir.path().join("redis.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if super::ping(&self.url()).is_ok() {
+                return true;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
+            if exited {
+                self.child = None;
+                return false;
+            }
+            sleep(Duration::from_millis(10));
+        }
+        self.kill();
+        false
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn binary() -> String {
+    std::env::var(BINARY_ENV).unwrap_or_else(|_| "redis-server".to_owned())
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("its address").port()
+}
+
+fn log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("redis.log")).unwrap_or_else(|error| format!("({error})"))
+}
