@@ -108,7 +108,7 @@ def nginx_pids(master):
 def start_komainu(directory, port, cpus, extra=(), threads=1):
     env = {"PATH": os.environ.get("PATH", ""), "TOKIO_WORKER_THREADS": str(threads), "LOG_LEVEL": "warn"}
     args = ["taskset", "-c", cpus, KOMAINU, f"-Dhttp.address=127.0.0.1", f"-Dhttp.port={port}",
-            f"-Dapp.filedb.path={directory}/komainu-data", f"-Dadmin.clientId={ADMIN_ID}",
+            "-Dhttps.port=0", f"-Dapp.filedb.path={directory}/komainu-data", f"-Dadmin.clientId={ADMIN_ID}",
             f"-Dadmin.clientSecret={ADMIN_SECRET}", *extra]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)

@@ -26,7 +26,7 @@ AUTH = "Basic " + base64.b64encode(f"{ADMIN_ID}:{ADMIN_SECRET}".encode()).decode
 
 def start_worker(leader_port, port):
     env = {"PATH": os.environ.get("PATH", ""), "LOG_LEVEL": "warn"}
-    args = [KOMAINU, "-Dhttp.address=127.0.0.1", f"-Dhttp.port={port}", "-Dcluster.mode=worker",
+    args = [KOMAINU, "-Dhttp.address=127.0.0.1", f"-Dhttp.port={port}", "-Dhttps.port=0", "-Dcluster.mode=worker",
             f"-Dcluster.leader.urls.0=http://127.0.0.1:{leader_port}",
             f"-Dcluster.leader.clientId={ADMIN_ID}", f"-Dcluster.leader.clientSecret={ADMIN_SECRET}"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -55,6 +55,13 @@ pub enum ConfigError {
         key: String,
         env: Option<&'static str>,
     },
+    /// A key that only makes sense together with another one.
+    #[error("{key} is required when {because}{}", env_hint(.env))]
+    RequiredWith {
+        key: String,
+        because: String,
+        env: Option<&'static str>,
+    },
 }
 
 impl ConfigError {
@@ -64,7 +71,8 @@ impl ConfigError {
             ConfigError::Invalid { key, .. }
             | ConfigError::UnknownKey { key, .. }
             | ConfigError::IndexOutOfRange { key, .. }
-            | ConfigError::RequiredForWorker { key, .. } => Some(key),
+            | ConfigError::RequiredForWorker { key, .. }
+            | ConfigError::RequiredWith { key, .. } => Some(key),
             ConfigError::File { .. } | ConfigError::BadOverride { .. } => None,
         }
     }

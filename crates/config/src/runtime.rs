@@ -29,8 +29,44 @@ pub struct HttpConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpsConfig {
-    /// `https.port` (`HTTPS_PORT`), default 8443. Not bound until TLS lands.
+    /// `https.port` (`HTTPS_PORT`), default 8443; 0 = an ephemeral port.
     pub port: u16,
+    /// `https.address`, default `http.address`.
+    pub address: String,
+    /// `https.clientAuth` (`HTTPS_CLIENT_AUTH`): whether the HTTPS listener
+    /// asks clients for a certificate.
+    pub client_auth: ClientAuth,
+    /// `https.clientCAPath` (`HTTPS_CLIENT_CA_PATH`): PEM bundle of the CAs
+    /// client certificates must chain to; required unless clientAuth = none.
+    pub client_ca_path: Option<PathBuf>,
+    /// `https.handshakeTimeout` ms, default 10000: a TLS handshake that takes
+    /// longer is dropped.
+    pub handshake_timeout: Duration,
+}
+
+/// `https.clientAuth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No client certificate asked for.
+    None,
+    /// Asked for and verified when given; the cluster endpoints then require
+    /// one, other traffic does not.
+    Want,
+    /// Required: the handshake fails without a valid client certificate.
+    Need,
+}
+
+/// `cluster.mtls.*`: how a worker reaches its leaders over HTTPS.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MtlsConfig {
+    /// `cluster.mtls.trustedCAPath` (`CLUSTER_MTLS_TRUSTED_CA_PATH`): PEM
+    /// bundle that verifies the leaders' certificates; unset = system roots.
+    pub trusted_ca_path: Option<PathBuf>,
+    /// `cluster.mtls.certPath` (`CLUSTER_MTLS_CERT_PATH`): PEM chain the
+    /// worker presents to leaders (mutual TLS), with `key_path`.
+    pub cert_path: Option<PathBuf>,
+    /// `cluster.mtls.keyPath` (`CLUSTER_MTLS_KEY_PATH`): its private key.
+    pub key_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +131,7 @@ pub struct ClusterConfig {
     pub retry_factor: u32,
     /// `cluster.selfAddress` (`CLUSTER_SELF_ADDRESS`), optional.
     pub self_address: Option<String>,
+    pub mtls: MtlsConfig,
     pub leader: LeaderConfig,
     pub worker: WorkerConfig,
 }

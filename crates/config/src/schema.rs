@@ -72,6 +72,18 @@ pub(crate) static KEYS: &[Key] = &[
     key("http.port", "HTTP_PORT", PORT, D("8080")),
     key("http.shutdownTimeout", "", MS, D("30000")),
     key("https.port", "HTTPS_PORT", PORT, D("8443")),
+    key("https.address", "", Text, SameAs("http.address")),
+    key(
+        "https.clientAuth",
+        "HTTPS_CLIENT_AUTH",
+        Kind::Choice(
+            &[("none", "none"), ("want", "want"), ("need", "need")],
+            "one of none, want, need",
+        ),
+        D("none"),
+    ),
+    key("https.clientCAPath", "HTTPS_CLIENT_CA_PATH", Text, Unset),
+    key("https.handshakeTimeout", "", MS1, D("10000")),
     key(
         "app.storage",
         "APP_STORAGE",
@@ -154,6 +166,19 @@ pub(crate) static KEYS: &[Key] = &[
         D("2"),
     ),
     key("cluster.selfAddress", "CLUSTER_SELF_ADDRESS", Text, Unset),
+    key(
+        "cluster.mtls.trustedCAPath",
+        "CLUSTER_MTLS_TRUSTED_CA_PATH",
+        Text,
+        Unset,
+    ),
+    key(
+        "cluster.mtls.certPath",
+        "CLUSTER_MTLS_CERT_PATH",
+        Text,
+        Unset,
+    ),
+    key("cluster.mtls.keyPath", "CLUSTER_MTLS_KEY_PATH", Text, Unset),
     key("cluster.leader.name", "CLUSTER_LEADER_NAME", Text, Unset),
     key(
         "cluster.leader.urls",

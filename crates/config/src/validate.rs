@@ -48,6 +48,7 @@ pub(crate) fn resolve(layers: &Layers, errors: &mut Vec<ConfigError>) -> Vec<Ent
         out.push(Entry { key, val, origin });
     }
     check_worker(&out, errors);
+    check_tls(&out, errors);
     out
 }
 
@@ -156,6 +157,33 @@ fn check_worker(entries: &[Entry], errors: &mut Vec<ConfigError>) {
     }
 }
 
+/// Keys that need a partner: a client CA when client certificates are asked
+/// for, and a client certificate and its key together.
+fn check_tls(entries: &[Entry], errors: &mut Vec<ConfigError>) {
+    let is_set = |name: &str| !matches!(get(entries, name), Some(Val::Unset) | None);
+    let mut require = |key: &str, because: String| {
+        errors.push(ConfigError::RequiredWith {
+            key: key.to_string(),
+            because,
+            env: schema::find(key).and_then(|k| k.env),
+        });
+    };
+    if let Some(Val::Str(auth)) = get(entries, "https.clientAuth")
+        && auth != "none"
+        && !is_set("https.clientCAPath")
+    {
+        require("https.clientCAPath", format!("https.clientAuth = {auth}"));
+    }
+    for (key, partner) in [
+        ("cluster.mtls.keyPath", "cluster.mtls.certPath"),
+        ("cluster.mtls.certPath", "cluster.mtls.keyPath"),
+    ] {
+        if is_set(partner) && !is_set(key) {
+            require(key, format!("{partner} is set"));
+        }
+    }
+}
+
 /// Typed reads from validated entries (the fallbacks are unreachable after validation).
 struct View<'a>(&'a [Entry]);
 
@@ -202,6 +230,14 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
         },
         https: HttpsConfig {
             port: v.num("https.port"),
+            address: v.text("https.address"),
+            client_auth: match v.text("https.clientAuth").as_str() {
+                "want" => ClientAuth::Want,
+                "need" => ClientAuth::Need,
+                _ => ClientAuth::None,
+            },
+            client_ca_path: v.opt("https.clientCAPath").map(PathBuf::from),
+            handshake_timeout: v.ms("https.handshakeTimeout"),
         },
         app: AppConfig {
             storage: match v.text("app.storage").as_str() {
@@ -232,6 +268,11 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             retry_delay: v.ms("cluster.retryDelay"),
             retry_factor: v.num("cluster.retryFactor"),
             self_address: v.opt("cluster.selfAddress"),
+            mtls: MtlsConfig {
+                trusted_ca_path: v.opt("cluster.mtls.trustedCAPath").map(PathBuf::from),
+                cert_path: v.opt("cluster.mtls.certPath").map(PathBuf::from),
+                key_path: v.opt("cluster.mtls.keyPath").map(PathBuf::from),
+            },
             leader: LeaderConfig {
                 name: v.opt("cluster.leader.name"),
                 urls: v.list("cluster.leader.urls"),

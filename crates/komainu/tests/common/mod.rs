@@ -1,8 +1,15 @@
 //! Starts the real `komainu` binary on an ephemeral port with its own data
 //! folder, waits for its ready line, and kills it on drop.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
+pub mod pki;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader};
@@ -23,16 +30,24 @@ pub fn binary() -> &'static str {
 }
 
 /// A `komainu` command with a clean environment: tests never inherit the
-/// developer's CLUSTER_* or HTTP_PORT variables.
+/// developer's CLUSTER_* or HTTP_PORT variables. The HTTPS listener takes an
+/// ephemeral port unless a test says otherwise: parallel tests must never
+/// meet on the default 8443.
 pub fn command() -> Command {
     let mut command = Command::new(binary());
-    command.env_clear().env("LOG_LEVEL", "warn");
+    command
+        .env_clear()
+        .env("LOG_LEVEL", "warn")
+        .env("HTTPS_PORT", "0");
     command
 }
 
 pub struct Node {
     child: Child,
     pub port: u16,
+    /// The HTTPS listener's port, when the node printed one before its HTTP
+    /// ready line.
+    pub https_port: Option<u16>,
     pub data: PathBuf,
     pub stdout: Vec<String>,
     client: reqwest::Client,
@@ -51,6 +66,7 @@ impl Node {
         let mut args = vec![
             "-Dhttp.address=127.0.0.1".to_string(),
             "-Dhttp.port=0".to_string(),
+            "-Dhttps.port=0".to_string(),
             format!("-Dapp.filedb.path={}", data.display()),
             format!("-Dadmin.clientId={ADMIN_ID}"),
             format!("-Dadmin.clientSecret={ADMIN_SECRET}"),
@@ -72,9 +88,13 @@ impl Node {
             }
         });
         let mut lines = Vec::new();
+        let mut https_port = None;
         let port = loop {
             match rx.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("komainu listening on https://") {
+                        https_port = addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                    }
                     let port = line
                         .strip_prefix("komainu listening on http://")
                         .and_then(|addr| addr.rsplit(':').next())
@@ -97,6 +117,7 @@ impl Node {
         Node {
             child,
             port,
+            https_port,
             data: data.to_path_buf(),
             stdout: lines,
             client,
@@ -221,6 +242,7 @@ pub fn worker_args(leaders: &[String]) -> Vec<String> {
     let mut args = vec![
         "-Dhttp.address=127.0.0.1".to_string(),
         "-Dhttp.port=0".to_string(),
+        "-Dhttps.port=0".to_string(),
         "-Dcluster.mode=worker".to_string(),
         format!("-Dcluster.leader.clientId={ADMIN_ID}"),
         format!("-Dcluster.leader.clientSecret={ADMIN_SECRET}"),
