@@ -9,6 +9,7 @@ use std::ops::ControlFlow;
 use axum::Json;
 use axum::http::StatusCode;
 use model::Kind;
+use model::certificate::PRIVATE_KEY_FIELD;
 use model::normalize::{Normalized, normalize, template};
 use serde_json::{Value, json};
 use store::{Condition, Op};
@@ -20,7 +21,21 @@ use crate::query::ListQuery;
 
 const SCAN_BATCH: usize = 500;
 
+/// A page of entities as clients see them: secrets redacted.
 pub async fn list(
+    ctx: &AdminContext,
+    kind: Kind,
+    params: &HashMap<String, String>,
+) -> AdminResult<Json<Value>> {
+    let mut page = list_stored(ctx, kind, params).await?;
+    if let Value::Array(items) = &mut page.0 {
+        items.iter_mut().for_each(|item| redact(kind, item));
+    }
+    Ok(page)
+}
+
+/// A page of entities as stored, secrets included: for the full export only.
+pub async fn list_stored(
     ctx: &AdminContext,
     kind: Kind,
     params: &HashMap<String, String>,
@@ -52,7 +67,19 @@ pub async fn list(
 }
 
 pub async fn get(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Json<Value>> {
-    Ok(Json(load(ctx, kind, id).await?))
+    let mut entity = load(ctx, kind, id).await?;
+    redact(kind, &mut entity);
+    Ok(Json(entity))
+}
+
+/// Removes what the admin API never shows: a certificate's private key. It
+/// stays in the store, the full export and the cluster state.
+pub fn redact(kind: Kind, entity: &mut Value) {
+    if kind == Kind::Certificate
+        && let Some(object) = entity.as_object_mut()
+    {
+        object.remove(PRIVATE_KEY_FIELD);
+    }
 }
 
 pub async fn create(
@@ -70,8 +97,11 @@ pub async fn replace(
     ctx: &AdminContext,
     kind: Kind,
     id: &str,
-    body: Value,
+    mut body: Value,
 ) -> AdminResult<Json<Value>> {
+    if kind == Kind::Certificate {
+        keep_private_key(ctx, id, &mut body).await?;
+    }
     let entity = normalize(kind, body, Some(id))?;
     same_id(kind, id, &entity)?;
     write(ctx, kind, entity, Condition::MustExist).await
@@ -154,7 +184,31 @@ async fn write(
     };
     let revision = ctx.store.write(vec![op]).await?;
     ctx.publisher.publish_up_to(revision).await?;
-    Ok(Json(entity.value))
+    let mut answer = entity.value;
+    redact(kind, &mut answer);
+    Ok(Json(answer))
+}
+
+/// A certificate read from the API has no private key, so a PUT of what a GET
+/// returned keeps the stored key rather than failing validation.
+async fn keep_private_key(ctx: &AdminContext, id: &str, body: &mut Value) -> AdminResult<()> {
+    let Some(object) = body.as_object_mut() else {
+        return Ok(());
+    };
+    let missing = match object.get(PRIVATE_KEY_FIELD) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(key)) => key.is_empty(),
+        Some(_) => false,
+    };
+    if !missing {
+        return Ok(());
+    }
+    if let Some(bytes) = ctx.store.get(Kind::Certificate.store_key(), id).await?
+        && let Some(key) = decode(&bytes)?.get(PRIVATE_KEY_FIELD).cloned()
+    {
+        object.insert(PRIVATE_KEY_FIELD.to_string(), key);
+    }
+    Ok(())
 }
 
 fn decode(bytes: &[u8]) -> AdminResult<Value> {

@@ -36,7 +36,9 @@ pub async fn export(ctx: &AdminContext) -> AdminResult<Json<Value>> {
         let value = if kind == Kind::GlobalConfig {
             entities::load(ctx, kind, model::global_config::GLOBAL_ID).await?
         } else {
-            entities::list(ctx, kind, &Default::default()).await?.0
+            entities::list_stored(ctx, kind, &Default::default())
+                .await?
+                .0
         };
         doc.insert(kind.export_key().into(), value);
     }

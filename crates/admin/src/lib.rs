@@ -27,6 +27,7 @@ mod meta;
 pub mod openapi;
 /// JSON Patch and Merge Patch.
 mod patch;
+pub mod pki;
 /// Builds and publishes the state snapshot from the store.
 pub mod publisher;
 /// List paging and filtering.
@@ -36,6 +37,7 @@ mod routes;
 
 pub use context::{AdminContext, NodeInfo};
 pub use error::AdminError;
+pub use pki::{ADMIN_CERTIFICATE_ID, ensure_admin_certificate};
 pub use routes::{HEALTH_PATH, router, router_with, served_paths};
 
 /// Wall clock in ms since the Unix epoch (0 if the clock is before 1970).

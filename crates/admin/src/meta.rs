@@ -71,6 +71,12 @@ pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let health = |ok: bool| if ok { "healthy" } else { "unhealthy" };
+    let expired: Vec<Value> = state
+        .tls
+        .expired(crate::now_ms())
+        .into_iter()
+        .map(|(id, name, to)| json!({"id": id, "name": name, "to": to}))
+        .collect();
     (
         status,
         Json(json!({
@@ -82,6 +88,9 @@ pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
                 "build_ms": ctx.publisher.last_build_ms(),
             },
             "cluster": {"mode": ctx.info.mode, "name": ctx.info.name},
+            // Expired certificates are reported, not made a failure: the
+            // node still serves everything else.
+            "certificates": {"count": state.tls.len(), "expired": expired},
         })),
     )
 }

@@ -89,6 +89,28 @@ pub fn document() -> Json<Value> {
             "patch": patch_op("GlobalConfig", "GlobalConfig"),
         }),
     );
+    for (path, what) in [
+        (
+            "/api/pki/certs",
+            "a certificate (server, or client with client: true)",
+        ),
+        ("/api/pki/cas", "a CA certificate"),
+    ] {
+        let mut post = op(
+            &format!(
+                "Generate {what} (ECDSA P-256), self-signed or signed by the CA caRef, and store it"
+            ),
+            "Certificate",
+            Some("Certificate"),
+            false,
+        );
+        post["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(Some("CertificateRequest"))}}});
+        post["responses"]["201"] = post["responses"]["200"].take();
+        if let Some(responses) = post["responses"].as_object_mut() {
+            responses.remove("200");
+        }
+        add(path.into(), json!({"post": post}));
+    }
     for kind in Kind::ALL {
         let mut bases = vec![format!(
             "/apis/{}/{}/{}",
@@ -226,7 +248,25 @@ fn components() -> Value {
                 "validUntil": {"type": "integer", "nullable": true}
             })),
             "ServiceGroup": entity(&[], json!({"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}})),
-            "GlobalConfig": entity(&[], json!({"maintenanceMode": {"type": "boolean"}}))
+            "GlobalConfig": entity(&[], json!({"maintenanceMode": {"type": "boolean"}})),
+            "Certificate": entity(&["chain"], json!({
+                "id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
+                "chain": {"type": "string", "description": "PEM certificates, leaf first"},
+                "privateKey": {"type": "string", "writeOnly": true, "description": "PEM private key (PKCS#8, PKCS#1 or SEC1); never returned by the API, kept on PUT when absent"},
+                "caRef": {"type": "string", "nullable": true}, "ca": {"type": "boolean"}, "client": {"type": "boolean"}, "selfSigned": {"type": "boolean"},
+                "subject": {"type": "string", "readOnly": true}, "issuer": {"type": "string", "readOnly": true},
+                "sans": {"type": "array", "items": {"type": "string"}, "readOnly": true},
+                "from": {"type": "integer", "readOnly": true}, "to": {"type": "integer", "readOnly": true},
+                "serialNumber": {"type": "string", "readOnly": true}
+            })),
+            "CertificateRequest": {"type": "object", "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
+                "hosts": {"type": "array", "items": {"type": "string"}, "description": "DNS names (wildcards allowed) and IPs"},
+                "subject": {"type": "string", "description": "CN=..., O=..., OU=..., C=..., ST=..., L=..."},
+                "days": {"type": "integer", "minimum": 1, "maximum": 36500, "default": 365},
+                "caRef": {"type": "string", "description": "id of a stored CA certificate to sign with"},
+                "client": {"type": "boolean", "default": false}
+            }}
         }
     })
 }

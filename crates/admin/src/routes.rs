@@ -9,14 +9,14 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, Uri};
 use axum::middleware;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use model::Kind;
 use model::global_config::GLOBAL_ID;
 
 use crate::body::JsonBody;
 use crate::context::AdminContext;
 use crate::error::AdminError;
-use crate::{auth, entities, export, meta, openapi};
+use crate::{auth, entities, export, meta, openapi, pki};
 
 pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
 
@@ -115,6 +115,18 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
         (
             "/api/globalconfig".to_string(),
             singleton(Kind::GlobalConfig),
+        ),
+        (
+            "/api/pki/certs".to_string(),
+            post(|State(ctx): Ctx, JsonBody(body): JsonBody| async move {
+                pki::generate(&ctx, body, false).await
+            }),
+        ),
+        (
+            "/api/pki/cas".to_string(),
+            post(|State(ctx): Ctx, JsonBody(body): JsonBody| async move {
+                pki::generate(&ctx, body, true).await
+            }),
         ),
     ];
     for kind in Kind::ALL {

@@ -273,6 +273,7 @@ fn settings(urls: &[String]) -> WorkerSettings {
         retry_factor: 2,
         dbpath: None,
         data_stale_after: Duration::from_secs(600),
+        leader_tls: None,
     }
 }
 

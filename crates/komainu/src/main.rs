@@ -14,12 +14,14 @@ mod metrics_port;
 mod node;
 /// Quota counts between the proxy and the datastore.
 mod quota_sync;
-/// The HTTP listener and host dispatch.
+/// The HTTP and HTTPS listeners and host dispatch.
 mod server;
 /// SIGTERM / SIGINT.
 mod shutdown;
 /// Standalone and leader nodes: state from a datastore.
 mod store_node;
+/// The HTTPS listener's TLS configuration and handshakes.
+mod tls;
 /// Worker nodes: state from the leaders.
 mod worker_node;
 

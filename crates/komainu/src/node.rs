@@ -9,14 +9,15 @@ use std::sync::Arc;
 use admin::NodeInfo;
 use anyhow::Context;
 use axum::Router;
-use config::{ClusterMode, Config};
+use config::{ClientAuth, ClusterMode, Config};
 use model::StateHandle;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use proxy::{Proxy, ProxySettings};
 use tokio::net::TcpListener;
 
-use crate::server::{Dispatch, Limits, serve};
+use crate::server::{Dispatch, Limits, Listeners, serve};
+use crate::tls::Tls;
 use crate::{store_node, worker_node};
 
 /// What a mode hands to the shared part of the node.
@@ -52,12 +53,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(Metrics::new());
     let quotas = Arc::new(QuotaTracker::new(config.proxy.throttling_window));
+    let client_auth = crate::tls::client_auth(&config.https)?;
     let address = format!("{}:{}", config.http.address, config.http.port);
     // Bound before the plane starts so that a worker can tell its leaders its real port.
     let listener = TcpListener::bind(&address)
         .await
         .with_context(|| format!("binding http.address:http.port = {address}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    let https_address = format!("{}:{}", config.https.address, config.https.port);
+    let https_listener = TcpListener::bind(&https_address)
+        .await
+        .with_context(|| format!("binding https.address:https.port = {https_address}"))?;
+    let https_local = https_listener
+        .local_addr()
+        .context("reading the bound HTTPS address")?;
     let plane = match config.cluster.mode {
         ClusterMode::Worker => {
             worker_node::prepare(&config, &info, local.port(), &quotas, &metrics)?
@@ -70,8 +79,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         plane.state.clone(),
         quotas.clone(),
         metrics.clone(),
-        proxy_settings(&config),
+        proxy_settings(&config, https_local.port()),
     ));
+    // Certificates come from the state, read at each handshake: the
+    // listener never needs rebuilding when they change.
+    let tls = Tls::new(
+        &config.https,
+        client_auth,
+        plane.state.clone(),
+        &config.admin.host,
+    )?;
     spawn_pruner(&plane.state, proxy.clone());
     if let Some(port) = config.metrics.port {
         crate::metrics_port::spawn(&config.http.address, port, metrics.clone()).await?;
@@ -81,19 +98,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for note in &plane.notes {
         println!("{note}");
     }
+    // The HTTPS line first: the HTTP line is the "ready" line scripts wait for.
+    println!("komainu listening on https://{https_local}");
     println!("komainu listening on http://{local}");
 
     let dispatch = Dispatch {
         admin_host: config.admin.host.as_str().into(),
         admin: plane.admin.clone(),
         proxy,
+        cluster_requires_client_certificate: config.https.client_auth != ClientAuth::None,
     };
     let limits = Limits {
         header_read_timeout: config.proxy.header_read_timeout,
         max_header_size: config.proxy.max_header_size,
     };
+    let listeners = Listeners {
+        http: listener,
+        https: https_listener,
+        tls,
+    };
     serve(
-        listener,
+        listeners,
         dispatch,
         limits,
         crate::shutdown::signal(),
@@ -131,8 +156,9 @@ pub fn mode_name(mode: ClusterMode) -> &'static str {
     }
 }
 
-fn proxy_settings(config: &Config) -> ProxySettings {
+fn proxy_settings(config: &Config, https_port: u16) -> ProxySettings {
     ProxySettings {
+        https_port,
         connect_timeout: config.proxy.connect_timeout,
         upstream_timeout: config.proxy.upstream_timeout,
         idle_timeout: config.proxy.idle_timeout,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use admin::bootstrap::{Bootstrap, ensure_admin_key};
 use admin::publisher::build_state;
-use admin::{AdminContext, NodeInfo};
+use admin::{AdminContext, NodeInfo, ensure_admin_certificate};
 use anyhow::Context;
 use cluster::leader::{Leader, LeaderSettings};
 use config::{ClusterMode, Config, Storage};
@@ -44,6 +44,13 @@ pub async fn prepare(
     let bootstrap = ensure_admin_key(&store, client_id, client_secret)
         .await
         .context("creating the admin API key")?;
+    // So that HTTPS on the admin host works from the first start.
+    if ensure_admin_certificate(&store, &config.admin.host)
+        .await
+        .context("creating the admin host certificate")?
+    {
+        tracing::info!(host = %config.admin.host, "generated a self-signed certificate for the admin host");
+    }
     let state = Arc::new(StateHandle::new(
         build_state(store.as_ref())
             .await

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::routing::get;
-use cluster::worker::{Worker, WorkerSettings};
+use cluster::worker::{LeaderTlsFiles, Worker, WorkerSettings};
 use config::Config;
 use model::{State, StateHandle};
 use proxy::metrics::Metrics;
@@ -38,7 +38,7 @@ pub fn prepare(
 ) -> anyhow::Result<Plane> {
     let state = Arc::new(StateHandle::new(State::default()));
     let worker = Worker::new(
-        worker_settings(config, info, http_port),
+        worker_settings(config, info, http_port)?,
         state.clone(),
         quotas.clone(),
     );
@@ -72,9 +72,21 @@ pub fn prepare(
     })
 }
 
-fn worker_settings(config: &Config, info: &NodeInfo, http_port: u16) -> WorkerSettings {
+fn worker_settings(
+    config: &Config,
+    info: &NodeInfo,
+    http_port: u16,
+) -> anyhow::Result<WorkerSettings> {
     let cluster = &config.cluster;
-    WorkerSettings {
+    // Read now: a worker whose TLS files are wrong must not start.
+    let files = LeaderTlsFiles {
+        trusted_ca_path: cluster.mtls.trusted_ca_path.clone(),
+        cert_path: cluster.mtls.cert_path.clone(),
+        key_path: cluster.mtls.key_path.clone(),
+    };
+    let leader_tls = cluster::worker::leader_tls(&files, &cluster.leader.urls)
+        .map_err(|e| anyhow::anyhow!("cannot reach the leaders over TLS: {e}"))?;
+    Ok(WorkerSettings {
         id: model::id::generate("worker"),
         name: info.name.clone(),
         version: info.version,
@@ -95,7 +107,8 @@ fn worker_settings(config: &Config, info: &NodeInfo, http_port: u16) -> WorkerSe
         retry_factor: cluster.retry_factor,
         dbpath: cluster.worker.dbpath.clone(),
         data_stale_after: cluster.worker.data_stale_after,
-    }
+        leader_tls,
+    })
 }
 
 fn router(admin: WorkerAdmin) -> Router {

@@ -234,7 +234,13 @@ async fn templates_entities_version_infos_and_health() {
         .collect();
     assert_eq!(
         kinds,
-        vec!["Route", "ApiKey", "ServiceGroup", "GlobalConfig"]
+        vec![
+            "Route",
+            "ApiKey",
+            "ServiceGroup",
+            "GlobalConfig",
+            "Certificate"
+        ]
     );
     assert_eq!(entities["resources"][0]["group"], "proxy.otoroshi.io");
 

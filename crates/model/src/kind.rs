@@ -7,14 +7,16 @@ pub enum Kind {
     ApiKey,
     ServiceGroup,
     GlobalConfig,
+    Certificate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Route,
         Kind::ApiKey,
         Kind::ServiceGroup,
         Kind::GlobalConfig,
+        Kind::Certificate,
     ];
 
     /// Name under which the store keeps this kind. Part of the stored schema:
@@ -25,6 +27,7 @@ impl Kind {
             Kind::ApiKey => "apikeys",
             Kind::ServiceGroup => "service-groups",
             Kind::GlobalConfig => "global-configs",
+            Kind::Certificate => "certificates",
         }
     }
 
@@ -35,6 +38,7 @@ impl Kind {
             Kind::ApiKey => "ApiKey",
             Kind::ServiceGroup => "ServiceGroup",
             Kind::GlobalConfig => "GlobalConfig",
+            Kind::Certificate => "Certificate",
         }
     }
 
@@ -44,6 +48,7 @@ impl Kind {
             Kind::ApiKey => "apim.otoroshi.io",
             Kind::ServiceGroup => "organize.otoroshi.io",
             Kind::GlobalConfig => "config.otoroshi.io",
+            Kind::Certificate => "pki.otoroshi.io",
         }
     }
 
@@ -61,6 +66,7 @@ impl Kind {
             Kind::ApiKey => "apikey",
             Kind::ServiceGroup => "service-group",
             Kind::GlobalConfig => "global-config",
+            Kind::Certificate => "certificate",
         }
     }
 
@@ -71,6 +77,7 @@ impl Kind {
             Kind::ApiKey => "apikeys",
             Kind::ServiceGroup => "groups",
             Kind::GlobalConfig => "globalconfig",
+            Kind::Certificate => "certificates",
         }
     }
 
@@ -90,6 +97,7 @@ impl Kind {
             Kind::ApiKey => "apiKeys",
             Kind::ServiceGroup => "serviceGroups",
             Kind::GlobalConfig => "config",
+            Kind::Certificate => "certificates",
         }
     }
 
@@ -100,6 +108,7 @@ impl Kind {
             Kind::ApiKey => "apikey",
             Kind::ServiceGroup => "group",
             Kind::GlobalConfig => "global",
+            Kind::Certificate => "cert",
         }
     }
 

@@ -9,6 +9,8 @@
 
 /// API keys (`apim.otoroshi.io/v1/apikeys`).
 pub mod apikey;
+/// TLS certificates (`pki.otoroshi.io/v1/certificates`).
+pub mod certificate;
 /// Validation errors that name each bad field by its path.
 pub mod error;
 /// The global config singleton (`config.otoroshi.io/v1/global-configs`).
@@ -29,9 +31,14 @@ pub mod route;
 pub mod router;
 /// The immutable snapshot of every entity the data plane reads.
 pub mod state;
+/// Certificates indexed by SAN for the TLS handshake.
+pub mod tls_index;
+#[cfg(test)]
+mod tls_tests;
 /// Small validation helpers shared by the entity modules.
 mod validate;
 
 pub use error::{FieldError, ValidationErrors};
 pub use kind::Kind;
 pub use state::{State, StateHandle};
+pub use tls_index::TlsIndex;

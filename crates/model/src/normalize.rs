@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::apikey::ApiKey;
+use crate::certificate::Certificate;
 use crate::global_config::{GLOBAL_ID, GlobalConfig};
 use crate::group::ServiceGroup;
 use crate::id;
@@ -76,6 +77,10 @@ pub fn normalize(
         Kind::GlobalConfig => check::<GlobalConfig>(body, |c| {
             c.validate()?;
             Ok(GLOBAL_ID.to_string())
+        }),
+        Kind::Certificate => check::<Certificate>(body, |c| {
+            c.normalize()?;
+            Ok(c.id.clone())
         }),
     }
 }
@@ -147,6 +152,15 @@ pub fn template(kind: Kind) -> Value {
         }
         Kind::ServiceGroup => serde_json::json!({"name": "New group"}),
         Kind::GlobalConfig => serde_json::json!({}),
+        // A certificate cannot be valid without a chain and key: the template
+        // is the bare shape for a client to fill.
+        Kind::Certificate => {
+            return serde_json::json!({
+                "id": generate_id(kind), "name": "New certificate", "description": "",
+                "chain": "", "privateKey": "", "caRef": null,
+                "ca": false, "client": false, "selfSigned": false,
+            });
+        }
     };
     match normalize(kind, seed, None) {
         Ok(normalized) => normalized.value,

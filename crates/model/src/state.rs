@@ -9,11 +9,13 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::apikey::ApiKey;
+use crate::certificate::Certificate;
 use crate::global_config::GlobalConfig;
 use crate::group::ServiceGroup;
 use crate::normalize::decode_slice;
 use crate::route::Route;
 use crate::router::RouteTable;
+use crate::tls_index::TlsIndex;
 use crate::{Kind, ValidationErrors};
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +32,12 @@ pub struct State {
     /// [`StateBuilder::build`] (a `State` assembled by hand starts with an
     /// empty table).
     pub router: Arc<RouteTable>,
+    /// Certificate entities by id (private keys included: this is the
+    /// data plane's view, never served as is by the admin API).
+    pub certificates: HashMap<String, Arc<Certificate>>,
+    /// `certificates` ready for the TLS handshake; built by
+    /// [`StateBuilder::build`].
+    pub tls: Arc<TlsIndex>,
     /// False only for the empty state a worker starts with before its first
     /// sync or snapshot: the proxy answers 503 rather than 404 then.
     pub loaded: bool,
@@ -77,6 +85,12 @@ impl StateBuilder {
                 self.state.groups.insert(group.id.clone(), Arc::new(group));
             }
             Kind::GlobalConfig => self.state.global = Arc::new(decode_slice(bytes)?),
+            Kind::Certificate => {
+                let cert: Certificate = decode_slice(bytes)?;
+                self.state
+                    .certificates
+                    .insert(cert.id.clone(), Arc::new(cert));
+            }
         }
         Ok(())
     }
@@ -84,6 +98,11 @@ impl StateBuilder {
     pub fn build(mut self) -> State {
         self.state.routes.sort_by(|a, b| a.id.cmp(&b.id));
         self.state.router = Arc::new(RouteTable::build(&self.state.routes));
+        let (tls, skipped) = TlsIndex::build(self.state.certificates.values().map(|c| c.as_ref()));
+        for (id, reason) in skipped {
+            tracing::warn!(certificate = %id, %reason, "certificate left out of TLS: it does not load");
+        }
+        self.state.tls = Arc::new(tls);
         self.state.loaded = true;
         self.state
     }

@@ -113,6 +113,12 @@ fn apikey_restrictions_and_entities_are_checked() {
 fn templates_are_valid_entities() {
     for kind in Kind::ALL {
         let t = template(kind);
+        if kind == Kind::Certificate {
+            // No certificate is valid without a chain and key, which a
+            // template cannot invent: it is the bare shape to fill.
+            assert_eq!(t["chain"], "", "{t}");
+            continue;
+        }
         assert!(normalize(kind, t, None).is_ok(), "{kind:?}");
     }
 }
@@ -124,12 +130,45 @@ fn non_objects_are_refused() {
 }
 
 #[test]
-fn tls_targets_are_refused_until_tls_to_backends_exists() {
-    let err = normalize(
+fn tls_targets_are_accepted_with_their_tls_config_kept() {
+    let config = json!({"enabled": true, "trusted_certs": ["ca-1"], "trust_all": false, "loose": false, "certs": [], "extra_field": 1});
+    let n = normalize(
         Kind::Route,
-        route(json!([{"hostname": "h", "port": 443, "tls": true}])),
+        route(json!([{"hostname": "h", "port": 443, "tls": true, "tls_config": config}])),
         None,
     )
-    .unwrap_err();
-    assert_eq!(paths(err), vec!["backend.targets[0].tls"]);
+    .unwrap();
+    assert_eq!(n.value["backend"]["targets"][0]["tls"], json!(true));
+    assert_eq!(n.value["backend"]["targets"][0]["tls_config"], config);
+}
+
+#[test]
+fn unsupported_or_malformed_tls_configs_are_refused() {
+    for (config, path) in [
+        (
+            json!({"enabled": true, "certs": ["client-1"]}),
+            "backend.targets[0].tls_config.certs",
+        ),
+        (
+            json!({"enabled": true, "loose": true}),
+            "backend.targets[0].tls_config.loose",
+        ),
+        (
+            json!({"trust_all": "yes"}),
+            "backend.targets[0].tls_config.trust_all",
+        ),
+        (
+            json!({"trusted_certs": "ca-1"}),
+            "backend.targets[0].tls_config.trusted_certs",
+        ),
+        (json!([1]), "backend.targets[0].tls_config"),
+    ] {
+        let err = normalize(
+            Kind::Route,
+            route(json!([{"hostname": "h", "port": 443, "tls": true, "tls_config": config}])),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(paths(err), vec![path], "{config}");
+    }
 }

@@ -16,8 +16,12 @@ pub mod apikey;
 pub mod balancer;
 /// The body type every response is given as.
 pub mod body;
+/// What the listener knows about a request's connection (TLS, client certificate).
+pub mod conn;
 /// Data-plane errors and their HTTP mapping.
 mod error;
+/// The ForceHttpsTraffic plugin's redirect.
+mod force_https;
 /// Hop-by-hop and X-Forwarded-* header rules.
 mod headers;
 /// The host a request is for.
@@ -32,6 +36,8 @@ pub mod quota;
 mod runtime;
 /// One proxied request from match to response.
 mod service;
+/// rustls client pieces shared with the cluster worker's leader client.
+pub mod tls_client;
 /// The pooled upstream client.
 mod upstream;
 

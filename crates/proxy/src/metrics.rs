@@ -52,6 +52,8 @@ pub struct Metrics {
     pub unmatched: Counter,
     /// Client connections open on the listener(s).
     pub open_connections: Gauge,
+    /// TLS handshakes that failed or timed out on the HTTPS listener.
+    pub tls_handshake_failures: Counter,
 }
 
 /// One route's metric handles.
@@ -76,6 +78,7 @@ impl Metrics {
         let upstream_errors = Family::<ErrorLabels, Counter>::default();
         let unmatched = Counter::default();
         let open_connections = Gauge::default();
+        let tls_handshake_failures = Counter::default();
         registry.register(
             "requests",
             "Proxied requests by route and status class",
@@ -111,6 +114,11 @@ impl Metrics {
             "Open client connections",
             open_connections.clone(),
         );
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            tls_handshake_failures.clone(),
+        );
         Self {
             registry,
             requests,
@@ -120,6 +128,7 @@ impl Metrics {
             upstream_errors,
             unmatched,
             open_connections,
+            tls_handshake_failures,
         }
     }
 

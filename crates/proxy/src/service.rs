@@ -21,14 +21,16 @@ use model::{State, StateHandle, plugins};
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
 use crate::body::{ProxyBody, boxed, empty};
+use crate::conn::ConnInfo;
 use crate::error::ProxyError;
+use crate::force_https;
 use crate::headers::{
     self, DAILY_REMAINING, MONTHLY_REMAINING, PROXY_LATENCY, REQUEST_ID, UPSTREAM_LATENCY,
 };
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::quota::{QuotaTracker, Remaining};
 use crate::runtime::{RouteRuntime, Runtimes};
-use crate::upstream::{CallError, Upstream};
+use crate::upstream::{CallError, TlsTarget, Upstream};
 
 /// Defaults that routes may override.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ pub struct ProxySettings {
     pub upstream_timeout: Duration,
     pub idle_timeout: Duration,
     pub access_log: bool,
+    /// The HTTPS listener's port, for the ForceHttpsTraffic redirect.
+    pub https_port: u16,
 }
 
 pub struct Proxy {
@@ -164,6 +168,19 @@ impl Proxy {
         let route = found.route.clone();
         let runtime = self.runtimes.get(&route, state.revision);
         let fail = |error: ProxyError| (error, Some((runtime.clone(), route.clone())));
+        let conn = ConnInfo::of(&request);
+        if !conn.tls && route.uses_plugin(plugins::FORCE_HTTPS_TRAFFIC) {
+            let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
+            let redirect = force_https::redirect(host, path_and_query, self.settings.https_port)
+                .ok_or_else(|| fail(ProxyError::BadRequest("invalid host".into())))?;
+            self.metrics.record(
+                &runtime.metrics,
+                redirect.status().as_u16(),
+                started.elapsed().as_secs_f64(),
+                None,
+            );
+            return Ok((redirect, Some(route)));
+        }
         // The path and query sent upstream; the request's own when nothing
         // changes (the common case), so that no new string is built.
         let path_and_query = {
@@ -220,7 +237,12 @@ impl Proxy {
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-        headers::set_forwarded(&mut parts.headers, peer.ip(), "http", original_host.clone());
+        headers::set_forwarded(
+            &mut parts.headers,
+            peer.ip(),
+            conn.scheme(),
+            original_host.clone(),
+        );
         parts
             .headers
             .insert(REQUEST_ID.clone(), RequestId::value_of(request_id));
@@ -274,7 +296,11 @@ impl Proxy {
                     .ok_or_else(|| fail(ProxyError::NoTarget(route.id.clone())))?,
             };
             let mut uri = http::uri::Parts::default();
-            uri.scheme = Some(Scheme::HTTP);
+            uri.scheme = Some(if target.tls {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            });
             uri.authority = Some(authority.clone());
             uri.path_and_query = Some(path_and_query.clone());
             upstream_parts.uri =
@@ -297,6 +323,11 @@ impl Proxy {
                 .upstream
                 .call(
                     Request::from_parts(upstream_parts, upstream_body),
+                    target.tls.then_some(TlsTarget {
+                        route: &route.id,
+                        target,
+                        certificates: &state.tls,
+                    }),
                     connect_timeout,
                     call_timeout,
                 )

@@ -1,6 +1,10 @@
 //! The pooled keep-alive client to backends. One client per distinct
 //! connect timeout (routes may override it; most share the default), each
-//! with its own pool.
+//! with its own pool. `tls: true` targets go through `tls` (one client per
+//! trust profile); a plain target never touches it.
+
+/// TLS clients to backends, by trust profile.
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -9,16 +13,19 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::ProxyBody;
+
+pub use self::tls::TlsTarget;
 
 type HttpClient = Client<HttpConnector, ProxyBody>;
 
 pub struct Upstream {
     idle_timeout: Duration,
     clients: RwLock<HashMap<Duration, Arc<HttpClient>>>,
+    tls: tls::TlsClients,
 }
 
 /// Why a call failed, as the caller must react to it: a connect failure is
@@ -35,6 +42,7 @@ impl Upstream {
         Self {
             idle_timeout,
             clients: RwLock::new(HashMap::new()),
+            tls: tls::TlsClients::new(idle_timeout),
         }
     }
 
@@ -67,23 +75,47 @@ impl Upstream {
     }
 
     /// Sends the request and waits for the response head, at most `timeout`.
+    /// `tls` is given for a `tls: true` target (whose URI is `https`).
     pub async fn call(
         &self,
         request: Request<ProxyBody>,
+        tls: Option<TlsTarget<'_>>,
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Response<Incoming>, CallError> {
-        let client = self.client(connect_timeout);
-        match tokio::time::timeout(timeout, client.request(request)).await {
-            Err(_) => Err(CallError::Timeout),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),
-            Ok(Err(e)) => Err(CallError::Failed(error_chain(&e))),
+        match tls {
+            None => send(&self.client(connect_timeout), request, timeout).await,
+            Some(target) => {
+                let client = self
+                    .tls
+                    .client(&target, connect_timeout)
+                    .map_err(CallError::Failed)?;
+                send(&client, request, timeout).await
+            }
         }
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+async fn send<C>(
+    client: &Client<C, ProxyBody>,
+    request: Request<ProxyBody>,
+    timeout: Duration,
+) -> Result<Response<Incoming>, CallError>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    match tokio::time::timeout(timeout, client.request(request)).await {
+        Err(_) => Err(CallError::Timeout),
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(e)) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),
+        Ok(Err(e)) => Err(CallError::Failed(error_chain(&e))),
+    }
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(reason) = crate::tls_client::refused_certificate(error) {
+        return format!("the backend's TLS certificate was not trusted ({reason})");
+    }
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

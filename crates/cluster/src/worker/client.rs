@@ -2,6 +2,8 @@
 //! every call carries (Host, Basic auth, the worker's identity and the state
 //! it runs), a per-attempt timeout that covers the whole body, and the
 //! round-robin choice of leader URL shared by the state and quota loops.
+//! `https://` leaders are verified against `cluster.mtls.*` roots (see
+//! `tls`); there is no fallback to plain HTTP nor to skipping verification.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +14,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -54,7 +57,11 @@ pub(crate) struct Running {
 }
 
 pub(crate) struct LeaderClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// For `http://` leaders.
+    plain: Client<HttpConnector, Full<Bytes>>,
+    /// For `https://` leaders; none without a TLS config, and those URLs
+    /// are then refused before dialing.
+    tls: Option<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
     urls: Vec<String>,
     current: AtomicUsize,
     last_used: Mutex<Option<String>>,
@@ -64,13 +71,26 @@ pub(crate) struct LeaderClient {
 
 impl LeaderClient {
     pub fn new(settings: &WorkerSettings) -> LeaderClient {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(settings.state_timeout.max(settings.quota_timeout)));
-        let client = Client::builder(TokioExecutor::new())
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.state_timeout.max(settings.quota_timeout)));
+        let plain = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
+            .build(http.clone());
+        let tls = settings.leader_tls.as_ref().map(|config| {
+            http.enforce_http(false);
+            // https_only: this client is used for https:// URLs alone.
+            let connector = HttpsConnectorBuilder::new()
+                .with_tls_config((**config).clone())
+                .https_only()
+                .enable_http1()
+                .wrap_connector(http);
+            Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build(connector)
+        });
         let urls = settings
             .leader_urls
             .iter()
@@ -78,7 +98,8 @@ impl LeaderClient {
             .filter(|u| !u.is_empty())
             .collect();
         LeaderClient {
-            client,
+            plain,
+            tls,
             urls,
             current: AtomicUsize::new(0),
             last_used: Mutex::new(None),
@@ -132,11 +153,17 @@ impl LeaderClient {
             .request(method, &url, extra, body, running)
             .map_err(|e| (leader, e))?;
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| failed(&url, &e))?;
+            let sent = match (request.uri().scheme_str(), &self.tls) {
+                (Some("https"), Some(tls)) => tls.request(request).await,
+                (Some("https"), None) => {
+                    return Err(CallError::Failed {
+                        url: url.clone(),
+                        reason: "https:// leader but no TLS client configured".to_string(),
+                    });
+                }
+                _ => self.plain.request(request).await,
+            };
+            let response = sent.map_err(|e| failed(&url, &e))?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_BODY)
                 .collect()
@@ -195,8 +222,24 @@ impl LeaderClient {
 
 fn failed(url: &str, e: &hyper_util::client::legacy::Error) -> CallError {
     use std::error::Error;
+    if let Some(why) = proxy::tls_client::refused_certificate(e) {
+        return CallError::Failed {
+            url: url.to_string(),
+            reason: format!(
+                "the leader's TLS certificate was not trusted ({why}): check cluster.mtls.trustedCAPath"
+            ),
+        };
+    }
     // The legacy client's own message is terse ("client error (Connect)");
     // the cause says what happened.
+    if let Some(alert) = proxy::tls_client::alert_received(e) {
+        return CallError::Failed {
+            url: url.to_string(),
+            reason: format!(
+                "the leader ended the TLS handshake ({alert}): if it wants a client certificate, check cluster.mtls.certPath/keyPath"
+            ),
+        };
+    }
     let mut reason = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -32,6 +32,10 @@ mod stats;
 mod status;
 /// The state long-poll loop.
 mod sync;
+/// The TLS client config for https:// leaders (`cluster.mtls.*`).
+mod tls;
+
+pub use self::tls::{LeaderTlsFiles, leader_tls};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +76,9 @@ pub struct WorkerSettings {
     /// The snapshot file; none: no snapshot.
     pub dbpath: Option<PathBuf>,
     pub data_stale_after: Duration,
+    /// For `https://` leader URLs, from [`leader_tls`]; none: plain HTTP
+    /// only (an https URL then fails every call, saying why).
+    pub leader_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for WorkerSettings {
@@ -86,6 +93,7 @@ impl std::fmt::Debug for WorkerSettings {
             .field("poll_every", &self.poll_every)
             .field("push_every", &self.push_every)
             .field("dbpath", &self.dbpath)
+            .field("leader_tls", &self.leader_tls.is_some())
             .finish_non_exhaustive()
     }
 }

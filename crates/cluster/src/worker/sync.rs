@@ -233,6 +233,20 @@ impl Worker {
 
 /// A status the worker cannot use.
 pub(super) fn refused(answer: &Answer, status: StatusCode) -> Failure {
+    // A leader whose HTTPS listener wants a client certificate on the
+    // cluster endpoints says so in the body (`https.clientAuth`).
+    if status == StatusCode::FORBIDDEN
+        && String::from_utf8_lossy(&answer.body).contains("client_certificate_required")
+    {
+        return Failure {
+            leader: answer.leader,
+            message: format!(
+                "{}: the leader requires a client certificate it trusts ({status}): check cluster.mtls.certPath/keyPath",
+                answer.url
+            ),
+            severity: Severity::Error,
+        };
+    }
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Failure {
             leader: answer.leader,

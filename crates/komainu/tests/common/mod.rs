@@ -10,6 +10,7 @@
 )]
 
 pub mod pki;
+pub mod tls_upstream;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader};
