@@ -73,12 +73,17 @@ pub async fn get(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Json<V
 }
 
 /// Removes what the admin API never shows: a certificate's private key. It
-/// stays in the store, the full export and the cluster state.
+/// stays in the store, the full export and the cluster state. Adds the
+/// certificate's `expired` flag, computed at read time (a stored flag would
+/// go stale).
 pub fn redact(kind: Kind, entity: &mut Value) {
     if kind == Kind::Certificate
         && let Some(object) = entity.as_object_mut()
     {
         object.remove(PRIVATE_KEY_FIELD);
+        if let Some(to) = object.get("to").and_then(Value::as_u64) {
+            object.insert("expired".into(), Value::Bool(to <= crate::now_ms()));
+        }
     }
 }
 

@@ -134,6 +134,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 fn spawn_pruner(state: &StateHandle, proxy: Arc<Proxy>) {
     let mut published = state.subscribe();
     tokio::spawn(async move {
+        proxy.prune();
         while published.changed().await.is_ok() {
             proxy.prune();
         }

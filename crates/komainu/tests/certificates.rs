@@ -216,6 +216,13 @@ async fn health_lists_expired_certificates_without_failing() {
     assert_eq!(certificates["count"], 2, "{health}");
     let expired = certificates["expired"].as_array().unwrap();
     assert_eq!(expired.len(), 1, "{health}");
+    // The API listing flags it too, computed at read time.
+    let (_, old) = node.get_json("/api/certificates/old").await;
+    assert_eq!(old["expired"], true, "{old}");
+    let (_, admin_cert) = node
+        .get_json("/api/certificates/komainu-admin-certificate")
+        .await;
+    assert_eq!(admin_cert["expired"], false, "{admin_cert}");
     assert_eq!(expired[0]["id"], "old");
     assert_eq!(expired[0]["to"], body["to"]);
 }

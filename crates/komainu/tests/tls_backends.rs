@@ -127,6 +127,14 @@ async fn trust_all_accepts_any_certificate_and_is_logged() {
         json!({"enabled": true, "trust_all": true}),
     ))
     .await;
+    // Said when the state bringing the route is published, before any call.
+    let said_early = common::eventually(std::time::Duration::from_secs(5), || async {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("NOT verified")
+    })
+    .await;
+    assert!(said_early.is_some(), "trust_all logged at publish time");
     for _ in 0..3 {
         assert_eq!(node.status_of("lenient.oto.tools", "/").await, 200);
     }

@@ -132,6 +132,8 @@ impl Certificate {
         if self.name.trim().is_empty() {
             self.name = self.id.clone();
         }
+        // Computed by the admin API at read time; a stored copy would go stale.
+        self.extra.remove("expired");
         errors.into_result()
     }
 

@@ -72,8 +72,12 @@ impl Proxy {
     }
 
     /// Forgets per-route runtime of deleted routes; call after each publish.
+    /// After each publish (and once at start): drops what deleted routes
+    /// held and reports routes that skip backend certificate checks.
     pub fn prune(&self) {
-        self.runtimes.prune(&self.state.load());
+        let state = self.state.load();
+        self.runtimes.prune(&state);
+        self.upstream.report_unverified(&state);
     }
 
     pub async fn handle(

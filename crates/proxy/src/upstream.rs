@@ -38,6 +38,12 @@ pub enum CallError {
 }
 
 impl Upstream {
+    /// Logs the routes of `state` whose backend certificates are not
+    /// verified (`tls_config.trust_all`), once per route.
+    pub fn report_unverified(&self, state: &model::State) {
+        self.tls.report_unverified(&state.routes);
+    }
+
     pub fn new(idle_timeout: Duration) -> Self {
         Self {
             idle_timeout,

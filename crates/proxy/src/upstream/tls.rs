@@ -74,6 +74,37 @@ impl TlsClients {
         }
     }
 
+    /// Says, once per route and process, that a route's backend certificate
+    /// is not verified (`tls_config.trust_all`): at start and when a state
+    /// bringing such a route is published (`report_unverified`), and at the
+    /// latest on first use.
+    fn warn_unverified(&self, route: &str, target: &str) {
+        let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
+        if warned.insert(route.to_string()) {
+            tracing::warn!(
+                route,
+                target,
+                "tls_config.trust_all: the backend's certificate is NOT verified on this route"
+            );
+        }
+    }
+
+    /// Reports every route of a newly published state that opts out of
+    /// backend certificate verification.
+    pub fn report_unverified(&self, routes: &[Arc<model::route::Route>]) {
+        for route in routes {
+            for target in &route.backend.targets {
+                if target.tls
+                    && target
+                        .tls_config()
+                        .is_ok_and(|tls| tls.enabled && tls.trust_all)
+                {
+                    self.warn_unverified(&route.id, &target.id);
+                }
+            }
+        }
+    }
+
     /// The client for `target`; an error (sent back as a 502) when its
     /// `tls_config` cannot be honoured.
     pub fn client(
@@ -134,14 +165,7 @@ impl TlsClients {
         // apply, and the default (verify against the system roots) is the
         // stricter choice anyway.
         if tls.enabled && tls.trust_all {
-            let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
-            if warned.insert(target.route.to_string()) {
-                tracing::warn!(
-                    route = target.route,
-                    target = %target.target.id,
-                    "tls_config.trust_all: the backend's certificate is NOT verified on this route"
-                );
-            }
+            self.warn_unverified(target.route, &target.target.id);
             return Ok(Profile {
                 trust_all: true,
                 extra_roots: Vec::new(),
