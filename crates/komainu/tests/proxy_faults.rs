@@ -111,3 +111,45 @@ async fn a_host_header_contradicting_the_request_target_is_refused() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
     assert!(answer.contains("does not match"), "{answer:?}");
 }
+
+/// `/public/../admin` must not reach an upstream that would normalise it to
+/// `/admin` through the route that matched `/public`: dot segments, raw or
+/// percent-encoded, are refused before routing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segments_are_refused_before_routing() {
+    let up = upstream::start("open").await;
+    let (node, _dir) = Node::start(&[]);
+    node.create_route(&route_to("open", "dots.oto.tools/public", &[up.port]))
+        .await;
+    let port = node.port;
+    let hits_before = up.hits();
+    let answers = tokio::task::spawn_blocking(move || {
+        [
+            "/public/../admin",
+            "/public/%2e%2e/admin",
+            "/public/.%2E/admin",
+            "/public%2f..%2fadmin",
+            "/public/./x",
+        ]
+        .map(|path| {
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: dots.oto.tools\r\nConnection: close\r\n\r\n");
+            (
+                path,
+                raw_exchange(port, request.as_bytes(), Duration::from_secs(5)),
+            )
+        })
+    })
+    .await
+    .unwrap();
+    for (path, answer) in answers {
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer:?}");
+        assert!(answer.contains("dot segment"), "{path}: {answer:?}");
+    }
+    assert_eq!(up.hits(), hits_before, "nothing reached the upstream");
+    assert_eq!(
+        node.status_of("dots.oto.tools", "/public/file.v2.txt")
+            .await,
+        200
+    );
+}

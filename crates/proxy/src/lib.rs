@@ -30,6 +30,8 @@ pub mod host;
 mod jwt;
 /// Prometheus metrics, with per-route handles resolved once.
 pub mod metrics;
+/// Refusing dot segments before routing.
+mod path_check;
 /// Per-key quota counters: local atomics, admission, drain and observe.
 pub mod quota;
 /// Per-route balancers and metric handles kept across snapshots.

@@ -151,6 +151,9 @@ impl Proxy {
         if !state.loaded {
             return Err((ProxyError::NoState, None));
         }
+        if let Err(why) = crate::path_check::check(request.uri().path()) {
+            return Err((ProxyError::BadRequest(why.into()), None));
+        }
         let host = crate::host::request_host(&request).unwrap_or_default();
         let headers = request.headers();
         let found = state.router.find(
