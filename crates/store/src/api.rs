@@ -132,6 +132,31 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes counters (e.g. a quota reset). Missing keys are ignored.
     async fn reset_counters(&self, keys: &[String]) -> Result<(), StoreError>;
 
+    /// Writes a small record that expires by itself at `expires_at_ms` (ms
+    /// since the epoch): what nodes sharing a datastore tell each other that
+    /// is not configuration (the cluster members each leader hears from).
+    /// No revision moves. Backends that cannot be shared between nodes
+    /// (memory, embedded) keep the default no-op: the node's own memory
+    /// already knows everything a lone node could read back.
+    async fn put_ephemeral(
+        &self,
+        _key: &str,
+        _value: &[u8],
+        _expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Live ephemeral records whose key starts with `prefix`, in key order,
+    /// at most `limit`.
+    async fn scan_ephemeral(
+        &self,
+        _prefix: &str,
+        _limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(Vec::new())
+    }
+
     /// Liveness of the backend for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
 
