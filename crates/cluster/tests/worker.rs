@@ -1118,7 +1118,7 @@ async fn against_the_real_leader() {
     let counters = store.counters(&[daily_key("k1")]).await.unwrap();
     assert_eq!(counters[0].as_ref().unwrap().value, 3);
 
-    let members = leader.members();
+    let members = leader.members().await;
     let me = members
         .as_array()
         .unwrap()

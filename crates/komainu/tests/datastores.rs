@@ -460,3 +460,95 @@ async fn copy_datastore_moves_embedded_data_to_postgres() {
     assert_eq!(moved.get_json("/api/apikeys/moved-key").await.0, 200);
     assert_eq!(moved.status_of("moved.oto.tools", "/").await, 200);
 }
+
+/// Every leader lists the whole cluster: the other leaders and the workers
+/// polling them, shared through the datastore; a worker that stops leaves
+/// every list.
+async fn members_are_shared_between_leaders(backend: Backend) {
+    let Some(shared) = SharedRoot::new(backend) else {
+        return;
+    };
+    // A short member timeout (1 × 1 s) on every node, as the cluster config
+    // must be shared.
+    let quick = [
+        "-Dcluster.worker.retries=1".to_string(),
+        "-Dcluster.worker.state.pollEvery=1000".to_string(),
+    ];
+    let args: Vec<String> = shared.args().into_iter().chain(quick.clone()).collect();
+    let (first, _d1) = leader_on(&args);
+    let (second, _d2) = leader_on(&args);
+    let quick: Vec<&str> = quick.iter().map(String::as_str).collect();
+    let mut first_args = quick.clone();
+    first_args.push("-Dcluster.worker.name=worker-of-first");
+    let mut second_args = quick.clone();
+    second_args.push("-Dcluster.worker.name=worker-of-second");
+    let first_worker = worker(&[first.base_url()], &first_args);
+    let second_worker = worker(&[second.base_url()], &second_args);
+    synced(&first_worker).await;
+    synced(&second_worker).await;
+
+    let listed = |node: &Node| {
+        let client = reqwest::Client::new();
+        let url = node.url("/api/cluster/members");
+        async move {
+            let members: Value = client
+                .get(url)
+                .header("Host", common::ADMIN_HOST)
+                .basic_auth(common::ADMIN_ID, Some(common::ADMIN_SECRET))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mut names: Vec<(String, String)> = members
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    (
+                        m["type"].as_str().unwrap().to_string(),
+                        m["name"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    for leader in [&first, &second] {
+        let everyone = eventually(SOON, || async {
+            let names = listed(leader).await;
+            names.iter().filter(|(t, _)| t == "Leader").count() == 2
+                && names.contains(&("Worker".into(), "worker-of-first".into()))
+                && names.contains(&("Worker".into(), "worker-of-second".into()))
+        })
+        .await;
+        assert!(
+            everyone.is_some(),
+            "{backend:?}: {:?}",
+            listed(leader).await
+        );
+    }
+    drop(second_worker);
+    let gone = eventually(SOON, || async {
+        !listed(&first)
+            .await
+            .contains(&("Worker".into(), "worker-of-second".into()))
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "{backend:?}: a stopped worker leaves the other leader's list"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_shared_between_leaders_on_redis() {
+    members_are_shared_between_leaders(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_shared_between_leaders_on_postgres() {
+    members_are_shared_between_leaders(Backend::Postgres).await;
+}

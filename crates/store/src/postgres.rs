@@ -34,6 +34,8 @@ mod connection;
 mod counters;
 /// Entity reads, write batches and the revision.
 mod entities;
+/// Ephemeral records: upserts, prefix scans, bounded deletes of expired ones.
+mod ephemeral;
 /// Mapping driver and pool failures to `StoreError`.
 mod errors;
 /// Strings and numbers to columns, and scan bounds.
@@ -270,6 +272,29 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn put_ephemeral(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.call("writing an ephemeral record", async |shared, client| {
+            ephemeral::put(shared, client, key, value, expires_at_ms, now_ms()).await
+        })
+        .await
+    }
+
+    async fn scan_ephemeral(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.call("scanning ephemeral records", async |shared, client| {
+            ephemeral::scan(shared, client, prefix, limit, now_ms()).await
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.call("pinging", async |shared, client| {
             client
@@ -284,10 +309,19 @@ impl Store for PostgresStore {
     /// Batch after batch, each its own bounded statement, until none is
     /// left or half the call timeout is spent: a large backlog is worked off
     /// over several sweeps instead of failing each one at the timeout.
+    /// A batch of expired ephemeral records goes first, uncounted (puts
+    /// remove them too).
     async fn sweep_expired_counters(&self) -> Result<u64, StoreError> {
         let now = now_ms();
         let started = Instant::now();
         let budget = self.feed.timeout / 2;
+        self.call(
+            "sweeping expired ephemeral records",
+            async |shared, client| {
+                ephemeral::sweep_batch(shared, client, now, ephemeral::SWEEP_BATCH).await
+            },
+        )
+        .await?;
         let mut total: u64 = 0;
         loop {
             let removed = self

@@ -12,6 +12,8 @@ mod counters;
 mod endpoint;
 /// Entity reads, write batches and the revision.
 mod entities;
+/// Ephemeral records: values with native expiry and a name index.
+mod ephemeral;
 /// The key layout under a root.
 mod keys;
 /// The command connection: timeouts, reconnects, error mapping.
@@ -160,13 +162,33 @@ impl Store for RedisStore {
         counters::reset(&self.link, &self.keys, keys).await
     }
 
+    async fn put_ephemeral(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        ephemeral::put(&self.link, &self.keys, key, value, expires_at_ms).await
+    }
+
+    async fn scan_ephemeral(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        ephemeral::scan(&self.link, &self.keys, prefix, limit).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.link.query(&redis::cmd("PING")).await
     }
 
     /// Redis drops expired counters itself; this reclaims their entries in
-    /// the name index (and counts those).
+    /// the name index (and counts those). The ephemeral records' index is
+    /// swept along, uncounted.
     async fn sweep_expired_counters(&self) -> Result<u64, StoreError> {
-        counters::sweep(&self.link, &self.keys).await
+        let removed = counters::sweep(&self.link, &self.keys).await?;
+        ephemeral::sweep(&self.link, &self.keys).await?;
+        Ok(removed)
     }
 }

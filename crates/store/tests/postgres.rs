@@ -270,6 +270,35 @@ async fn entities_are_queryable_as_json() {
     );
 }
 
+#[tokio::test]
+async fn ephemeral_records_are_shared_and_expire() {
+    let Some(uri) = shared_uri() else { return };
+    let root = unique_name("komainu_test");
+    let (a, _guard) = rooted(settings(&uri, &root)).await.unwrap();
+    let b = PostgresStore::connect(settings(&uri, &root)).await.unwrap();
+    suite::ephemeral::shared_and_expire(&a, &b).await;
+    // The rows of the records that went are gone too.
+    let keys: Vec<Vec<u8>> = sql(&uri)
+        .await
+        .query(
+            &format!("SELECT key FROM \"{root}\".ephemeral ORDER BY key"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let expected: Vec<&[u8]> = vec![
+        b"members",
+        b"members/a",
+        b"members/b",
+        "members/é".as_bytes(),
+        b"members0",
+    ];
+    assert_eq!(keys, expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_node_wakes_the_other_within_a_second() {
     let Some(uri) = shared_uri() else { return };

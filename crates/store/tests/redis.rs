@@ -132,6 +132,36 @@ async fn backend_is_named_redis_and_roots_stay_apart() {
     assert!(b.scan_counters("", None, 10).await.unwrap().is_empty());
 }
 
+#[tokio::test]
+async fn ephemeral_records_are_shared_and_expire() {
+    let Some(url) = shared_url() else { return };
+    let root = Root::new(url);
+    let a = RedisStore::connect(settings(&root.url, &root.name))
+        .await
+        .unwrap();
+    let b = RedisStore::connect(settings(&root.url, &root.name))
+        .await
+        .unwrap();
+    suite::ephemeral::shared_and_expire(&a, &b).await;
+    // The index entries of the records that went are gone too.
+    let mut index = redis::Client::open(root.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let entries: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{{{}}}:ephemeral-index", root.name))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut index)
+        .await
+        .unwrap();
+    assert_eq!(
+        entries,
+        ["members", "members/a", "members/b", "members/é", "members0"]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_node_wakes_the_other() {
     let Some(url) = shared_url() else { return };

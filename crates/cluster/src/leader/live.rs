@@ -52,7 +52,7 @@ impl Leader {
         }
         let last = self.cache.last();
         json!({
-            "members": self.members(),
+            "members": self.members().await,
             "revision": last.as_ref().map(|e| e.revision),
             "etag": last.as_ref().map(|e| e.etag.clone()),
         })

@@ -1,8 +1,12 @@
-//! The cluster members this leader has heard from, in memory (each leader
-//! keeps its own list for now), in Otoroshi's JSON shape plus komainu's
+//! The cluster members, in Otoroshi's JSON shape plus komainu's
 //! `stateDigest` / `stateRevision` / `inSync`, which tell who runs which state.
+//!
+//! Each leader keeps the workers it hears from in memory and, on a datastore
+//! shared by several leaders (Redis, PostgreSQL), publishes them and itself
+//! as ephemeral records every second, so that every leader lists the whole
+//! cluster: the workers polling the other leaders and the other leaders.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,7 +14,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use store::Store;
 
 use super::http::bare_tag;
 use super::{Leader, LeaderSettings, now_ms};
@@ -78,6 +84,99 @@ struct Member {
     identity: Identity,
     last_seen: u64,
     stats: Value,
+    /// Heard from since the last publication to the datastore.
+    dirty: bool,
+}
+
+/// Prefix of the ephemeral records members are shared through.
+pub(crate) const MEMBERS_PREFIX: &str = "cluster-members:";
+/// Most records one listing reads back.
+const MAX_SHARED: usize = 10_000;
+
+/// A member as leaders share it through the datastore (and render it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Record {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub version: String,
+    pub location: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub last_seen: u64,
+    pub stats: Value,
+    pub state_digest: Option<String>,
+    pub state_revision: Option<u64>,
+    /// Read back from the datastore rather than heard by this leader: such
+    /// a sighting reaches us up to a publication period late.
+    #[serde(skip)]
+    pub shared: bool,
+}
+
+/// How long after its last sighting a shared record stays listed beyond the
+/// member timeout: it was published up to one period after that sighting and
+/// is read back up to one period after that.
+const SHARED_GRACE_MS: u64 = 2 * 1000;
+
+impl Record {
+    fn of(member: &Member) -> Record {
+        let i = &member.identity;
+        Record {
+            id: i.id.clone(),
+            name: i.name.clone().unwrap_or_else(|| i.id.clone()),
+            kind: "Worker".into(),
+            version: i.version.clone().unwrap_or_default(),
+            location: i.location.clone().unwrap_or_default(),
+            http_port: i.http_port.unwrap_or(0),
+            https_port: i.https_port.unwrap_or(0),
+            last_seen: member.last_seen,
+            stats: member.stats.clone(),
+            state_digest: i.digest.clone(),
+            state_revision: i.revision,
+            shared: false,
+        }
+    }
+
+    /// This leader as a member.
+    fn leader(settings: &LeaderSettings, own: Option<(&str, u64)>, now: u64) -> Record {
+        Record {
+            id: settings.name.clone(),
+            name: settings.name.clone(),
+            kind: "Leader".into(),
+            version: settings.version.to_string(),
+            location: settings.location.clone(),
+            http_port: settings.http_port,
+            https_port: settings.https_port,
+            last_seen: now,
+            stats: json!({}),
+            state_digest: own.map(|(etag, _)| etag.to_string()),
+            state_revision: own.map(|(_, revision)| revision),
+            shared: false,
+        }
+    }
+
+    fn key(&self) -> String {
+        format!(
+            "{MEMBERS_PREFIX}{}:{}",
+            self.kind.to_ascii_lowercase(),
+            self.id
+        )
+    }
+
+    fn render(&self, timeout_ms: u64, own: Option<(&str, u64)>, now: u64) -> Value {
+        let age = now.saturating_sub(self.last_seen);
+        json!({
+            "id": self.id, "name": self.name, "type": self.kind,
+            "version": self.version, "location": self.location,
+            "httpPort": self.http_port, "httpsPort": self.https_port,
+            "lastSeen": self.last_seen, "timeout": timeout_ms, "stats": self.stats,
+            "health": health(age, timeout_ms),
+            "stateDigest": self.state_digest, "stateRevision": self.state_revision,
+            "inSync": matches!((&self.state_digest, own), (Some(d), Some((etag, _))) if d == etag),
+        })
+    }
 }
 
 pub(crate) struct Members {
@@ -119,7 +218,9 @@ impl Members {
             },
             last_seen: now,
             stats: json!({}),
+            dirty: true,
         });
+        member.dirty = true;
         member.identity.merge(identity);
         member.last_seen = member.last_seen.max(now);
         if let Some(stats) = stats {
@@ -127,46 +228,108 @@ impl Members {
         }
     }
 
-    /// The leader itself then every live worker (by name, then id); members
-    /// older than the timeout are forgotten. `own` is the leader's current
-    /// (ETag, revision), which `inSync` compares the workers' digests to.
+    /// The leader itself, then the other leaders, then every live worker
+    /// (each group by name, then id): this leader's own workers merged with
+    /// the `shared` records other leaders published (the latest sighting of
+    /// a worker wins). Members older than the timeout are left out. `own` is
+    /// the leader's current (ETag, revision), which `inSync` compares to.
     pub(crate) fn to_json(
         &self,
         settings: &LeaderSettings,
         own: Option<(&str, u64)>,
         now: u64,
+        shared: Vec<Record>,
     ) -> Vec<Value> {
-        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        map.retain(|_, m| now.saturating_sub(m.last_seen) <= self.timeout_ms);
-        let mut workers: Vec<&Member> = map.values().collect();
-        workers.sort_by(|a, b| {
-            (a.identity.name.as_deref(), &a.identity.id)
-                .cmp(&(b.identity.name.as_deref(), &b.identity.id))
-        });
-        let leader = json!({
-            "id": settings.name, "name": settings.name, "type": "Leader",
-            "version": settings.version, "location": settings.location,
-            "httpPort": settings.http_port, "httpsPort": settings.https_port,
-            "lastSeen": now, "timeout": self.timeout_ms, "stats": {}, "health": "green",
-            "stateDigest": own.map(|(etag, _)| etag), "stateRevision": own.map(|(_, r)| r),
-            "inSync": own.is_some(),
-        });
-        let mut list = vec![leader];
-        list.extend(workers.into_iter().map(|m| {
-            let i = &m.identity;
-            let age = now.saturating_sub(m.last_seen);
-            json!({
-                "id": i.id, "name": i.name.as_deref().unwrap_or(&i.id), "type": "Worker",
-                "version": i.version.as_deref().unwrap_or(""),
-                "location": i.location.as_deref().unwrap_or(""),
-                "httpPort": i.http_port.unwrap_or(0), "httpsPort": i.https_port.unwrap_or(0),
-                "lastSeen": m.last_seen, "timeout": self.timeout_ms, "stats": m.stats,
-                "health": health(age, self.timeout_ms),
-                "stateDigest": i.digest, "stateRevision": i.revision,
-                "inSync": matches!((&i.digest, own), (Some(d), Some((etag, _))) if d == etag),
-            })
-        }));
+        let mut all: BTreeMap<(bool, String, String), Record> = BTreeMap::new();
+        let mut latest: HashMap<(String, String), Record> = HashMap::new();
+        let local = {
+            let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            map.retain(|_, m| now.saturating_sub(m.last_seen) <= self.timeout_ms);
+            map.values().map(Record::of).collect::<Vec<_>>()
+        };
+        for record in local.into_iter().chain(shared) {
+            if record.kind == "Leader" && record.id == settings.name {
+                continue;
+            }
+            let key = (record.kind.clone(), record.id.clone());
+            match latest.get(&key) {
+                Some(known) if known.last_seen >= record.last_seen => {}
+                _ => {
+                    latest.insert(key, record);
+                }
+            }
+        }
+        for record in latest.into_values() {
+            let grace = if record.shared { SHARED_GRACE_MS } else { 0 };
+            if now.saturating_sub(record.last_seen) <= self.timeout_ms.saturating_add(grace) {
+                let sort = (
+                    record.kind != "Leader",
+                    record.name.clone(),
+                    record.id.clone(),
+                );
+                all.insert(sort, record);
+            }
+        }
+        let mut list = vec![Record::leader(settings, own, now).render(self.timeout_ms, own, now)];
+        list.extend(all.values().map(|r| r.render(self.timeout_ms, own, now)));
         list
+    }
+
+    /// The workers heard from since the last call, marked published.
+    fn take_dirty(&self) -> Vec<Record> {
+        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        map.values_mut()
+            .filter(|m| m.dirty)
+            .map(|m| {
+                m.dirty = false;
+                Record::of(m)
+            })
+            .collect()
+    }
+}
+
+/// Publishes this leader and the workers it heard from as ephemeral records
+/// (a no-op on unshared datastores), each living one member timeout past its
+/// last sighting. A failure is retried with the next round's sightings.
+pub(crate) async fn publish(
+    store: &dyn Store,
+    members: &Members,
+    settings: &LeaderSettings,
+    own: Option<(&str, u64)>,
+) {
+    let now = now_ms();
+    let mut records = members.take_dirty();
+    records.push(Record::leader(settings, own, now));
+    for record in records {
+        let Ok(bytes) = serde_json::to_vec(&record) else {
+            continue;
+        };
+        let expires = record
+            .last_seen
+            .saturating_add(members.timeout_ms)
+            .saturating_add(SHARED_GRACE_MS);
+        if let Err(e) = store.put_ephemeral(&record.key(), &bytes, expires).await {
+            tracing::debug!(error = %e, "could not share a cluster member through the datastore");
+            return;
+        }
+    }
+}
+
+/// The members other leaders published; unreadable records are skipped.
+pub(crate) async fn shared(store: &dyn Store) -> Vec<Record> {
+    match store.scan_ephemeral(MEMBERS_PREFIX, MAX_SHARED).await {
+        Ok(records) => records
+            .iter()
+            .filter_map(|(_, bytes)| serde_json::from_slice::<Record>(bytes).ok())
+            .map(|record| Record {
+                shared: true,
+                ..record
+            })
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "members shared by other leaders unavailable");
+            Vec::new()
+        }
     }
 }
 
@@ -195,7 +358,7 @@ pub(crate) async fn get_members(State(leader): State<Arc<Leader>>, headers: Head
     if let Err(e) = leader.cache.current().await {
         tracing::warn!(error = %e, "member list without a current state digest");
     }
-    Json(leader.members()).into_response()
+    Json(leader.members().await).into_response()
 }
 
 #[cfg(test)]
@@ -234,10 +397,13 @@ mod tests {
             https_port: 2,
             location: String::new(),
         };
-        let list = members.to_json(&settings, Some(("abc", 3)), 10_200);
+        let list = members.to_json(&settings, Some(("abc", 3)), 10_200, Vec::new());
         assert_eq!(list[1]["name"], "one");
         assert_eq!(list[1]["stats"]["rate"], 1);
         assert_eq!(list[1]["inSync"], true);
-        assert_eq!(members.to_json(&settings, None, 11_101).len(), 1);
+        assert_eq!(
+            members.to_json(&settings, None, 11_101, Vec::new()).len(),
+            1
+        );
     }
 }

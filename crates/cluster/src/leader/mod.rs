@@ -55,6 +55,9 @@ pub struct LeaderSettings {
     pub location: String,
 }
 
+/// How often a leader shares its members through the datastore.
+const MEMBER_PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One leader node's cluster service.
 pub struct Leader {
     store: Arc<dyn Store>,
@@ -67,12 +70,14 @@ impl Leader {
     pub fn new(store: Arc<dyn Store>, settings: LeaderSettings) -> Arc<Leader> {
         let cache = ExportCache::new(store.clone(), &settings);
         let members = Members::new(settings.member_timeout);
-        Arc::new(Leader {
+        let leader = Arc::new(Leader {
             store,
             settings,
             cache,
             members,
-        })
+        });
+        leader.spawn_member_publisher();
+        leader
     }
 
     /// The cluster endpoints. Not authenticated: the caller mounts them
@@ -89,10 +94,36 @@ impl Leader {
     /// The member list as `/api/cluster/members` serves it, with the leader
     /// first. It uses the last export built for the leader's own digest
     /// (the endpoint refreshes that export first when the store moved).
-    pub fn members(&self) -> serde_json::Value {
+    pub async fn members(&self) -> serde_json::Value {
+        let shared = members::shared(self.store.as_ref()).await;
         let last = self.cache.last();
         let own = last.as_deref().map(|e| (e.etag.as_str(), e.revision));
-        serde_json::Value::Array(self.members.to_json(&self.settings, own, now_ms()))
+        serde_json::Value::Array(self.members.to_json(&self.settings, own, now_ms(), shared))
+    }
+
+    /// Shares this leader's members through the datastore every second,
+    /// for as long as the leader lives.
+    fn spawn_member_publisher(self: &Arc<Self>) {
+        let leader = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(MEMBER_PUBLISH_EVERY);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(leader) = leader.upgrade() else {
+                    return;
+                };
+                let last = leader.cache.last();
+                let own = last.as_deref().map(|e| (e.etag.as_str(), e.revision));
+                members::publish(
+                    leader.store.as_ref(),
+                    &leader.members,
+                    &leader.settings,
+                    own,
+                )
+                .await;
+            }
+        });
     }
 }
 

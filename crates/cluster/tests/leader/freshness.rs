@@ -171,7 +171,7 @@ async fn a_worker_held_in_a_long_poll_stays_a_member() {
     });
     // Seen at 0 only, w1 would be gone by 1.5 s; the wait refreshes it every second.
     tokio::time::sleep_until((start + Duration::from_millis(1_800)).into()).await;
-    let members = leader.members();
+    let members = leader.members().await;
     assert!(
         members.as_array().unwrap().iter().any(|m| m["id"] == "w1"),
         "{members}"

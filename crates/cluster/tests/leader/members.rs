@@ -73,7 +73,7 @@ async fn members_come_from_the_headers_and_say_who_is_in_sync() {
     put_entity(&store, "routes", "r2").await;
     let members = get(&router, "/api/cluster/members", &[]).await.json();
     assert_eq!(by_id(&members, "w1").unwrap()["inSync"], false);
-    assert_eq!(leader.members().as_array().unwrap().len(), 3);
+    assert_eq!(leader.members().await.as_array().unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -85,19 +85,23 @@ async fn health_fades_with_age_and_the_expired_are_forgotten() {
     });
     let start = Instant::now();
     get(&router, "/api/cluster/state", &worker_headers("w1", "x")).await;
-    let health =
-        || by_id(&leader.members(), "w1").map(|m| m["health"].as_str().unwrap().to_string());
+    let health = || {
+        let leader = leader.clone();
+        async move {
+            by_id(&leader.members().await, "w1").map(|m| m["health"].as_str().unwrap().to_string())
+        }
+    };
     let at = |ms: u64| tokio::time::sleep_until((start + Duration::from_millis(ms)).into());
     at(100).await;
-    assert_eq!(health().as_deref(), Some("green"));
+    assert_eq!(health().await.as_deref(), Some("green"));
     at(1_200).await;
-    assert_eq!(health().as_deref(), Some("orange"));
+    assert_eq!(health().await.as_deref(), Some("orange"));
     at(1_700).await;
-    assert_eq!(health().as_deref(), Some("red"));
+    assert_eq!(health().await.as_deref(), Some("red"));
     at(2_300).await;
-    assert_eq!(health(), None);
+    assert_eq!(health().await, None);
     assert_eq!(
-        leader.members().as_array().unwrap().len(),
+        leader.members().await.as_array().unwrap().len(),
         1,
         "only the leader is left"
     );

@@ -62,7 +62,7 @@ pub(super) fn counter_range(prefix: &str, after: Option<&str>) -> (Vec<u8>, Vec<
 /// prefix with its last byte raised by one. UTF-8 never holds 0xFF, so that
 /// byte can always be raised, and `[0xFF]` lies past every key when the
 /// prefix is empty.
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if let Some(raised) = last.checked_add(1) {

@@ -23,11 +23,18 @@ pub(super) struct Migration {
     sql: &'static str,
 }
 
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "entities, revision, counters",
-    sql: INITIAL,
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "entities, revision, counters",
+        sql: INITIAL,
+    },
+    Migration {
+        version: 2,
+        name: "ephemeral records",
+        sql: EPHEMERAL,
+    },
+];
 
 /// Entities keep their bytes in `value`, exactly as the store was given them
 /// (the contract is opaque bytes). `doc` is derived from it for people, not
@@ -74,6 +81,19 @@ CREATE INDEX counters_expiry ON {schema}.counters (expires_at_ms)
     WHERE expires_at_ms IS NOT NULL;
 COMMENT ON TABLE {schema}.counters IS
     'quota counters; expires_at_ms is milliseconds since the Unix epoch';
+"#;
+
+/// Small records nodes share that expire by themselves (`put_ephemeral`):
+/// keys are UTF-8 bytes, compared byte by byte as elsewhere.
+const EPHEMERAL: &str = r#"
+CREATE TABLE {schema}.ephemeral (
+    key bytea PRIMARY KEY,
+    value bytea NOT NULL,
+    expires_at_ms bigint NOT NULL
+);
+CREATE INDEX ephemeral_expiry ON {schema}.ephemeral (expires_at_ms);
+COMMENT ON TABLE {schema}.ephemeral IS
+    'records nodes share with each other; expires_at_ms is milliseconds since the Unix epoch';
 "#;
 
 /// Brings the schema `root` up to the newest version this binary knows.

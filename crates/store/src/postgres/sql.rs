@@ -59,6 +59,9 @@ pub(super) struct Statements {
     pub(super) scan_counters: String,
     pub(super) reset_counters: String,
     pub(super) sweep_counters: String,
+    pub(super) put_ephemeral: String,
+    pub(super) scan_ephemeral: String,
+    pub(super) sweep_ephemeral: String,
 }
 
 impl Statements {
@@ -67,6 +70,7 @@ impl Statements {
         let entities = format!("{schema}.entities");
         let revision = format!("{schema}.revision");
         let counters = format!("{schema}.counters");
+        let ephemeral = format!("{schema}.ephemeral");
         Self {
             get: format!("SELECT value FROM {entities} WHERE kind = $1 AND id = $2"),
             // `$2` is an inclusive lower bound: "" for the first page, the
@@ -143,6 +147,26 @@ impl Statements {
                  LIMIT $2 FOR UPDATE SKIP LOCKED) \
                  DELETE FROM {counters} AS c USING due \
                  WHERE c.key = due.key AND c.expires_at_ms <= $1"
+            ),
+            put_ephemeral: format!(
+                "INSERT INTO {ephemeral} (key, value, expires_at_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+                 expires_at_ms = excluded.expires_at_ms"
+            ),
+            // `$1` inclusive lower bound (the prefix), `$2` exclusive upper
+            // bound (the end of the prefix range), `$3` now.
+            scan_ephemeral: format!(
+                "SELECT key, value FROM {ephemeral} \
+                 WHERE key >= $1 AND key < $2 AND expires_at_ms > $3 \
+                 ORDER BY key LIMIT $4"
+            ),
+            // Bounded like `sweep_counters`; rows a put holds are skipped,
+            // and the expiry is checked again on the locked row.
+            sweep_ephemeral: format!(
+                "WITH due AS (SELECT key FROM {ephemeral} WHERE expires_at_ms <= $1 \
+                 LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 DELETE FROM {ephemeral} AS e USING due \
+                 WHERE e.key = due.key AND e.expires_at_ms <= $1"
             ),
         }
     }

@@ -16,12 +16,12 @@ use crate::{Counter, Increment, Once, StoreError};
 /// The scripts see expiries as Lua numbers (doubles), exact below 2^53 ms:
 /// the year 287396. Later expiries are stored as that, which no quota
 /// window will tell apart from "never".
-const MAX_EXPIRY_MS: u64 = (1 << 53) - 1;
+pub(super) const MAX_EXPIRY_MS: u64 = (1 << 53) - 1;
 
 /// Index entries one scan step reads at least and at most: enough that a
 /// page rarely needs two steps, few enough that expired entries waiting
 /// for a sweep never make one script run long.
-const SCAN_STEP: (usize, usize) = (256, 4096);
+pub(super) const SCAN_STEP: (usize, usize) = (256, 4096);
 
 /// Index entries one sweep step looks at.
 const SWEEP_STEP: usize = 1000;
@@ -39,7 +39,7 @@ fn counter(value: i64, expires_at_ms: i64) -> Counter {
 }
 
 /// A lexical range bound on counter names, as ZRANGEBYLEX spells it.
-fn lex_bound(bound: Bound<&str>) -> Vec<u8> {
+pub(super) fn lex_bound(bound: Bound<&str>) -> Vec<u8> {
     match bound {
         Bound::Included(name) => [b"[", name.as_bytes()].concat(),
         Bound::Excluded(name) => [b"(", name.as_bytes()].concat(),
@@ -47,7 +47,7 @@ fn lex_bound(bound: Bound<&str>) -> Vec<u8> {
     }
 }
 
-fn parse<T: FromRedisValue>(link: &Link, value: Value) -> Result<T, StoreError> {
+pub(super) fn parse<T: FromRedisValue>(link: &Link, value: Value) -> Result<T, StoreError> {
     redis::from_redis_value(value).map_err(|error| {
         link.endpoint()
             .error(format!("unexpected script reply: {error}"))
@@ -192,14 +192,24 @@ pub(super) async fn reset(link: &Link, keys: &Keys, names: &[String]) -> Result<
 /// Walks the whole index a step at a time, dropping the entries of counters
 /// Redis has expired, and returns how many went.
 pub(super) async fn sweep(link: &Link, keys: &Keys) -> Result<u64, StoreError> {
+    sweep_index(link, &keys.counter_index(), &keys.counter_prefix()).await
+}
+
+/// `sweep` on any index of names whose keys (`key_prefix` .. name) expire
+/// natively: the counters' and the ephemeral records'.
+pub(super) async fn sweep_index(
+    link: &Link,
+    index: &str,
+    key_prefix: &str,
+) -> Result<u64, StoreError> {
     let mut removed_total: u64 = 0;
     let mut lower = lex_bound(Bound::Unbounded);
     loop {
         let (removed, last): (u64, Option<String>) = link
             .invoke(
                 scripts::SWEEP
-                    .key(keys.counter_index())
-                    .arg(keys.counter_prefix())
+                    .key(index)
+                    .arg(key_prefix)
                     .arg(lower.as_slice())
                     .arg(SWEEP_STEP),
             )

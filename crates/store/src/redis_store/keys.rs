@@ -10,11 +10,14 @@
 //! {root}:entity:<hex>:ids      zset     ids of kind <hex>, all scored 0 (byte order)
 //! {root}:counter:<key>         string   counter value, native expiry at its window end
 //! {root}:counter-index         zset     counter keys, all scored 0 (byte order)
+//! {root}:ephemeral:<key>       string   ephemeral record, native expiry (PXAT)
+//! {root}:ephemeral-index       zset     ephemeral keys, all scored 0 (byte order)
 //! ```
 //!
 //! Kinds are hex-encoded so that any bytes (":", NUL, empty) name exactly one
-//! pair of keys: "odd" and "odd\0" must not meet. Counter keys need no
-//! encoding: they end the key name, so the fixed prefix keeps them apart.
+//! pair of keys: "odd" and "odd\0" must not meet. Counter and ephemeral keys
+//! need no encoding: they end the key name, so the fixed prefix keeps them
+//! apart.
 
 pub(super) struct Keys {
     prefix: String,
@@ -66,6 +69,20 @@ impl Keys {
     pub(super) fn counter_index(&self) -> String {
         format!("{}counter-index", self.prefix)
     }
+
+    /// What every ephemeral record's key starts with (the scripts prepend it
+    /// to a record name, as for counters).
+    pub(super) fn ephemeral_prefix(&self) -> String {
+        format!("{}ephemeral:", self.prefix)
+    }
+
+    pub(super) fn ephemeral(&self, key: &str) -> String {
+        format!("{}ephemeral:{key}", self.prefix)
+    }
+
+    pub(super) fn ephemeral_index(&self) -> String {
+        format!("{}ephemeral-index", self.prefix)
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -91,5 +108,9 @@ mod tests {
         assert_eq!(keys.counter("q:1"), "{app}:counter:q:1");
         assert!(keys.counter("q").starts_with(&keys.counter_prefix()));
         assert!(!keys.counter_index().starts_with(&keys.counter_prefix()));
+        assert_eq!(keys.ephemeral("m:1"), "{app}:ephemeral:m:1");
+        assert!(keys.ephemeral("m").starts_with(&keys.ephemeral_prefix()));
+        assert!(!keys.ephemeral_index().starts_with(&keys.ephemeral_prefix()));
+        assert!(!keys.ephemeral("m").starts_with(&keys.counter_prefix()));
     }
 }

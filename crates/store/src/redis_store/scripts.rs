@@ -36,3 +36,9 @@ pub(super) static SCAN_COUNTERS: LazyLock<Script> =
     script_with!("lua/counter_rules.lua", "lua/scan_counters.lua");
 
 pub(super) static SWEEP: LazyLock<Script> = script_with!("lua/counter_rules.lua", "lua/sweep.lua");
+
+pub(super) static PUT_EPHEMERAL: LazyLock<Script> =
+    script_with!("lua/counter_rules.lua", "lua/put_ephemeral.lua");
+
+pub(super) static SCAN_EPHEMERAL: LazyLock<Script> =
+    script_with!("lua/counter_rules.lua", "lua/scan_ephemeral.lua");

@@ -12,6 +12,7 @@ pub mod batches;
 pub mod changes;
 pub mod counters;
 pub mod entities;
+pub mod ephemeral;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
