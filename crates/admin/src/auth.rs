@@ -61,15 +61,54 @@ pub fn credentials(headers: &HeaderMap) -> Option<Credentials> {
     })
 }
 
-/// Middleware: lets the request through only with a valid admin key; a
-/// read-only key may only read.
+/// Set as a request extension by the admin UI once it has checked a login
+/// session (extensions cannot come from the network, unlike headers): the
+/// request then needs no admin key.
+#[derive(Debug, Clone)]
+pub struct SessionGrant {
+    /// The admin user's name, or the client id of the admin key logged in with.
+    pub subject: String,
+    pub read_only: bool,
+}
+
+/// Middleware: lets the request through only with a valid admin key (or a
+/// UI session grant); a read-only key may only read.
 pub async fn require_admin(
     State(ctx): State<AdminContext>,
     request: Request,
     next: Next,
 ) -> Result<Response, AdminError> {
-    authorize(&ctx.state.load(), request.headers(), request.method())?;
+    match request.extensions().get::<SessionGrant>() {
+        Some(grant) => check_writes(
+            grant.read_only,
+            &format!("admin '{}'", grant.subject),
+            request.method(),
+        )?,
+        None => authorize(&ctx.state.load(), request.headers(), request.method())?,
+    }
     Ok(next.run(request).await)
+}
+
+fn check_writes(read_only: bool, who: &str, method: &Method) -> Result<(), AdminError> {
+    let reading = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if read_only && !reading {
+        return Err(AdminError::Forbidden(format!("{who} is read-only")));
+    }
+    Ok(())
+}
+
+/// The admin key these credentials name, if they are a valid admin key's
+/// (enabled, not expired, right secret: compared in constant time).
+pub fn admin_key<'a>(
+    state: &'a model::State,
+    credentials: &Credentials,
+) -> Option<&'a std::sync::Arc<model::apikey::ApiKey>> {
+    let key = state.apikey(&credentials.client_id);
+    let expected = key
+        .map(|k| k.client_secret.as_bytes())
+        .unwrap_or(DECOY_SECRET);
+    let secret_ok: bool = expected.ct_eq(credentials.client_secret.as_bytes()).into();
+    key.filter(|k| secret_ok && k.enabled && k.is_admin() && !k.expired(crate::now_ms()))
 }
 
 /// The check itself, against the keys of a state snapshot (a worker node
@@ -80,27 +119,12 @@ pub fn authorize(
     method: &Method,
 ) -> Result<(), AdminError> {
     let credentials = credentials(headers).ok_or(AdminError::Unauthorized)?;
-    let key = state.apikey(&credentials.client_id);
-    let expected = key
-        .map(|k| k.client_secret.as_bytes())
-        .unwrap_or(DECOY_SECRET);
-    let secret_ok: bool = expected.ct_eq(credentials.client_secret.as_bytes()).into();
-    let key = match key {
-        Some(key)
-            if secret_ok && key.enabled && key.is_admin() && !key.expired(crate::now_ms()) =>
-        {
-            key
-        }
-        _ => return Err(AdminError::Unauthorized),
-    };
-    let reading = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if key.read_only && !reading {
-        return Err(AdminError::Forbidden(format!(
-            "admin key '{}' is read-only",
-            key.client_id
-        )));
-    }
-    Ok(())
+    let key = admin_key(state, &credentials).ok_or(AdminError::Unauthorized)?;
+    check_writes(
+        key.read_only,
+        &format!("admin key '{}'", key.client_id),
+        method,
+    )
 }
 
 #[cfg(test)]

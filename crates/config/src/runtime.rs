@@ -10,6 +10,7 @@ pub struct Config {
     pub https: HttpsConfig,
     pub app: AppConfig,
     pub admin: AdminConfig,
+    pub ui: UiConfig,
     pub cluster: ClusterConfig,
     pub log: LogConfig,
     pub proxy: ProxyConfig,
@@ -110,6 +111,25 @@ pub struct AdminConfig {
     pub client_secret: Option<String>,
     /// `admin.maxBodySize` bytes, default 10 MiB; larger bodies get 413.
     pub max_body_size: usize,
+}
+
+/// The web admin UI of standalone and leader nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiConfig {
+    /// `ui.enabled` (`UI_ENABLED`), default true.
+    pub enabled: bool,
+    /// `ui.host` (`UI_HOST`), default "otoroshi.oto.tools" (Otoroshi's
+    /// backoffice host): requests for it get the UI.
+    pub host: String,
+    /// `ui.sessionMaxAge` ms (`UI_SESSION_MAX_AGE`), default 24 h: a login
+    /// lasts this long, then the user signs in again.
+    pub session_max_age: Duration,
+    /// `app.adminLogin` (`OTOROSHI_INITIAL_ADMIN_LOGIN`), default
+    /// "admin@otoroshi.io": the first admin user, created when there is none.
+    pub initial_login: String,
+    /// `app.adminPassword` (`OTOROSHI_INITIAL_ADMIN_PASSWORD`): its password;
+    /// unset = random, printed once.
+    pub initial_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -143,6 +143,21 @@ pub(crate) static KEYS: &[Key] = &[
         },
         D("10485760"),
     ),
+    key("ui.enabled", "UI_ENABLED", BOOL, D("true")),
+    key("ui.host", "UI_HOST", Text, D("otoroshi.oto.tools")),
+    key(
+        "ui.sessionMaxAge",
+        "UI_SESSION_MAX_AGE",
+        Kind::Millis { min: 60_000 },
+        D("86400000"),
+    ),
+    key("app.adminLogin", "OTOROSHI_INITIAL_ADMIN_LOGIN", Text, D("admin@otoroshi.io")),
+    key(
+        "app.adminPassword",
+        "OTOROSHI_INITIAL_ADMIN_PASSWORD",
+        Secret,
+        Unset,
+    ),
     key(
         "cluster.mode",
         "CLUSTER_MODE",

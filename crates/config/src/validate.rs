@@ -49,7 +49,28 @@ pub(crate) fn resolve(layers: &Layers, errors: &mut Vec<ConfigError>) -> Vec<Ent
     }
     check_worker(&out, errors);
     check_tls(&out, errors);
+    check_hosts(&out, errors);
     out
+}
+
+/// The UI and the admin API are told apart by host: one name cannot be both.
+fn check_hosts(entries: &[Entry], errors: &mut Vec<ConfigError>) {
+    let (Some(ui), Some(Val::Str(admin))) = (
+        entries.iter().find(|e| e.key.name == "ui.host"),
+        get(entries, "admin.host"),
+    ) else {
+        return;
+    };
+    if let Val::Str(host) = &ui.val
+        && host.eq_ignore_ascii_case(admin)
+    {
+        errors.push(ConfigError::Invalid {
+            key: "ui.host".to_string(),
+            value: host.clone(),
+            origin: ui.origin.clone(),
+            expected: format!("a host other than admin.host ({admin})"),
+        });
+    }
 }
 
 fn default_val(key: &Key, earlier: &[Entry]) -> Val {
@@ -257,6 +278,13 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             client_id: v.opt("admin.clientId"),
             client_secret: v.opt("admin.clientSecret"),
             max_body_size: v.num("admin.maxBodySize"),
+        },
+        ui: UiConfig {
+            enabled: v.text("ui.enabled") == "true",
+            host: v.text("ui.host"),
+            session_max_age: v.ms("ui.sessionMaxAge"),
+            initial_login: v.text("app.adminLogin"),
+            initial_password: v.opt("app.adminPassword"),
         },
         cluster: ClusterConfig {
             mode: match v.text("cluster.mode").as_str() {

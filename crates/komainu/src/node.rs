@@ -24,6 +24,8 @@ use crate::{store_node, worker_node};
 pub struct Plane {
     pub state: Arc<StateHandle>,
     pub admin: Router,
+    /// The admin UI (standalone and leader nodes, unless `ui.enabled = false`).
+    pub ui: Option<Router>,
     /// Lines printed once the port is bound (admin key, where things are).
     pub notes: Vec<String>,
     pub kind: PlaneKind,
@@ -105,6 +107,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let dispatch = Dispatch {
         admin_host: config.admin.host.as_str().into(),
         admin: plane.admin.clone(),
+        ui: plane
+            .ui
+            .clone()
+            .map(|router| (config.ui.host.as_str().into(), router)),
         proxy,
         cluster_requires_client_certificate: config.https.client_auth != ClientAuth::None,
     };

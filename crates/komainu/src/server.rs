@@ -34,6 +34,8 @@ use crate::tls::Tls;
 pub struct Dispatch {
     pub admin_host: Arc<str>,
     pub admin: Router,
+    /// The UI host and its router, on nodes that serve the UI.
+    pub ui: Option<(Arc<str>, Router)>,
     pub proxy: Arc<Proxy>,
     /// `https.clientAuth` is `want` or `need`: the cluster endpoints then
     /// answer only clients that presented a verified certificate (workers
@@ -47,9 +49,19 @@ const CLUSTER_PREFIX: &str = "/api/cluster/";
 
 impl Dispatch {
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
-        let for_admin = host::request_host(&request)
-            .is_some_and(|h| h.eq_ignore_ascii_case(&self.admin_host))
+        let host = host::request_host(&request);
+        let for_admin = host.is_some_and(|h| h.eq_ignore_ascii_case(&self.admin_host))
             || request.uri().path() == admin::HEALTH_PATH;
+        let ui = self
+            .ui
+            .as_ref()
+            .filter(|(ui_host, _)| host.is_some_and(|h| h.eq_ignore_ascii_case(ui_host)));
+        if let (Some((_, ui)), false) = (ui, for_admin) {
+            return match ui.clone().oneshot(request.map(Body::new)).await {
+                Ok(response) => response.map(boxed),
+                Err(never) => match never {},
+            };
+        }
         if for_admin {
             if self.cluster_requires_client_certificate
                 && request.uri().path().starts_with(CLUSTER_PREFIX)

@@ -80,11 +80,18 @@ pub async fn prepare(
 
     let admin = if config.cluster.mode == ClusterMode::Leader {
         let leader = Leader::new(store.clone(), leader_settings(config, info, http_port));
-        admin::router_with(ctx, leader.router())
+        admin::router_with(ctx.clone(), leader.router())
     } else {
-        admin::router(ctx)
+        admin::router(ctx.clone())
     };
     let mut notes = bootstrap_notes(&bootstrap);
+    let ui = if config.ui.enabled {
+        let (router, ui_notes) = ui_router(config, ctx, admin.clone(), http_port).await?;
+        notes.extend(ui_notes);
+        Some(router)
+    } else {
+        None
+    };
     notes.push(format!("datastore: {}", store.backend()));
     let host = &config.admin.host;
     notes.push(format!(
@@ -93,9 +100,53 @@ pub async fn prepare(
     Ok(Plane {
         state,
         admin,
+        ui,
         notes,
         kind: PlaneKind::Store(StoreNode { store }),
     })
+}
+
+/// The admin UI on `ui.host`, with its first admin user when there is none.
+async fn ui_router(
+    config: &Config,
+    ctx: AdminContext,
+    api: axum::Router,
+    http_port: u16,
+) -> anyhow::Result<(axum::Router, Vec<String>)> {
+    let store = ctx.store.clone();
+    let ui = &config.ui;
+    let bootstrap =
+        ui::ensure_admin_user(store.as_ref(), &ui.initial_login, ui.initial_password.as_deref())
+            .await
+            .context("creating the first admin user")?;
+    let key = ui::signing_key(store.as_ref())
+        .await
+        .context("loading the UI session key")?;
+    let settings = ui::UiSettings {
+        host: ui.host.clone(),
+        admin_host: config.admin.host.clone(),
+        session_max_age: ui.session_max_age,
+    };
+    let mut notes = match bootstrap {
+        ui::UserBootstrap::Created {
+            username,
+            generated_password: Some(password),
+        } => {
+            tracing::warn!(user = %username, "created an admin user with a random password, printed once on stdout");
+            vec![format!(
+                "admin user created: {username} / {password} (shown once, keep it)"
+            )]
+        }
+        ui::UserBootstrap::Created { username, .. } => vec![format!(
+            "admin user created from the configuration: {username} (password as configured)"
+        )],
+        ui::UserBootstrap::Existing => Vec::new(),
+    };
+    notes.push(format!(
+        "admin UI: http://{}:{http_port}/ (sign in with an admin user or an admin API key)",
+        ui.host
+    ));
+    Ok((ui::router(ui::UiContext::new(ctx, api, settings, key)), notes))
 }
 
 fn leader_settings(config: &Config, info: &NodeInfo, http_port: u16) -> LeaderSettings {

@@ -67,6 +67,7 @@ pub fn prepare(
     Ok(Plane {
         state,
         admin,
+        ui: None,
         notes,
         kind: PlaneKind::Worker(worker),
     })

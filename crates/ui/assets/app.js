@@ -1,0 +1,1 @@
+// komainu admin UI

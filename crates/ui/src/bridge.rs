@@ -1,0 +1,55 @@
+//! The pages' calls to the admin API. A request to `/api/...` or
+//! `/apis/...` on the UI host is handed to the admin API's own router, with
+//! the session standing in for an admin key: same handlers, same
+//! validation, same errors. Writes must carry the session's CSRF token.
+
+use admin::auth::SessionGrant;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+
+use crate::context::UiContext;
+use crate::error::UiError;
+use crate::session::{CSRF_HEADER, csrf_matches};
+
+/// Of the endpoints workers call, those a page may use (the members list
+/// and its live stream); state exports and quota pushes are for workers.
+const CLUSTER_PREFIX: &str = "/api/cluster/";
+const CLUSTER_FOR_PAGES: [&str; 2] = ["/api/cluster/members", "/api/cluster/live"];
+
+pub async fn forward(State(ctx): State<UiContext>, mut request: Request) -> Response {
+    let signed = match ctx.session_of(request.headers()).await {
+        Ok(Some(signed)) => signed,
+        Ok(None) => return UiError::SignInFirstApi.json(),
+        Err(e) => return e.json(),
+    };
+    let reading = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !reading {
+        let token = request
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if !csrf_matches(&signed, token) {
+            return UiError::Csrf.json();
+        }
+    }
+    let path = request.uri().path();
+    if path.starts_with(CLUSTER_PREFIX) && !CLUSTER_FOR_PAGES.contains(&path) {
+        return UiError::NotFound(format!("{path} is for workers, not pages")).json();
+    }
+    // The admin API needs neither: the grant says who is calling.
+    request.headers_mut().remove(header::COOKIE);
+    request.headers_mut().remove(header::AUTHORIZATION);
+    request.extensions_mut().insert(SessionGrant {
+        subject: signed.session.sub.clone(),
+        read_only: signed.session.ro,
+    });
+    match ctx.api.clone().oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
+}

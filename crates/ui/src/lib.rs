@@ -1,0 +1,88 @@
+//! The web admin UI of standalone and leader nodes, served on its own host
+//! (`ui.host`, Otoroshi's backoffice host) next to the admin API.
+//!
+//! This crate owns the admin users and their login sessions, the HTML pages
+//! (rendered on the server with maud), the small script and style sheet they
+//! load (shipped inside the binary: a gateway often runs offline), and the
+//! bridge that lets a signed-in browser call the admin API. Every write a page
+//! makes goes through that bridge to the admin API's own handlers, so the UI
+//! validates and publishes exactly as the API does: there is no side door.
+
+/// The script and style sheet, compiled into the binary.
+mod assets;
+/// Calls from the pages to the admin API, authorised by the session.
+mod bridge;
+/// The settings and shared handles the UI runs with.
+pub mod context;
+/// UI errors and their HTTP answers (pages or JSON).
+mod error;
+/// Sign-in, sign-out and the throttle on failed attempts.
+mod login;
+/// The HTML pages.
+mod pages;
+/// Login sessions: signed cookies, revocation, CSRF tokens.
+mod session;
+/// The key sessions are signed with, shared by every node of a datastore.
+mod signing_key;
+/// Admin users (Otoroshi's "simple admins"), their passwords and bootstrap.
+pub mod users;
+
+pub use context::{UiContext, UiSettings};
+pub use signing_key::load_or_create as signing_key;
+pub use users::{UserBootstrap, ensure_admin_user};
+
+use axum::Router;
+use axum::routing::{any, get, post};
+
+/// The UI's router for requests whose host is `ui.host`.
+pub fn router(ctx: UiContext) -> Router {
+    let pages = pages::router().layer(axum::middleware::from_fn_with_state(
+        ctx.clone(),
+        session::require_page_session,
+    ));
+    Router::new()
+        .route("/login", get(login::page).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/assets/{file}", get(assets::serve))
+        .route("/api/{*rest}", any(bridge::forward))
+        .route("/apis/{*rest}", any(bridge::forward))
+        .merge(pages)
+        .fallback(error::not_found)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(ctx)
+}
+
+/// Pages load only their own script and style (no inline script can run),
+/// may not be framed (clickjacking), and never leak their URL to others.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Wall clock in ms since the Unix epoch (0 if the clock is before 1970).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,163 @@
+//! The form an entity is edited in: a few fields for what people change
+//! most, each bound to a JSON path of the entity, and the whole entity as raw
+//! JSON for the rest. The page script loads the entity (or the kind's
+//! template) from the admin API, keeps fields and raw JSON in step, saves
+//! with POST or PUT, and puts each validation message the API returns next
+//! to the field its path names.
+
+use maud::{Markup, html};
+
+/// One form field, bound to a JSON path of the entity.
+pub enum Field {
+    Text { path: &'static str, label: &'static str, help: &'static str },
+    /// Required text that names the entity; read-only once it exists.
+    Id { path: &'static str, label: &'static str, help: &'static str },
+    Secret { path: &'static str, label: &'static str, help: &'static str },
+    /// An array of strings, one a line.
+    Lines { path: &'static str, label: &'static str, help: &'static str },
+    Number { path: &'static str, label: &'static str, help: &'static str },
+    Bool { path: &'static str, label: &'static str },
+    Select { path: &'static str, label: &'static str, options: &'static [&'static str] },
+    /// `backend.targets` as `host:port` lines (`https://` for TLS).
+    Targets { label: &'static str, help: &'static str },
+    /// Whether the route has this plugin, enabled.
+    Plugin { plugin: &'static str, label: &'static str, help: &'static str },
+}
+
+/// Where the form loads from and saves to.
+pub struct Binding<'a> {
+    /// The collection's API path, e.g. `/api/routes`.
+    pub api: &'a str,
+    /// The entity's id; `None` for a new one (loaded from `_template`).
+    pub id: Option<&'a str>,
+    /// The list to go back to after saving.
+    pub back: &'a str,
+    /// The singleton global config: read and written at `api` itself.
+    pub singleton: bool,
+}
+
+fn field_id(path: &str) -> String {
+    format!("f-{}", path.replace('.', "-"))
+}
+
+fn error_slot(path: &str) -> Markup {
+    html! { p.field-error data-for=(path) role="alert" hidden {} }
+}
+
+fn help(id: &str, text: &str) -> Markup {
+    html! { @if !text.is_empty() { small.help id={ (id) "-help" } { (text) } } }
+}
+
+fn render(field: &Field, existing: bool) -> Markup {
+    match field {
+        Field::Text { path, label, help: h } | Field::Secret { path, label, help: h } => {
+            let kind = if matches!(field, Field::Secret { .. }) { "password" } else { "text" };
+            let id = field_id(path);
+            html! {
+                div.field {
+                    label for=(id) { (label) }
+                    input id=(id) name=(path) type=(kind) data-path=(path) data-type="text" autocomplete="off" aria-describedby={ (id) "-help" };
+                    (help(&id, h)) (error_slot(path))
+                }
+            }
+        }
+        Field::Id { path, label, help: h } => {
+            let id = field_id(path);
+            html! {
+                div.field {
+                    label for=(id) { (label) }
+                    input id=(id) name=(path) type="text" data-path=(path) data-type="text" required readonly[existing] autocomplete="off" aria-describedby={ (id) "-help" };
+                    (help(&id, h)) (error_slot(path))
+                }
+            }
+        }
+        Field::Lines { path, label, help: h } => {
+            let id = field_id(path);
+            html! {
+                div.field {
+                    label for=(id) { (label) }
+                    textarea id=(id) name=(path) rows="3" data-path=(path) data-type="lines" aria-describedby={ (id) "-help" } {}
+                    (help(&id, h)) (error_slot(path))
+                }
+            }
+        }
+        Field::Number { path, label, help: h } => {
+            let id = field_id(path);
+            html! {
+                div.field {
+                    label for=(id) { (label) }
+                    input id=(id) name=(path) type="number" min="0" step="1" data-path=(path) data-type="number" aria-describedby={ (id) "-help" };
+                    (help(&id, h)) (error_slot(path))
+                }
+            }
+        }
+        Field::Bool { path, label } => {
+            let id = field_id(path);
+            html! {
+                div.field.check {
+                    input id=(id) name=(path) type="checkbox" data-path=(path) data-type="bool";
+                    label for=(id) { (label) }
+                    (error_slot(path))
+                }
+            }
+        }
+        Field::Select { path, label, options } => {
+            let id = field_id(path);
+            html! {
+                div.field {
+                    label for=(id) { (label) }
+                    select id=(id) name=(path) data-path=(path) data-type="select" {
+                        @for option in *options { option value=(option) { (option) } }
+                    }
+                    (error_slot(path))
+                }
+            }
+        }
+        Field::Targets { label, help: h } => {
+            let path = "backend.targets";
+            let id = field_id(path);
+            html! {
+                div.field {
+                    label for=(id) { (label) }
+                    textarea id=(id) name=(path) rows="3" data-path=(path) data-type="targets" aria-describedby={ (id) "-help" } {}
+                    (help(&id, h)) (error_slot(path))
+                }
+            }
+        }
+        Field::Plugin { plugin, label, help: h } => {
+            let id = format!("f-plugin-{}", plugin.rsplit('.').next().unwrap_or(plugin));
+            html! {
+                div.field.check {
+                    input id=(id) name=(id) type="checkbox" data-path="plugins" data-type="plugin" data-plugin=(plugin) aria-describedby={ (id) "-help" };
+                    label for=(id) { (label) }
+                    (help(&id, h))
+                }
+            }
+        }
+    }
+}
+
+/// The whole editor.
+pub fn form(binding: &Binding, fields: &[Field]) -> Markup {
+    let existing = binding.id.is_some() || binding.singleton;
+    html! {
+        form #entity-form novalidate data-api=(binding.api) data-id=[binding.id]
+            data-back=(binding.back) data-singleton=[binding.singleton.then_some("true")] {
+            p #form-loading .muted { "Loading…" }
+            div.fields {
+                @for field in fields { (render(field, existing)) }
+            }
+            details #raw {
+                summary { "Raw JSON (every field)" }
+                label.visually-hidden for="raw-json" { "The entity as JSON" }
+                textarea #raw-json name="raw-json" rows="18" spellcheck="false" data-type="raw" {}
+                (error_slot(""))
+            }
+            p #form-error .error-text role="alert" hidden {}
+            div.buttons {
+                button #save .primary type="submit" { "Save" }
+                a.button href=(binding.back) { "Cancel" }
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Service groups (list, editor) and the global config (editor only: there
+//! is one).
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use maud::{Markup, html};
+
+use super::editor::{self, Binding, Field};
+use super::layout::Nav;
+use super::list::{self, ListQuery};
+use crate::context::UiContext;
+use crate::error::UiError;
+use crate::session::Signed;
+
+const API: &str = "/api/groups";
+
+pub async fn list(
+    State(ctx): State<UiContext>,
+    Extension(signed): Extension<Signed>,
+    Query(query): Query<ListQuery>,
+) -> Markup {
+    let state = ctx.admin.state.load();
+    let mut groups: Vec<_> = state
+        .groups
+        .values()
+        .map(|group| {
+            let search = format!("{} {} {}", group.id, group.name, group.description).to_lowercase();
+            let routes = state.routes.iter().filter(|r| r.groups.contains(&group.id)).count();
+            (group, routes, search)
+        })
+        .filter(|(_, _, search)| query.keeps(search))
+        .collect();
+    groups.sort_by(|a, b| a.0.name.cmp(&b.0.name).then(a.0.id.cmp(&b.0.id)));
+    let body = html! {
+        (list::toolbar("Service groups", &query, Some(("/groups/new", "New group")), "groups"))
+        @if groups.is_empty() {
+            (list::empty("groups-empty", &query, html! {
+                p { "No service groups. Groups gather routes so that one API key can be authorized on all of them." }
+            }))
+        } @else {
+            div.table-wrap {
+                table #groups-table .entities {
+                    thead { tr { th { "Name" } th { "Description" } th { "Routes" } th { span.visually-hidden { "Actions" } } } }
+                    tbody {
+                        @for (group, routes, search) in &groups {
+                            tr data-id=(group.id) data-search=(search) {
+                                td { a href={ "/groups/" (group.id) } { (group.name) } br; small.muted { (group.id) } }
+                                td { (group.description) }
+                                td { (routes) }
+                                (list::row_actions(&format!("{API}/{}", group.id), &format!("/groups/{}", group.id), &group.name, None))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (list::confirm_dialog())
+    };
+    super::frame(&ctx, &signed, Nav::Groups, "Service groups", body)
+}
+
+fn fields() -> Vec<Field> {
+    vec![
+        Field::Id { path: "id", label: "Id", help: "Keys authorize it as group_<id>." },
+        Field::Text { path: "name", label: "Name", help: "" },
+        Field::Text { path: "description", label: "Description", help: "" },
+    ]
+}
+
+fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Markup {
+    let binding = Binding { api: API, id, back: "/groups", singleton: false };
+    let body = html! {
+        nav.crumbs aria-label="breadcrumb" { a href="/groups" { "Service groups" } " / " span { (title) } }
+        h1 { (title) }
+        (editor::form(&binding, &fields()))
+    };
+    super::frame(ctx, signed, Nav::Groups, title, body)
+}
+
+pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
+    editor(&ctx, &signed, None, "New service group")
+}
+
+pub async fn edit(
+    State(ctx): State<UiContext>,
+    Extension(signed): Extension<Signed>,
+    Path(id): Path<String>,
+) -> Result<Markup, UiError> {
+    let state = ctx.admin.state.load();
+    let group = state
+        .groups
+        .get(&id)
+        .ok_or_else(|| UiError::NotFound(format!("no service group with id '{id}'")))?;
+    Ok(editor(&ctx, &signed, Some(&id), &format!("Group {}", group.name)))
+}
+
+pub async fn global_config(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
+    let binding = Binding { api: "/api/globalconfig", id: None, back: "/", singleton: true };
+    let fields = [Field::Bool { path: "maintenanceMode", label: "Maintenance mode" }];
+    let body = html! {
+        h1 { "Global config" }
+        p.muted { "Settings of the whole gateway. Fields komainu does not use yet are kept as they are." }
+        (editor::form(&binding, &fields))
+    };
+    super::frame(&ctx, &signed, Nav::GlobalConfig, "Global config", body)
+}

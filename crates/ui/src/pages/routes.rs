@@ -1,0 +1,146 @@
+//! Routes: the list (search, enable/disable, delete) and the editor.
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use maud::{Markup, html};
+use model::plugins;
+
+use super::editor::{self, Binding, Field};
+use super::layout::Nav;
+use super::list::{self, ListQuery};
+use crate::context::UiContext;
+use crate::error::UiError;
+use crate::session::Signed;
+
+const API: &str = "/api/routes";
+
+pub async fn list(
+    State(ctx): State<UiContext>,
+    Extension(signed): Extension<Signed>,
+    Query(query): Query<ListQuery>,
+) -> Markup {
+    let state = ctx.admin.state.load();
+    let rows: Vec<_> = state
+        .routes
+        .iter()
+        .map(|route| {
+            let targets: Vec<String> = route
+                .backend
+                .targets
+                .iter()
+                .map(|t| {
+                    let scheme = if t.tls { "https://" } else { "" };
+                    format!("{scheme}{}:{}", t.hostname, t.port)
+                })
+                .collect();
+            let search = format!(
+                "{} {} {} {}",
+                route.id,
+                route.name,
+                route.frontend.domains.join(" "),
+                targets.join(" ")
+            )
+            .to_lowercase();
+            (route, targets, search)
+        })
+        .filter(|(_, _, search)| query.keeps(search))
+        .collect();
+    let body = html! {
+        (list::toolbar("Routes", &query, Some(("/routes/new", "New route")), "routes"))
+        @if rows.is_empty() {
+            (list::empty("routes-empty", &query, html! {
+                p { "No routes yet. A route sends the traffic of a domain to your backends." }
+                p { a.button.primary href="/routes/new" { "Create the first route" } }
+            }))
+        } @else {
+            div.table-wrap {
+                table #routes-table .entities {
+                    thead { tr { th { "Name" } th { "Domains" } th { "Targets" } th { "Plugins" } th { "State" } th { span.visually-hidden { "Actions" } } } }
+                    tbody {
+                        @for (route, targets, search) in &rows {
+                            tr data-id=(route.id) data-search=(search) {
+                                td { a href={ "/routes/" (route.id) } { (route.name) } br; small.muted { (route.id) } }
+                                td { @for d in &route.frontend.domains { code { (d) } " " } }
+                                td { @for t in targets { code { (t) } " " } }
+                                td {
+                                    @for p in route.plugins.iter().filter(|p| p.enabled) {
+                                        span.badge { (p.plugin.rsplit('.').next().unwrap_or(&p.plugin)) } " "
+                                    }
+                                }
+                                td.state { (list::state_badge(route.enabled)) }
+                                (list::row_actions(&format!("{API}/{}", route.id), &format!("/routes/{}", route.id), &route.name, Some(route.enabled)))
+                            }
+                        }
+                    }
+                }
+            }
+            p.muted.count { (rows.len()) " of " (state.routes.len()) " routes" }
+        }
+        (list::confirm_dialog())
+    };
+    super::frame(&ctx, &signed, Nav::Routes, "Routes", body)
+}
+
+fn fields() -> Vec<Field> {
+    vec![
+        Field::Id { path: "id", label: "Id", help: "Letters, digits and _ - . : ~ (1 to 128)." },
+        Field::Text { path: "name", label: "Name", help: "" },
+        Field::Bool { path: "enabled", label: "Enabled (serves traffic)" },
+        Field::Lines {
+            path: "frontend.domains",
+            label: "Domains",
+            help: "One a line: host or host/path-prefix, e.g. api.oto.tools/users or *.oto.tools.",
+        },
+        Field::Bool { path: "frontend.strip_path", label: "Strip the matched path prefix before forwarding" },
+        Field::Targets {
+            label: "Targets",
+            help: "One a line: host:port, or https://host:port for TLS to the backend.",
+        },
+        Field::Text { path: "backend.root", label: "Backend root path", help: "Prefixed to the forwarded path, e.g. /." },
+        Field::Select { path: "backend.load_balancing.type", label: "Load balancing", options: &model::route::LOAD_BALANCING_TYPES },
+        Field::Plugin {
+            plugin: plugins::APIKEY_CALLS,
+            label: "Require an API key (ApikeyCalls)",
+            help: "Calls must carry an API key authorized on this route or one of its groups.",
+        },
+        Field::Plugin {
+            plugin: plugins::OVERRIDE_HOST,
+            label: "Send the target's host as Host (OverrideHost)",
+            help: "",
+        },
+        Field::Plugin {
+            plugin: plugins::FORCE_HTTPS_TRAFFIC,
+            label: "Redirect HTTP to HTTPS (ForceHttpsTraffic)",
+            help: "",
+        },
+        Field::Lines { path: "groups", label: "Service groups", help: "Group ids, one a line." },
+    ]
+}
+
+fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Markup {
+    let binding = Binding { api: API, id, back: "/routes", singleton: false };
+    let body = html! {
+        nav.crumbs aria-label="breadcrumb" { a href="/routes" { "Routes" } " / " span { (title) } }
+        h1 { (title) }
+        (editor::form(&binding, &fields()))
+    };
+    super::frame(ctx, signed, Nav::Routes, title, body)
+}
+
+pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
+    editor(&ctx, &signed, None, "New route")
+}
+
+pub async fn edit(
+    State(ctx): State<UiContext>,
+    Extension(signed): Extension<Signed>,
+    Path(id): Path<String>,
+) -> Result<Markup, UiError> {
+    let state = ctx.admin.state.load();
+    let route = state
+        .routes
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| UiError::NotFound(format!("no route with id '{id}'")))?;
+    Ok(editor(&ctx, &signed, Some(&id), &format!("Route {}", route.name)))
+}

@@ -1,0 +1,161 @@
+//! Admin users: people who sign in to the UI with a name and a password.
+//! They are Otoroshi's "simple admins" (`{username, password, label,
+//! createdAt, type: "SIMPLE", metadata}`, the password a bcrypt hash, so an
+//! Otoroshi user list keeps working), kept in the datastore under a kind of
+//! their own that is never part of the cluster state: workers serve no UI
+//! and must never hold password hashes.
+
+use model::id::random_token;
+use serde::{Deserialize, Serialize};
+use store::{Condition, Op, Store, StoreError};
+
+use crate::error::UiError;
+
+/// Store kind of admin users (Otoroshi's `simple-admins`).
+pub const KIND: &str = "simple-admins";
+/// bcrypt cost: about 50 ms a check on a small server core; Otoroshi's is 10 too.
+const COST: u32 = 10;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUser {
+    pub username: String,
+    /// bcrypt hash (`$2a$`, `$2b$` or `$2y$`).
+    pub password: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub created_at: u64,
+    #[serde(rename = "type", default = "simple")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// A komainu addition: the user may only read.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+fn simple() -> String {
+    "SIMPLE".to_string()
+}
+
+impl AdminUser {
+    /// Whether `password` is this user's. bcrypt compares in constant time.
+    pub fn verify(&self, password: &str) -> bool {
+        bcrypt::verify(password, &self.password).unwrap_or(false)
+    }
+
+    /// Changes whenever the password does: sessions carry it so that a
+    /// password change signs the user out everywhere.
+    pub fn fingerprint(&self) -> String {
+        crate::session::fingerprint(self.password.as_bytes())
+    }
+}
+
+/// Spent on unknown names, so that they take as long as a wrong password.
+pub fn burn_time(password: &str) {
+    let _ = bcrypt::verify(password, decoy_hash());
+}
+
+/// bcrypt of a random string nobody knows, at the same cost, made once.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash(&random_token(32)).unwrap_or_default())
+}
+
+pub async fn find(store: &dyn Store, username: &str) -> Result<Option<AdminUser>, UiError> {
+    let Some(bytes) = store.get(KIND, username).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| UiError::Internal(format!("stored admin user '{username}': {e}")))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum UserBootstrap {
+    /// Admin users were already there; nothing was written.
+    Existing,
+    /// The first admin user was created; `generated_password` is set when
+    /// it was not configured, so that the caller can show it once.
+    Created {
+        username: String,
+        generated_password: Option<String>,
+    },
+}
+
+/// Creates the first admin user when the datastore holds none, from
+/// `app.adminLogin` / `app.adminPassword`, else with a random password.
+pub async fn ensure_admin_user(
+    store: &dyn Store,
+    username: &str,
+    password: Option<&str>,
+) -> Result<UserBootstrap, UiError> {
+    if !store.scan(KIND, None, 1).await?.is_empty() {
+        return Ok(UserBootstrap::Existing);
+    }
+    let generated_password = password.is_none().then(|| random_token(24));
+    let password = password
+        .map(str::to_string)
+        .or_else(|| generated_password.clone())
+        .unwrap_or_default();
+    let hash = hash(&password)?;
+    let user = AdminUser {
+        username: username.to_string(),
+        password: hash,
+        label: "komainu admin".to_string(),
+        created_at: crate::now_ms(),
+        kind: simple(),
+        metadata: Default::default(),
+        read_only: false,
+    };
+    let value = serde_json::to_vec(&user).map_err(|e| UiError::Internal(e.to_string()))?;
+    match store
+        .write(vec![Op::Put {
+            kind: KIND.to_string(),
+            id: username.to_string(),
+            value,
+            condition: Condition::MustNotExist,
+        }])
+        .await
+    {
+        Ok(_) => Ok(UserBootstrap::Created {
+            username: username.to_string(),
+            generated_password,
+        }),
+        // Another node sharing the datastore bootstrapped first.
+        Err(StoreError::AlreadyExists { .. }) => Ok(UserBootstrap::Existing),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn hash(password: &str) -> Result<String, UiError> {
+    bcrypt::hash(password, COST).map_err(|e| UiError::Internal(format!("hashing a password: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoy_hash_parses_and_matches_nothing_guessable() {
+        assert!(decoy_hash().starts_with("$2b$10$"));
+        assert!(!bcrypt::verify("password", decoy_hash()).unwrap());
+    }
+
+    #[test]
+    fn otoroshi_shaped_users_verify() {
+        let user: AdminUser = serde_json::from_value(serde_json::json!({
+            "username": "admin@otoroshi.io",
+            "password": bcrypt::hash("s3cret", 4).unwrap(),
+            "label": "Otoroshi Admin",
+            "createdAt": 1,
+            "type": "SIMPLE",
+            "metadata": {}
+        }))
+        .unwrap();
+        assert!(user.verify("s3cret"));
+        assert!(!user.verify("S3cret"));
+        assert!(!user.read_only);
+    }
+}
