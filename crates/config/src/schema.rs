@@ -151,7 +151,12 @@ pub(crate) static KEYS: &[Key] = &[
         Kind::Millis { min: 60_000 },
         D("86400000"),
     ),
-    key("app.adminLogin", "OTOROSHI_INITIAL_ADMIN_LOGIN", Text, D("admin@otoroshi.io")),
+    key(
+        "app.adminLogin",
+        "OTOROSHI_INITIAL_ADMIN_LOGIN",
+        Text,
+        D("admin@otoroshi.io"),
+    ),
     key(
         "app.adminPassword",
         "OTOROSHI_INITIAL_ADMIN_PASSWORD",

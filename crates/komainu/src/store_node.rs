@@ -115,10 +115,13 @@ async fn ui_router(
 ) -> anyhow::Result<(axum::Router, Vec<String>)> {
     let store = ctx.store.clone();
     let ui = &config.ui;
-    let bootstrap =
-        ui::ensure_admin_user(store.as_ref(), &ui.initial_login, ui.initial_password.as_deref())
-            .await
-            .context("creating the first admin user")?;
+    let bootstrap = ui::ensure_admin_user(
+        store.as_ref(),
+        &ui.initial_login,
+        ui.initial_password.as_deref(),
+    )
+    .await
+    .context("creating the first admin user")?;
     let key = ui::signing_key(store.as_ref())
         .await
         .context("loading the UI session key")?;
@@ -146,7 +149,10 @@ async fn ui_router(
         "admin UI: http://{}:{http_port}/ (sign in with an admin user or an admin API key)",
         ui.host
     ));
-    Ok((ui::router(ui::UiContext::new(ctx, api, settings, key)), notes))
+    Ok((
+        ui::router(ui::UiContext::new(ctx, api, settings, key)),
+        notes,
+    ))
 }
 
 fn leader_settings(config: &Config, info: &NodeInfo, http_port: u16) -> LeaderSettings {

@@ -18,7 +18,19 @@ use crate::session::{CSRF_HEADER, csrf_matches};
 const CLUSTER_PREFIX: &str = "/api/cluster/";
 const CLUSTER_FOR_PAGES: [&str; 2] = ["/api/cluster/members", "/api/cluster/live"];
 
-pub async fn forward(State(ctx): State<UiContext>, mut request: Request) -> Response {
+/// `/api/...` and `/apis/...` go to the admin API; anything else is no page.
+pub async fn forward_or_not_found(ctx: State<UiContext>, request: Request) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/apis/") {
+        forward(ctx, request).await
+    } else {
+        crate::error::not_found(request.uri().clone())
+            .await
+            .into_response()
+    }
+}
+
+async fn forward(State(ctx): State<UiContext>, mut request: Request) -> Response {
     let signed = match ctx.session_of(request.headers()).await {
         Ok(Some(signed)) => signed,
         Ok(None) => return UiError::SignInFirstApi.json(),

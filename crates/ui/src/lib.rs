@@ -32,7 +32,7 @@ pub use signing_key::load_or_create as signing_key;
 pub use users::{UserBootstrap, ensure_admin_user};
 
 use axum::Router;
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 
 /// The UI's router for requests whose host is `ui.host`.
 pub fn router(ctx: UiContext) -> Router {
@@ -44,10 +44,10 @@ pub fn router(ctx: UiContext) -> Router {
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/assets/{file}", get(assets::serve))
-        .route("/api/{*rest}", any(bridge::forward))
-        .route("/apis/{*rest}", any(bridge::forward))
         .merge(pages)
-        .fallback(error::not_found)
+        // The bridge is the fallback rather than a `/api/{*rest}` route, so
+        // that no path parameter of ours reaches the admin API's handlers.
+        .fallback(bridge::forward_or_not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(ctx)
 }

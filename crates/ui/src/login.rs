@@ -6,9 +6,9 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::{Extension, Form};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use maud::html;
 use model::id::random_token;
 use proxy::conn::ConnInfo;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::context::UiContext;
 use crate::error::UiError;
-use crate::pages::layout;
+use crate::pages::layout::{self, logo};
 use crate::session::{self, Principal, Session, csrf_matches, fingerprint};
 use crate::users;
 
@@ -70,7 +70,7 @@ pub async fn page(
 fn form(next: &str, username: &str, error: Option<&str>, status: StatusCode) -> Response {
     let body = html! {
         main.narrow.login {
-            h1 { span.logo aria-hidden="true" { "狛" } " komainu" }
+            h1 { (logo()) " komainu" }
             p.muted { "Sign in with an admin user, or with an admin API key (client id and secret)." }
             @if let Some(error) = error {
                 p #login-error .error-text role="alert" { (error) }
@@ -117,7 +117,10 @@ pub async fn submit(
         ));
     }
     let store = ctx.admin.store.clone();
-    let failures_key = format!("{FAILURES_PREFIX}{}", fingerprint(name.to_lowercase().as_bytes()));
+    let failures_key = format!(
+        "{FAILURES_PREFIX}{}",
+        fingerprint(name.to_lowercase().as_bytes())
+    );
     let failures = store.counters(std::slice::from_ref(&failures_key)).await?;
     if let Some(Some(counter)) = failures.first()
         && counter.value >= MAX_FAILURES
@@ -264,7 +267,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "otoroshi.oto.tools:8080".parse().unwrap());
         assert!(check_origin(&headers).is_ok(), "no origin: not a browser");
-        headers.insert(header::ORIGIN, "http://otoroshi.oto.tools:8080".parse().unwrap());
+        headers.insert(
+            header::ORIGIN,
+            "http://otoroshi.oto.tools:8080".parse().unwrap(),
+        );
         assert!(check_origin(&headers).is_ok());
         headers.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
         assert!(check_origin(&headers).is_err());

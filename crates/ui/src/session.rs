@@ -246,7 +246,10 @@ mod tests {
         let token = encode(&key, &session(1_000));
         assert_eq!(decode(&key, &token, 999).unwrap().sub, "admin");
         assert!(decode(&key, &token, 1_000).is_none(), "ended");
-        assert!(decode(&SigningKey::for_tests(2), &token, 0).is_none(), "other key");
+        assert!(
+            decode(&SigningKey::for_tests(2), &token, 0).is_none(),
+            "other key"
+        );
         // A payload changed by the client (longer session, other user) fails.
         let (_, signature) = token.split_once('.').unwrap();
         let forged = B64.encode(serde_json::to_vec(&session(u64::MAX)).unwrap());
@@ -259,9 +262,20 @@ mod tests {
     fn session_cookie_attributes() {
         let value = set_cookie("t", 60, true);
         let text = value.to_str().unwrap();
-        for part in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age=60", "Path=/"] {
+        for part in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Secure",
+            "Max-Age=60",
+            "Path=/",
+        ] {
             assert!(text.contains(part), "{text}");
         }
-        assert!(!set_cookie("t", 60, false).to_str().unwrap().contains("Secure"));
+        assert!(
+            !set_cookie("t", 60, false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
     }
 }

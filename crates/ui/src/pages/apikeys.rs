@@ -60,7 +60,11 @@ pub async fn list(
         })
         .filter(|(_, search)| query.keeps(search))
         .collect();
-    keys.sort_by(|a, b| a.0.client_name.cmp(&b.0.client_name).then(a.0.client_id.cmp(&b.0.client_id)));
+    keys.sort_by(|a, b| {
+        a.0.client_name
+            .cmp(&b.0.client_name)
+            .then(a.0.client_id.cmp(&b.0.client_id))
+    });
     let body = html! {
         (list::toolbar("API keys", &query, Some(("/apikeys/new", "New API key")), "API keys"))
         @if keys.is_empty() {
@@ -98,26 +102,64 @@ pub async fn list(
 
 fn fields() -> Vec<Field> {
     vec![
-        Field::Id { path: "clientId", label: "Client id", help: "What clients send as their id." },
-        Field::Secret { path: "clientSecret", label: "Client secret", help: "Kept secret; shown here to admins only." },
-        Field::Text { path: "clientName", label: "Name", help: "" },
-        Field::Bool { path: "enabled", label: "Enabled" },
+        Field::Id {
+            path: "clientId",
+            label: "Client id",
+            help: "What clients send as their id.",
+        },
+        Field::Secret {
+            path: "clientSecret",
+            label: "Client secret",
+            help: "Kept secret; shown here to admins only.",
+        },
+        Field::Text {
+            path: "clientName",
+            label: "Name",
+            help: "",
+        },
+        Field::Bool {
+            path: "enabled",
+            label: "Enabled",
+        },
         Field::Lines {
             path: "authorizedEntities",
             label: "Authorized on",
             help: "One a line: route_<route id> or group_<group id>.",
         },
-        Field::Number { path: "throttlingQuota", label: "Calls per throttling window", help: "10 000 000 means unlimited." },
-        Field::Number { path: "dailyQuota", label: "Calls per day (UTC)", help: "" },
-        Field::Number { path: "monthlyQuota", label: "Calls per month (UTC)", help: "" },
-        Field::Bool { path: "allowClientIdOnly", label: "Accept the client id alone (x-api-key header or apikey query)" },
-        Field::Bool { path: "readOnly", label: "Read-only (for admin keys)" },
+        Field::Number {
+            path: "throttlingQuota",
+            label: "Calls per throttling window",
+            help: "10 000 000 means unlimited.",
+        },
+        Field::Number {
+            path: "dailyQuota",
+            label: "Calls per day (UTC)",
+            help: "",
+        },
+        Field::Number {
+            path: "monthlyQuota",
+            label: "Calls per month (UTC)",
+            help: "",
+        },
+        Field::Bool {
+            path: "allowClientIdOnly",
+            label: "Accept the client id alone (x-api-key header or apikey query)",
+        },
+        Field::Bool {
+            path: "readOnly",
+            label: "Read-only (for admin keys)",
+        },
     ]
 }
 
 fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -> Markup {
     let id = key.map(|k| k.client_id.as_str());
-    let binding = Binding { api: API, id, back: "/apikeys", singleton: false };
+    let binding = Binding {
+        api: API,
+        id,
+        back: "/apikeys",
+        singleton: false,
+    };
     let body = html! {
         nav.crumbs aria-label="breadcrumb" { a href="/apikeys" { "API keys" } " / " span { (title) } }
         h1 { (title) }
@@ -146,5 +188,10 @@ pub async fn edit(
     let key = state
         .apikey(&id)
         .ok_or_else(|| UiError::NotFound(format!("no API key with client id '{id}'")))?;
-    Ok(editor(&ctx, &signed, Some(key), &format!("API key {}", key.client_name)))
+    Ok(editor(
+        &ctx,
+        &signed,
+        Some(key),
+        &format!("API key {}", key.client_name),
+    ))
 }

@@ -28,12 +28,13 @@ pub async fn list(
         .certificates
         .values()
         .map(|c| {
-            let search = format!("{} {} {} {}", c.id, c.name, c.subject, c.sans.join(" ")).to_lowercase();
+            let search =
+                format!("{} {} {} {}", c.id, c.name, c.subject, c.sans.join(" ")).to_lowercase();
             (c, search)
         })
         .filter(|(_, search)| query.keeps(search))
         .collect();
-    certs.sort_by(|a, b| a.0.to.cmp(&b.0.to));
+    certs.sort_by_key(|c| c.0.to);
     let body = html! {
         (list::toolbar("Certificates", &query, None, "certificates"))
         p.muted { "Served by SNI on the HTTPS port. Import or generate them with the admin API (" code { "/api/certificates" } ", " code { "/api/pki/certs" } ")." }

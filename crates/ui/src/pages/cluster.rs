@@ -12,8 +12,17 @@ use crate::context::UiContext;
 use crate::session::Signed;
 
 const COLUMNS: [&str; 11] = [
-    "Name", "Type", "Location", "Version", "Last seen", "Health", "State", "Requests / s",
-    "Latency p50 / p99", "CPU", "Memory",
+    "Name",
+    "Type",
+    "Location",
+    "Version",
+    "Last seen",
+    "Health",
+    "State",
+    "Requests / s",
+    "Latency p50 / p99",
+    "CPU",
+    "Memory",
 ];
 
 pub async fn page(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {

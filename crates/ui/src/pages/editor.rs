@@ -9,19 +9,53 @@ use maud::{Markup, html};
 
 /// One form field, bound to a JSON path of the entity.
 pub enum Field {
-    Text { path: &'static str, label: &'static str, help: &'static str },
+    Text {
+        path: &'static str,
+        label: &'static str,
+        help: &'static str,
+    },
     /// Required text that names the entity; read-only once it exists.
-    Id { path: &'static str, label: &'static str, help: &'static str },
-    Secret { path: &'static str, label: &'static str, help: &'static str },
+    Id {
+        path: &'static str,
+        label: &'static str,
+        help: &'static str,
+    },
+    Secret {
+        path: &'static str,
+        label: &'static str,
+        help: &'static str,
+    },
     /// An array of strings, one a line.
-    Lines { path: &'static str, label: &'static str, help: &'static str },
-    Number { path: &'static str, label: &'static str, help: &'static str },
-    Bool { path: &'static str, label: &'static str },
-    Select { path: &'static str, label: &'static str, options: &'static [&'static str] },
+    Lines {
+        path: &'static str,
+        label: &'static str,
+        help: &'static str,
+    },
+    Number {
+        path: &'static str,
+        label: &'static str,
+        help: &'static str,
+    },
+    Bool {
+        path: &'static str,
+        label: &'static str,
+    },
+    Select {
+        path: &'static str,
+        label: &'static str,
+        options: &'static [&'static str],
+    },
     /// `backend.targets` as `host:port` lines (`https://` for TLS).
-    Targets { label: &'static str, help: &'static str },
+    Targets {
+        label: &'static str,
+        help: &'static str,
+    },
     /// Whether the route has this plugin, enabled.
-    Plugin { plugin: &'static str, label: &'static str, help: &'static str },
+    Plugin {
+        plugin: &'static str,
+        label: &'static str,
+        help: &'static str,
+    },
 }
 
 /// Where the form loads from and saves to.
@@ -50,8 +84,21 @@ fn help(id: &str, text: &str) -> Markup {
 
 fn render(field: &Field, existing: bool) -> Markup {
     match field {
-        Field::Text { path, label, help: h } | Field::Secret { path, label, help: h } => {
-            let kind = if matches!(field, Field::Secret { .. }) { "password" } else { "text" };
+        Field::Text {
+            path,
+            label,
+            help: h,
+        }
+        | Field::Secret {
+            path,
+            label,
+            help: h,
+        } => {
+            let kind = if matches!(field, Field::Secret { .. }) {
+                "password"
+            } else {
+                "text"
+            };
             let id = field_id(path);
             html! {
                 div.field {
@@ -61,7 +108,11 @@ fn render(field: &Field, existing: bool) -> Markup {
                 }
             }
         }
-        Field::Id { path, label, help: h } => {
+        Field::Id {
+            path,
+            label,
+            help: h,
+        } => {
             let id = field_id(path);
             html! {
                 div.field {
@@ -71,7 +122,11 @@ fn render(field: &Field, existing: bool) -> Markup {
                 }
             }
         }
-        Field::Lines { path, label, help: h } => {
+        Field::Lines {
+            path,
+            label,
+            help: h,
+        } => {
             let id = field_id(path);
             html! {
                 div.field {
@@ -81,7 +136,11 @@ fn render(field: &Field, existing: bool) -> Markup {
                 }
             }
         }
-        Field::Number { path, label, help: h } => {
+        Field::Number {
+            path,
+            label,
+            help: h,
+        } => {
             let id = field_id(path);
             html! {
                 div.field {
@@ -101,7 +160,11 @@ fn render(field: &Field, existing: bool) -> Markup {
                 }
             }
         }
-        Field::Select { path, label, options } => {
+        Field::Select {
+            path,
+            label,
+            options,
+        } => {
             let id = field_id(path);
             html! {
                 div.field {
@@ -124,7 +187,11 @@ fn render(field: &Field, existing: bool) -> Markup {
                 }
             }
         }
-        Field::Plugin { plugin, label, help: h } => {
+        Field::Plugin {
+            plugin,
+            label,
+            help: h,
+        } => {
             let id = format!("f-plugin-{}", plugin.rsplit('.').next().unwrap_or(plugin));
             html! {
                 div.field.check {

@@ -24,8 +24,13 @@ pub async fn list(
         .groups
         .values()
         .map(|group| {
-            let search = format!("{} {} {}", group.id, group.name, group.description).to_lowercase();
-            let routes = state.routes.iter().filter(|r| r.groups.contains(&group.id)).count();
+            let search =
+                format!("{} {} {}", group.id, group.name, group.description).to_lowercase();
+            let routes = state
+                .routes
+                .iter()
+                .filter(|r| r.groups.contains(&group.id))
+                .count();
             (group, routes, search)
         })
         .filter(|(_, _, search)| query.keeps(search))
@@ -61,14 +66,31 @@ pub async fn list(
 
 fn fields() -> Vec<Field> {
     vec![
-        Field::Id { path: "id", label: "Id", help: "Keys authorize it as group_<id>." },
-        Field::Text { path: "name", label: "Name", help: "" },
-        Field::Text { path: "description", label: "Description", help: "" },
+        Field::Id {
+            path: "id",
+            label: "Id",
+            help: "Keys authorize it as group_<id>.",
+        },
+        Field::Text {
+            path: "name",
+            label: "Name",
+            help: "",
+        },
+        Field::Text {
+            path: "description",
+            label: "Description",
+            help: "",
+        },
     ]
 }
 
 fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Markup {
-    let binding = Binding { api: API, id, back: "/groups", singleton: false };
+    let binding = Binding {
+        api: API,
+        id,
+        back: "/groups",
+        singleton: false,
+    };
     let body = html! {
         nav.crumbs aria-label="breadcrumb" { a href="/groups" { "Service groups" } " / " span { (title) } }
         h1 { (title) }
@@ -91,12 +113,28 @@ pub async fn edit(
         .groups
         .get(&id)
         .ok_or_else(|| UiError::NotFound(format!("no service group with id '{id}'")))?;
-    Ok(editor(&ctx, &signed, Some(&id), &format!("Group {}", group.name)))
+    Ok(editor(
+        &ctx,
+        &signed,
+        Some(&id),
+        &format!("Group {}", group.name),
+    ))
 }
 
-pub async fn global_config(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
-    let binding = Binding { api: "/api/globalconfig", id: None, back: "/", singleton: true };
-    let fields = [Field::Bool { path: "maintenanceMode", label: "Maintenance mode" }];
+pub async fn global_config(
+    State(ctx): State<UiContext>,
+    Extension(signed): Extension<Signed>,
+) -> Markup {
+    let binding = Binding {
+        api: "/api/globalconfig",
+        id: None,
+        back: "/",
+        singleton: true,
+    };
+    let fields = [Field::Bool {
+        path: "maintenanceMode",
+        label: "Maintenance mode",
+    }];
     let body = html! {
         h1 { "Global config" }
         p.muted { "Settings of the whole gateway. Fields komainu does not use yet are kept as they are." }

@@ -47,6 +47,16 @@ fn head(title: &str, csrf: Option<&str>) -> Markup {
     }
 }
 
+/// komainu's mark: a small guardian shape, drawn inline (no image request,
+/// no font needed).
+pub fn logo() -> Markup {
+    html! {
+        svg.logo width="20" height="20" viewBox="0 0 20 20" aria-hidden="true" {
+            path d="M3 17 L3 8 L10 3 L17 8 L17 17 L13 17 L13 11 L7 11 L7 17 Z" fill="currentColor" {}
+        }
+    }
+}
+
 /// A page without navigation (sign-in, errors).
 pub fn bare(title: &str, body: Markup) -> Markup {
     html! {
@@ -74,7 +84,7 @@ pub fn page(signed: &Signed, node: &NodeLine, active: Nav, title: &str, body: Ma
             body data-mode=(node.mode) {
                 a.skip href="#content" { "Skip to content" }
                 header.top {
-                    a.brand href="/" { span.logo aria-hidden="true" { "狛" } " komainu" }
+                    a.brand href="/" { (logo()) " komainu" }
                     span.node-badge title="this node" { (node.name) " · " (node.mode_label()) }
                     nav aria-label="main" {
                         ul {

@@ -83,21 +83,43 @@ pub async fn list(
 
 fn fields() -> Vec<Field> {
     vec![
-        Field::Id { path: "id", label: "Id", help: "Letters, digits and _ - . : ~ (1 to 128)." },
-        Field::Text { path: "name", label: "Name", help: "" },
-        Field::Bool { path: "enabled", label: "Enabled (serves traffic)" },
+        Field::Id {
+            path: "id",
+            label: "Id",
+            help: "Letters, digits and _ - . : ~ (1 to 128).",
+        },
+        Field::Text {
+            path: "name",
+            label: "Name",
+            help: "",
+        },
+        Field::Bool {
+            path: "enabled",
+            label: "Enabled (serves traffic)",
+        },
         Field::Lines {
             path: "frontend.domains",
             label: "Domains",
             help: "One a line: host or host/path-prefix, e.g. api.oto.tools/users or *.oto.tools.",
         },
-        Field::Bool { path: "frontend.strip_path", label: "Strip the matched path prefix before forwarding" },
+        Field::Bool {
+            path: "frontend.strip_path",
+            label: "Strip the matched path prefix before forwarding",
+        },
         Field::Targets {
             label: "Targets",
             help: "One a line: host:port, or https://host:port for TLS to the backend.",
         },
-        Field::Text { path: "backend.root", label: "Backend root path", help: "Prefixed to the forwarded path, e.g. /." },
-        Field::Select { path: "backend.load_balancing.type", label: "Load balancing", options: &model::route::LOAD_BALANCING_TYPES },
+        Field::Text {
+            path: "backend.root",
+            label: "Backend root path",
+            help: "Prefixed to the forwarded path, e.g. /.",
+        },
+        Field::Select {
+            path: "backend.load_balancing.type",
+            label: "Load balancing",
+            options: &model::route::LOAD_BALANCING_TYPES,
+        },
         Field::Plugin {
             plugin: plugins::APIKEY_CALLS,
             label: "Require an API key (ApikeyCalls)",
@@ -113,12 +135,21 @@ fn fields() -> Vec<Field> {
             label: "Redirect HTTP to HTTPS (ForceHttpsTraffic)",
             help: "",
         },
-        Field::Lines { path: "groups", label: "Service groups", help: "Group ids, one a line." },
+        Field::Lines {
+            path: "groups",
+            label: "Service groups",
+            help: "Group ids, one a line.",
+        },
     ]
 }
 
 fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Markup {
-    let binding = Binding { api: API, id, back: "/routes", singleton: false };
+    let binding = Binding {
+        api: API,
+        id,
+        back: "/routes",
+        singleton: false,
+    };
     let body = html! {
         nav.crumbs aria-label="breadcrumb" { a href="/routes" { "Routes" } " / " span { (title) } }
         h1 { (title) }
@@ -142,5 +173,10 @@ pub async fn edit(
         .iter()
         .find(|r| r.id == id)
         .ok_or_else(|| UiError::NotFound(format!("no route with id '{id}'")))?;
-    Ok(editor(&ctx, &signed, Some(&id), &format!("Route {}", route.name)))
+    Ok(editor(
+        &ctx,
+        &signed,
+        Some(&id),
+        &format!("Route {}", route.name),
+    ))
 }
