@@ -11,6 +11,7 @@
 
 pub mod pki;
 pub mod tls_upstream;
+pub mod ui;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader};
