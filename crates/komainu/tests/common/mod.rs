@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+pub mod browser;
 pub mod pki;
 pub mod tls_upstream;
 pub mod ui;
