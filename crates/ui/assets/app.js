@@ -567,6 +567,21 @@ function initClusterView() {
 
 // ---------- start ----------
 
+// The Settings menu closes on a click elsewhere or on Escape.
+function initMenu() {
+  const menu = $("#settings-menu");
+  if (!menu) return;
+  document.addEventListener("click", (event) => {
+    if (menu.open && !menu.contains(event.target)) menu.open = false;
+  });
+  menu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && menu.open) {
+      menu.open = false;
+      $("summary", menu).focus();
+    }
+  });
+}
+
 function initSavedFlash() {
   const saved = new URLSearchParams(location.search).get("saved");
   if (saved !== null) {
@@ -577,6 +592,7 @@ function initSavedFlash() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  initMenu();
   initSavedFlash();
   initSearch();
   initToggles();

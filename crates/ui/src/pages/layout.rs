@@ -90,8 +90,10 @@ pub fn page(signed: &Signed, node: &NodeLine, active: Nav, title: &str, body: Ma
                         ul {
                             @for (nav, href, label) in MAIN { (link(nav, href, label)) }
                             li.settings {
-                                details #settings-menu open[SETTINGS.iter().any(|(n, _, _)| *n == active)] {
-                                    summary { span aria-hidden="true" { "⚙" } " Settings" }
+                                details #settings-menu {
+                                    summary.active[SETTINGS.iter().any(|(n, _, _)| *n == active)] {
+                                        span aria-hidden="true" { "⚙" } " Settings"
+                                    }
                                     ul {
                                         @for (nav, href, label) in SETTINGS { (link(nav, href, label)) }
                                     }

@@ -1,0 +1,328 @@
+//! The admin UI in headless Chromium against real nodes: sign in, create a
+//! route and see traffic reach its backend, create an API key and watch its
+//! quota bar move, watch a worker join the Cluster View, turn red when
+//! killed, then leave; keyboard-only use and phone width. Screenshots of
+//! every step land in `target/ui-screenshots/<test>/`.
+//!
+//! Skipped (loudly) without chromium/chromedriver unless
+//! `KOMAINU_REQUIRE_BROWSER=1`, as in CI.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{Browser, Key, UI_HOST};
+use common::ui::{ADMIN_LOGIN, ADMIN_PASSWORD, admin_user_args};
+use common::{Node, eventually, leader, upstream, worker};
+use reqwest::Method;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn ui_url(node: &Node, path: &str) -> String {
+    format!("http://{UI_HOST}:{}{path}", node.port)
+}
+
+async fn sign_in(browser: &Browser, node: &Node) {
+    browser.goto(&ui_url(node, "/")).await;
+    // Not signed in: the home page sends us to the form.
+    browser.wait_for("#login-form", WAIT).await;
+    assert!(browser.current_url().await.contains("/login?next=/"));
+    browser.fill("#username", ADMIN_LOGIN).await;
+    browser.fill("#password", ADMIN_PASSWORD).await;
+    browser.screenshot("login").await;
+    browser.click("#login-submit").await;
+    browser.wait_for("#node-tiles", WAIT).await;
+    assert!(browser.text("header .who").await.contains(ADMIN_LOGIN));
+}
+
+/// Waits until the editor has loaded its entity (the script hides the
+/// "Loading…" line then).
+async fn editor_ready(browser: &Browser) {
+    browser
+        .eventually(
+            "document.querySelector('#form-loading').hidden && document.querySelector('#raw-json').value.length > 2",
+            WAIT,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn sign_in_create_a_route_in_the_ui_and_traffic_reaches_its_backend() {
+    let Some(browser) = Browser::start("create_route").await else {
+        return;
+    };
+    let (node, _dir) = Node::start(&[&admin_user_args()]);
+    let backend = upstream::start("ui-backend").await;
+    sign_in(&browser, &node).await;
+    browser.screenshot("home").await;
+
+    browser.goto(&ui_url(&node, "/routes")).await;
+    browser.wait_for("#routes-empty", WAIT).await;
+    browser.screenshot("routes-empty").await;
+    browser.click("#new-entity").await;
+    editor_ready(&browser).await;
+    browser.fill("[name='name']", "shop").await;
+    browser
+        .fill("[name='frontend.domains']", "shop.oto.tools")
+        .await;
+    // A bad port first: the API's message shows next to the targets field.
+    browser
+        .fill("[name='backend.targets']", "127.0.0.1:0")
+        .await;
+    browser.click("#save").await;
+    let error = browser
+        .wait_for(".field-error[data-for='backend.targets']", WAIT)
+        .await;
+    assert!(
+        error.text().await.unwrap().contains("65535"),
+        "{:?}",
+        error.text().await
+    );
+    assert_eq!(
+        browser
+            .attr("[name='backend.targets']", "aria-invalid")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    browser.screenshot("validation-error").await;
+    browser
+        .fill(
+            "[name='backend.targets']",
+            &format!("127.0.0.1:{}", backend.port),
+        )
+        .await;
+    browser.click("#save").await;
+    browser.wait_for_text("#flash", "Saved", WAIT).await;
+    let row = browser.wait_for("#routes-table tr[data-id]", WAIT).await;
+    let id = row.attr("data-id").await.unwrap().unwrap();
+    browser.screenshot("route-saved").await;
+
+    let served = eventually(WAIT, || async {
+        node.served_by("shop.oto.tools", "/hello").await.as_deref() == Some("ui-backend")
+    })
+    .await;
+    assert!(served.is_some(), "the route made in the UI does not serve");
+    let stored = node.get_json(&format!("/api/routes/{id}")).await.1;
+    assert_eq!(stored["name"], "shop");
+    assert_eq!(stored["backend"]["targets"][0]["port"], backend.port);
+
+    // Disable from the list: traffic stops; enable again: it comes back.
+    browser
+        .click(&format!("tr[data-id='{id}'] button.toggle"))
+        .await;
+    browser
+        .wait_for_text(&format!("tr[data-id='{id}'] .state"), "disabled", WAIT)
+        .await;
+    assert!(
+        eventually(WAIT, || async {
+            node.status_of("shop.oto.tools", "/").await == 404
+        })
+        .await
+        .is_some()
+    );
+    browser
+        .click(&format!("tr[data-id='{id}'] button.toggle"))
+        .await;
+    browser
+        .wait_for_text(&format!("tr[data-id='{id}'] .state"), "enabled", WAIT)
+        .await;
+
+    // Delete asks first; cancelling keeps it, confirming removes it.
+    browser
+        .click(&format!("tr[data-id='{id}'] button.delete"))
+        .await;
+    browser.wait_for("#confirm-dialog[open]", WAIT).await;
+    browser.screenshot("delete-confirm").await;
+    browser.click("#confirm-no").await;
+    assert_eq!(node.get_json(&format!("/api/routes/{id}")).await.0, 200);
+    browser
+        .click(&format!("tr[data-id='{id}'] button.delete"))
+        .await;
+    browser.click("#confirm-yes").await;
+    browser.wait_for_text("#flash", "Deleted", WAIT).await;
+    assert_eq!(node.get_json(&format!("/api/routes/{id}")).await.0, 404);
+    assert!(backend.hits() >= 1);
+}
+
+#[tokio::test]
+async fn an_api_key_made_in_the_ui_calls_its_route_and_its_quota_bar_moves() {
+    let Some(browser) = Browser::start("apikey_quota").await else {
+        return;
+    };
+    let (node, _dir) = Node::start(&[&admin_user_args()]);
+    let backend = upstream::start("keyed").await;
+    let mut route = common::route_to("keyed", "keyed.oto.tools", &[backend.port]);
+    route["plugins"] = json!([{"enabled": true, "plugin": "cp:otoroshi.next.plugins.ApikeyCalls"}]);
+    node.create_route(&route).await;
+    sign_in(&browser, &node).await;
+
+    browser.goto(&ui_url(&node, "/apikeys/new")).await;
+    editor_ready(&browser).await;
+    let client_id = browser.prop("[name='clientId']", "value").await.unwrap();
+    let secret = browser
+        .prop("[name='clientSecret']", "value")
+        .await
+        .unwrap();
+    assert!(
+        !client_id.is_empty() && !secret.is_empty(),
+        "the template gives an id and a secret"
+    );
+    browser.fill("[name='clientName']", "mobile app").await;
+    browser
+        .fill("[name='authorizedEntities']", "route_keyed")
+        .await;
+    browser.fill("[name='dailyQuota']", "10").await;
+    browser.click("#save").await;
+    browser.wait_for_text("#flash", "Saved", WAIT).await;
+    browser
+        .wait_for(&format!("#apikeys-table tr[data-id='{client_id}']"), WAIT)
+        .await;
+
+    let call = || {
+        node.through(Method::GET, "keyed.oto.tools", "/")
+            .header("Otoroshi-Client-Id", &client_id)
+            .header("Otoroshi-Client-Secret", &secret)
+            .send()
+    };
+    assert!(
+        eventually(WAIT, || async { call().await.unwrap().status() == 200 })
+            .await
+            .is_some(),
+        "the key made in the UI does not call its route"
+    );
+    for _ in 0..2 {
+        assert_eq!(call().await.unwrap().status(), 200);
+    }
+    browser
+        .goto(&ui_url(&node, &format!("/apikeys/{client_id}")))
+        .await;
+    let daily = "#quota-usage .quota-bar[data-quota='daily']";
+    browser
+        .eventually(
+            &format!("document.querySelector(\"{daily}\").dataset.used === '3'"),
+            WAIT,
+        )
+        .await;
+    assert!(
+        browser
+            .text("#quota-usage .quota-text[data-quota='daily']")
+            .await
+            .starts_with("3 / 10")
+    );
+    browser.screenshot("quota-used").await;
+    browser.click("#reset-quotas").await;
+    browser.wait_for_text("#flash", "Quotas reset", WAIT).await;
+    browser
+        .eventually(
+            &format!("document.querySelector(\"{daily}\").dataset.used === '0'"),
+            WAIT,
+        )
+        .await;
+    browser.screenshot("quota-reset").await;
+}
+
+#[tokio::test]
+async fn a_worker_joins_the_cluster_view_in_sync_turns_red_when_killed_then_leaves() {
+    let Some(browser) = Browser::start("cluster_view").await else {
+        return;
+    };
+    // Shared cluster settings: member timeout = retries × pollEvery = 3 s.
+    let shared = [
+        "-Dcluster.worker.state.pollEvery=1000",
+        "-Dcluster.worker.retries=3",
+    ];
+    let mut args = vec![admin_user_args()];
+    args.extend(shared.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (leader, _dir) = leader(&args);
+    sign_in(&browser, &leader).await;
+    browser.goto(&ui_url(&leader, "/cluster")).await;
+    browser
+        .wait_for("#members-table tr[data-type='Leader']", WAIT)
+        .await;
+    browser.wait_for("#members-empty", WAIT).await;
+    browser.screenshot("leader-alone").await;
+
+    let worker = worker(&[leader.base_url()], &shared);
+    let row = "#members-table tr[data-type='Worker']";
+    browser
+        .wait_for(
+            &format!("{row}[data-health='green'][data-in-sync='true']"),
+            WAIT,
+        )
+        .await;
+    assert!(
+        browser
+            .text(&format!("{row} .state"))
+            .await
+            .contains("in sync")
+    );
+    browser.screenshot("worker-in-sync").await;
+    browser.goto(&ui_url(&leader, "/")).await;
+    browser
+        .wait_for_text("[data-tile='workers-up'] .tile-value", "1", WAIT)
+        .await;
+    browser.screenshot("home-cluster-tiles").await;
+
+    browser.goto(&ui_url(&leader, "/cluster")).await;
+    browser.wait_for(row, WAIT).await;
+    worker.kill_hard();
+    browser
+        .wait_for_present(&format!("{row}[data-health='red']"), WAIT)
+        .await;
+    browser.screenshot("worker-red").await;
+    browser
+        .eventually(
+            "document.querySelector(\"#members-table tr[data-type='Worker']\") === null",
+            WAIT,
+        )
+        .await;
+    browser.wait_for("#members-empty", WAIT).await;
+    browser.screenshot("worker-gone").await;
+}
+
+#[tokio::test]
+async fn keyboard_only_sign_in_and_pages_fit_a_phone() {
+    let Some(browser) = Browser::start("keyboard_phone").await else {
+        return;
+    };
+    let (node, _dir) = Node::start(&[&admin_user_args()]);
+    node.create_route(&common::route("phone", "phone.oto.tools"))
+        .await;
+    browser.goto(&ui_url(&node, "/login")).await;
+    browser.wait_for("#username", WAIT).await;
+    // The name field has the focus on arrival; Tab to the password, Enter to send.
+    assert_eq!(browser.focused().await, "input#username");
+    browser.send_keys(ADMIN_LOGIN).await;
+    browser.press(Key::Tab).await;
+    browser.send_keys(ADMIN_PASSWORD).await;
+    browser.press(Key::Enter).await;
+    browser.wait_for("#node-tiles", WAIT).await;
+
+    browser.set_size(390, 844).await;
+    for (path, name) in [
+        ("/", "home-phone"),
+        ("/routes", "routes-phone"),
+        ("/routes/phone", "editor-phone"),
+    ] {
+        browser.goto(&ui_url(&node, path)).await;
+        browser.wait_for("main", WAIT).await;
+        if path == "/routes/phone" {
+            editor_ready(&browser).await;
+        }
+        let fits = browser
+            .execute("return document.documentElement.scrollWidth <= window.innerWidth;")
+            .await;
+        browser.screenshot(name).await;
+        assert_eq!(fits, json!(true), "{path} scrolls sideways at phone width");
+    }
+    // The editor loaded the route it was opened for.
+    assert_eq!(
+        browser.prop("[name='name']", "value").await.as_deref(),
+        Some("route phone")
+    );
+}
