@@ -107,6 +107,18 @@ pub(crate) static KEYS: &[Key] = &[
         Kind::Identifier,
         D("komainu"),
     ),
+    key(
+        "app.adminLogin",
+        "OTOROSHI_INITIAL_ADMIN_LOGIN",
+        Text,
+        D("admin@otoroshi.io"),
+    ),
+    key(
+        "app.adminPassword",
+        "OTOROSHI_INITIAL_ADMIN_PASSWORD",
+        Secret,
+        Unset,
+    ),
     key("app.filedb.path", "FILEDB_PATH", Text, D("./komainu-data")),
     key(
         "app.redis.url",
@@ -150,18 +162,6 @@ pub(crate) static KEYS: &[Key] = &[
         "UI_SESSION_MAX_AGE",
         Kind::Millis { min: 60_000 },
         D("86400000"),
-    ),
-    key(
-        "app.adminLogin",
-        "OTOROSHI_INITIAL_ADMIN_LOGIN",
-        Text,
-        D("admin@otoroshi.io"),
-    ),
-    key(
-        "app.adminPassword",
-        "OTOROSHI_INITIAL_ADMIN_PASSWORD",
-        Secret,
-        Unset,
     ),
     key(
         "cluster.mode",

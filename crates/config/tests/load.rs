@@ -565,3 +565,36 @@ fn samples_load() {
         assert!(l.render().contains("# file"), "{name}");
     }
 }
+
+#[test]
+fn ui_keys_and_their_otoroshi_env_vars() {
+    let l = ok(None, &[], &[]);
+    assert!(l.config.ui.enabled);
+    assert_eq!(l.config.ui.host, "otoroshi.oto.tools");
+    assert_eq!(l.config.ui.session_max_age, Duration::from_secs(86_400));
+    assert_eq!(l.config.ui.initial_login, "admin@otoroshi.io");
+    assert_eq!(l.config.ui.initial_password, None);
+    let l = ok(
+        None,
+        &[
+            ("OTOROSHI_INITIAL_ADMIN_LOGIN", "ops@example.com"),
+            ("OTOROSHI_INITIAL_ADMIN_PASSWORD", "pw"),
+            ("UI_HOST", "backoffice.example.com"),
+        ],
+        &["ui.sessionMaxAge=3600000", "ui.enabled=false"],
+    );
+    assert_eq!(l.config.ui.initial_login, "ops@example.com");
+    assert_eq!(l.config.ui.initial_password.as_deref(), Some("pw"));
+    assert_eq!(l.config.ui.host, "backoffice.example.com");
+    assert_eq!(l.config.ui.session_max_age, Duration::from_secs(3600));
+    assert!(!l.config.ui.enabled);
+}
+
+#[test]
+fn the_ui_host_cannot_be_the_admin_host() {
+    let (error, text) = one_error(None, &[("UI_HOST", "OTOROSHI-API.oto.tools")], &[]);
+    assert_eq!(error.key(), Some("ui.host"));
+    assert!(text.contains("other than admin.host"), "{text}");
+    let (error, text) = one_error(None, &[], &["ui.sessionMaxAge=10"]);
+    assert_eq!(error.key(), Some("ui.sessionMaxAge"), "{text}");
+}

@@ -25,6 +25,8 @@ const PAGE: usize = 1000;
 #[derive(Debug, Default)]
 pub struct Copied {
     pub entities: Vec<(Kind, usize)>,
+    /// Records of the admin UI (admin users, the session key) by store kind.
+    pub ui: Vec<(&'static str, usize)>,
     pub counters: usize,
 }
 
@@ -32,6 +34,9 @@ impl std::fmt::Display for Copied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (kind, count) in &self.entities {
             write!(f, "{count} {}, ", kind.plural())?;
+        }
+        for (kind, count) in &self.ui {
+            write!(f, "{count} {kind}, ")?;
         }
         write!(f, "{} counters", self.counters)
     }
@@ -55,30 +60,49 @@ pub async fn copy(source: &Config, target: &Config, replace: bool) -> anyhow::Re
     let mut copied = Copied::default();
     let mut ops = Vec::new();
     for kind in Kind::ALL {
-        if replace {
-            ops.push(Op::DeleteKind {
-                kind: kind.store_key().to_owned(),
-            });
-        }
-        let before = ops.len();
-        store::scan_each::<StoreError>(from.as_ref(), kind.store_key(), PAGE, |id, bytes| {
-            ops.push(Op::Put {
-                kind: kind.store_key().to_owned(),
-                id: id.to_owned(),
-                value: bytes.to_vec(),
-                condition: store::Condition::Any,
-            });
-            Ok(ControlFlow::Continue(()))
-        })
-        .await
-        .context("reading the source")?;
-        copied.entities.push((kind, ops.len() - before));
+        let count = copy_kind(from.as_ref(), kind.store_key(), replace, &mut ops).await?;
+        copied.entities.push((kind, count));
+    }
+    // Admin users and the UI's session key are not entity kinds but belong
+    // to the deployment all the same: without them the target would start
+    // with a new random admin password and sign everyone out.
+    for kind in ui::STORED_KINDS {
+        let count = copy_kind(from.as_ref(), kind, replace, &mut ops).await?;
+        copied.ui.push((kind, count));
     }
     to.write(ops)
         .await
         .context("writing entities to the target")?;
     copied.counters = copy_counters(&from, &to).await?;
     Ok(copied)
+}
+
+/// Adds to `ops` a put of every record of `kind` in `from` (after emptying
+/// that kind when `replace`); returns how many.
+async fn copy_kind(
+    from: &dyn Store,
+    kind: &str,
+    replace: bool,
+    ops: &mut Vec<Op>,
+) -> anyhow::Result<usize> {
+    if replace {
+        ops.push(Op::DeleteKind {
+            kind: kind.to_owned(),
+        });
+    }
+    let before = ops.len();
+    store::scan_each::<StoreError>(from, kind, PAGE, |id, bytes| {
+        ops.push(Op::Put {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            value: bytes.to_vec(),
+            condition: store::Condition::Any,
+        });
+        Ok(ControlFlow::Continue(()))
+    })
+    .await
+    .context("reading the source")?;
+    Ok(ops.len() - before)
 }
 
 /// Counters (quota windows, batch markers) keep their values and expiries:

@@ -435,6 +435,10 @@ async fn copy_datastore_moves_embedded_data_to_postgres() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(stdout.contains("copied 1 routes, 2 apikeys"), "{stdout}");
+    assert!(
+        stdout.contains("1 simple-admins, 1 ui-secrets"),
+        "admin users and the UI key move too: {stdout}"
+    );
 
     let again = copy(false);
     let stderr = String::from_utf8_lossy(&again.stderr);
@@ -454,6 +458,14 @@ async fn copy_datastore_moves_embedded_data_to_postgres() {
             .iter()
             .any(|l| l.contains("datastore: postgresql")),
         "{:?}",
+        moved.stdout
+    );
+    assert!(
+        !moved
+            .stdout
+            .iter()
+            .any(|l| l.starts_with("admin user created")),
+        "the copied admin user is kept: {:?}",
         moved.stdout
     );
     assert_eq!(moved.get_json("/api/routes/moved").await.0, 200);

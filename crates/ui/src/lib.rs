@@ -28,6 +28,10 @@ mod signing_key;
 pub mod users;
 
 pub use context::{UiContext, UiSettings};
+
+/// Store kinds the UI keeps besides the entity kinds (admin users, the
+/// session key): a datastore copy must take them too.
+pub const STORED_KINDS: [&str; 2] = [users::KIND, signing_key::KIND];
 pub use signing_key::load_or_create as signing_key;
 pub use users::{UserBootstrap, ensure_admin_user};
 

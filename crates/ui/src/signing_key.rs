@@ -12,7 +12,7 @@ use store::{Condition, Op, Store, StoreError};
 use crate::error::UiError;
 
 /// Store kind of the UI's own secrets: not an entity kind of the admin API.
-const KIND: &str = "ui-secrets";
+pub const KIND: &str = "ui-secrets";
 const ID: &str = "session-signing-key";
 
 pub struct SigningKey {
