@@ -37,7 +37,9 @@ mod routes;
 
 pub use context::{AdminContext, NodeInfo};
 pub use error::AdminError;
-pub use pki::{ADMIN_CERTIFICATE_ID, ensure_admin_certificate};
+pub use pki::{
+    ADMIN_CERTIFICATE_ID, UI_CERTIFICATE_ID, ensure_admin_certificate, ensure_ui_certificate,
+};
 pub use routes::{HEALTH_PATH, router, router_with, served_paths};
 
 /// Wall clock in ms since the Unix epoch (0 if the clock is before 1970).

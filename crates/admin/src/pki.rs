@@ -27,6 +27,8 @@ use crate::error::{AdminError, AdminResult};
 
 /// Id of the certificate a node generates for its admin host.
 pub const ADMIN_CERTIFICATE_ID: &str = "komainu-admin-certificate";
+/// Id of the certificate a node generates for its admin UI host.
+pub const UI_CERTIFICATE_ID: &str = "komainu-ui-certificate";
 const DEFAULT_DAYS: u32 = 365;
 /// 100 years: beyond that a typo is likelier than intent.
 const MAX_DAYS: u32 = 36_500;
@@ -70,6 +72,35 @@ pub async fn ensure_admin_certificate(
     store: &Arc<dyn Store>,
     admin_host: &str,
 ) -> Result<bool, AdminError> {
+    ensure_host_certificate(
+        store,
+        ADMIN_CERTIFICATE_ID,
+        "komainu admin host (self-signed)",
+        admin_host,
+    )
+    .await
+}
+
+/// The same for the admin UI's host, under an id of its own.
+pub async fn ensure_ui_certificate(
+    store: &Arc<dyn Store>,
+    ui_host: &str,
+) -> Result<bool, AdminError> {
+    ensure_host_certificate(
+        store,
+        UI_CERTIFICATE_ID,
+        "komainu admin UI host (self-signed)",
+        ui_host,
+    )
+    .await
+}
+
+async fn ensure_host_certificate(
+    store: &Arc<dyn Store>,
+    id: &str,
+    name: &str,
+    admin_host: &str,
+) -> Result<bool, AdminError> {
     let mut covered = false;
     store::scan_each(
         store.as_ref(),
@@ -90,8 +121,8 @@ pub async fn ensure_admin_certificate(
         return Ok(false);
     }
     let request = GenerateRequest {
-        id: Some(ADMIN_CERTIFICATE_ID.to_string()),
-        name: Some("komainu admin host (self-signed)".to_string()),
+        id: Some(id.to_string()),
+        name: Some(name.to_string()),
         description: "generated at first start; replace it with a certificate clients trust"
             .to_string(),
         hosts: vec![admin_host.to_string()],

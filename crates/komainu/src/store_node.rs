@@ -115,6 +115,13 @@ async fn ui_router(
 ) -> anyhow::Result<(axum::Router, Vec<String>)> {
     let store = ctx.store.clone();
     let ui = &config.ui;
+    // So that the UI works over HTTPS from the first start too.
+    if admin::ensure_ui_certificate(&store, &ui.host)
+        .await
+        .context("creating the admin UI host certificate")?
+    {
+        tracing::info!(host = %ui.host, "generated a self-signed certificate for the admin UI host");
+    }
     let bootstrap = ui::ensure_admin_user(
         store.as_ref(),
         &ui.initial_login,

@@ -291,3 +291,41 @@ async fn with_the_ui_disabled_its_host_is_ordinary_traffic() {
     assert!(page.text.contains("\"not_found\""), "{}", page.text);
     assert!(!node.stdout.iter().any(|l| l.starts_with("admin UI")));
 }
+
+#[tokio::test]
+async fn over_https_the_session_cookie_is_secure() {
+    let (node, _dir) = node();
+    let port = node.https_port.unwrap();
+    // The node made a certificate for the UI host at its first start.
+    let (status, cert) = node
+        .get_json("/api/certificates/komainu-ui-certificate")
+        .await;
+    assert_eq!(status, 200, "{cert}");
+    assert_eq!(cert["sans"], json!([common::ui::UI_HOST]));
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(common::ui::UI_HOST, ([127, 0, 0, 1], port).into())
+        .build()
+        .unwrap();
+    let url = format!("https://{}:{port}/login", common::ui::UI_HOST);
+    let response = client
+        .post(&url)
+        .form(&[("username", ADMIN_LOGIN), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let home = client
+        .get(format!("https://{}:{port}/", common::ui::UI_HOST))
+        .header(header::COOKIE, cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+}
