@@ -158,11 +158,11 @@ fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -
         api: API,
         id,
         back: "/apikeys",
+        back_title: "API keys",
+        nav: Nav::ApiKeys,
         singleton: false,
     };
-    let body = html! {
-        nav.crumbs aria-label="breadcrumb" { a href="/apikeys" { "API keys" } " / " span { (title) } }
-        h1 { (title) }
+    let quotas = html! {
         @if let Some(key) = key {
             section.card #quota-usage aria-labelledby="quota-title" {
                 h2 #quota-title { "Quota usage" }
@@ -170,9 +170,8 @@ fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -
                 button #reset-quotas .danger type="button" data-api={ (API) "/" (key.client_id) "/quotas" } { "Reset quotas" }
             }
         }
-        (editor::form(&binding, &fields()))
     };
-    super::frame(ctx, signed, Nav::ApiKeys, title, body)
+    editor::page(ctx, signed, title, &binding, &fields(), quotas)
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {

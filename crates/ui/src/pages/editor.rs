@@ -66,6 +66,10 @@ pub struct Binding<'a> {
     pub id: Option<&'a str>,
     /// The list to go back to after saving.
     pub back: &'a str,
+    /// The list's title, for the breadcrumb.
+    pub back_title: &'a str,
+    /// The navigation entry the page belongs to.
+    pub nav: super::layout::Nav,
     /// The singleton global config: read and written at `api` itself.
     pub singleton: bool,
 }
@@ -82,73 +86,76 @@ fn help(id: &str, text: &str) -> Markup {
     html! { @if !text.is_empty() { small.help id={ (id) "-help" } { (text) } } }
 }
 
-fn render(field: &Field, existing: bool) -> Markup {
-    match field {
-        Field::Text {
-            path,
-            label,
-            help: h,
+/// A labelled field: label above, the control, help and error slot below.
+fn stacked(path: &str, label: &str, help_text: &str, control: Markup) -> Markup {
+    let id = field_id(path);
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            (control)
+            (help(&id, help_text)) (error_slot(path))
         }
-        | Field::Secret {
-            path,
-            label,
-            help: h,
-        } => {
+    }
+}
+
+fn render(field: &Field, existing: bool) -> Markup {
+    match *field {
+        Field::Text { path, label, help } | Field::Secret { path, label, help } => {
             let kind = if matches!(field, Field::Secret { .. }) {
                 "password"
             } else {
                 "text"
             };
             let id = field_id(path);
-            html! {
-                div.field {
-                    label for=(id) { (label) }
+            stacked(
+                path,
+                label,
+                help,
+                html! {
                     input id=(id) name=(path) type=(kind) data-path=(path) data-type="text" autocomplete="off" aria-describedby={ (id) "-help" };
-                    (help(&id, h)) (error_slot(path))
-                }
-            }
+                },
+            )
         }
-        Field::Id {
-            path,
-            label,
-            help: h,
-        } => {
+        Field::Id { path, label, help } => {
             let id = field_id(path);
-            html! {
-                div.field {
-                    label for=(id) { (label) }
+            stacked(
+                path,
+                label,
+                help,
+                html! {
                     input id=(id) name=(path) type="text" data-path=(path) data-type="text" required readonly[existing] autocomplete="off" aria-describedby={ (id) "-help" };
-                    (help(&id, h)) (error_slot(path))
-                }
-            }
+                },
+            )
         }
-        Field::Lines {
-            path,
-            label,
-            help: h,
-        } => {
+        Field::Lines { path, label, help } => lines(path, "lines", label, help),
+        Field::Targets { label, help } => lines("backend.targets", "targets", label, help),
+        Field::Number { path, label, help } => {
             let id = field_id(path);
-            html! {
-                div.field {
-                    label for=(id) { (label) }
-                    textarea id=(id) name=(path) rows="3" data-path=(path) data-type="lines" aria-describedby={ (id) "-help" } {}
-                    (help(&id, h)) (error_slot(path))
-                }
-            }
-        }
-        Field::Number {
-            path,
-            label,
-            help: h,
-        } => {
-            let id = field_id(path);
-            html! {
-                div.field {
-                    label for=(id) { (label) }
+            stacked(
+                path,
+                label,
+                help,
+                html! {
                     input id=(id) name=(path) type="number" min="0" step="1" data-path=(path) data-type="number" aria-describedby={ (id) "-help" };
-                    (help(&id, h)) (error_slot(path))
-                }
-            }
+                },
+            )
+        }
+        Field::Select {
+            path,
+            label,
+            options,
+        } => {
+            let id = field_id(path);
+            stacked(
+                path,
+                label,
+                "",
+                html! {
+                    select id=(id) name=(path) data-path=(path) data-type="select" {
+                        @for option in options { option value=(option) { (option) } }
+                    }
+                },
+            )
         }
         Field::Bool { path, label } => {
             let id = field_id(path);
@@ -157,33 +164,6 @@ fn render(field: &Field, existing: bool) -> Markup {
                     input id=(id) name=(path) type="checkbox" data-path=(path) data-type="bool";
                     label for=(id) { (label) }
                     (error_slot(path))
-                }
-            }
-        }
-        Field::Select {
-            path,
-            label,
-            options,
-        } => {
-            let id = field_id(path);
-            html! {
-                div.field {
-                    label for=(id) { (label) }
-                    select id=(id) name=(path) data-path=(path) data-type="select" {
-                        @for option in *options { option value=(option) { (option) } }
-                    }
-                    (error_slot(path))
-                }
-            }
-        }
-        Field::Targets { label, help: h } => {
-            let path = "backend.targets";
-            let id = field_id(path);
-            html! {
-                div.field {
-                    label for=(id) { (label) }
-                    textarea id=(id) name=(path) rows="3" data-path=(path) data-type="targets" aria-describedby={ (id) "-help" } {}
-                    (help(&id, h)) (error_slot(path))
                 }
             }
         }
@@ -202,6 +182,19 @@ fn render(field: &Field, existing: bool) -> Markup {
             }
         }
     }
+}
+
+/// A textarea holding one array item a line (`kind`: how the script reads it).
+fn lines(path: &str, kind: &str, label: &str, help: &str) -> Markup {
+    let id = field_id(path);
+    stacked(
+        path,
+        label,
+        help,
+        html! {
+            textarea id=(id) name=(path) rows="3" data-path=(path) data-type=(kind) aria-describedby={ (id) "-help" } {}
+        },
+    )
 }
 
 /// The whole editor.
@@ -227,4 +220,23 @@ pub fn form(binding: &Binding, fields: &[Field]) -> Markup {
             }
         }
     }
+}
+
+/// A whole editor page: breadcrumb back to the list, title, `extra` (the
+/// quota section of an API key, say), then the form.
+pub fn page(
+    ctx: &crate::context::UiContext,
+    signed: &crate::session::Signed,
+    title: &str,
+    binding: &Binding,
+    fields: &[Field],
+    extra: Markup,
+) -> Markup {
+    let body = html! {
+        nav.crumbs aria-label="breadcrumb" { a href=(binding.back) { (binding.back_title) } " / " span { (title) } }
+        h1 { (title) }
+        (extra)
+        (form(binding, fields))
+    };
+    super::frame(ctx, signed, binding.nav, title, body)
 }

@@ -89,14 +89,11 @@ fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Ma
         api: API,
         id,
         back: "/groups",
+        back_title: "Service groups",
+        nav: Nav::Groups,
         singleton: false,
     };
-    let body = html! {
-        nav.crumbs aria-label="breadcrumb" { a href="/groups" { "Service groups" } " / " span { (title) } }
-        h1 { (title) }
-        (editor::form(&binding, &fields()))
-    };
-    super::frame(ctx, signed, Nav::Groups, title, body)
+    editor::page(ctx, signed, title, &binding, &fields(), html! {})
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
@@ -129,6 +126,8 @@ pub async fn global_config(
         api: "/api/globalconfig",
         id: None,
         back: "/",
+        back_title: "Home",
+        nav: Nav::GlobalConfig,
         singleton: true,
     };
     let fields = [Field::Bool {

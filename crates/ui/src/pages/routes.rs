@@ -148,14 +148,11 @@ fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Ma
         api: API,
         id,
         back: "/routes",
+        back_title: "Routes",
+        nav: Nav::Routes,
         singleton: false,
     };
-    let body = html! {
-        nav.crumbs aria-label="breadcrumb" { a href="/routes" { "Routes" } " / " span { (title) } }
-        h1 { (title) }
-        (editor::form(&binding, &fields()))
-    };
-    super::frame(ctx, signed, Nav::Routes, title, body)
+    editor::page(ctx, signed, title, &binding, &fields(), html! {})
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
