@@ -3,7 +3,9 @@
 //! quota use in Otoroshi's shape, and a reset of its current windows.
 //!
 //! "Current" is what this node counts when it admits a call: the shared
-//! store's total plus the calls this node admitted and has not flushed yet.
+//! store's total (or the total this node last heard plus its calls in
+//! flight, when larger) plus the calls this node admitted and has not
+//! flushed yet.
 //! A reset deletes the current windows' counters in the store and clears
 //! them in this node's tracker; the other nodes take the lower totals on
 //! their next flush (leaders) or push (workers).
@@ -60,7 +62,11 @@ async fn quotas(ctx: &AdminContext, client_id: &str, now: u64) -> AdminResult<Va
             .get(n)
             .and_then(Option::as_ref)
             .map_or(0, |c| c.value.max(0) as u64);
-        current[n] = total.saturating_add(window.unsynced);
+        // During a flush the calls are in neither the store nor `unsynced`
+        // but in `heard`; after a reset elsewhere `heard` is stale-high
+        // until the next flush: the larger of the two is what admission uses
+        // (modulo a second).
+        current[n] = total.max(window.heard).saturating_add(window.unsynced);
     }
     let at = |w: Window| {
         let n = Window::ALL.iter().position(|x| *x == w).unwrap_or(0);

@@ -14,7 +14,10 @@ pub struct CurrentWindow {
     pub counter_key: String,
     /// End of the window, ms since the epoch.
     pub end_ms: u64,
-    /// Calls admitted here and not yet added to the shared store.
+    /// The last global total heard plus this node's calls on their way to
+    /// the shared store (drained, not acknowledged yet).
+    pub heard: u64,
+    /// Calls admitted here and not yet handed to the shared store.
     pub unsynced: u64,
 }
 
@@ -28,6 +31,7 @@ impl QuotaTracker {
                 window,
                 counter_key: counter_key(client_id, window, bounds.id),
                 end_ms: bounds.end_ms,
+                heard: 0,
                 unsynced: 0,
             }
         });
@@ -37,6 +41,10 @@ impl QuotaTracker {
             for current in &mut windows {
                 let slot = &slots[current.window.index()];
                 if slot.counter_key == current.counter_key {
+                    current.heard = slot
+                        .global
+                        .load(Ordering::Relaxed)
+                        .saturating_add(slot.in_transit.load(Ordering::Relaxed));
                     current.unsynced = slot.pending();
                 }
             }
@@ -94,6 +102,7 @@ mod tests {
         assert_eq!(windows[1].window, Window::Daily);
         assert_eq!(windows[1].counter_key, "quotas:k1:daily:20231114");
         assert!(windows.iter().all(|w| w.unsynced == 3), "{windows:?}");
+        assert!(windows.iter().all(|w| w.heard == 0), "{windows:?}");
         // Two more calls are drained (in the store now) and the total heard.
         tracker.admit(&key, now).unwrap();
         tracker.admit(&key, now).unwrap();
@@ -101,12 +110,13 @@ mod tests {
             tracker.observe(&inc.key, 5, inc.expires_at_ms);
         }
         assert!(tracker.admit(&key, now).is_err());
+        assert_eq!(tracker.current_windows("k1", now)[1].heard, 5);
         tracker.reset("k1", now);
         assert!(
             tracker
                 .current_windows("k1", now)
                 .iter()
-                .all(|w| w.unsynced == 0)
+                .all(|w| w.unsynced == 0 && w.heard == 0)
         );
         for _ in 0..5 {
             tracker.admit(&key, now).unwrap();
