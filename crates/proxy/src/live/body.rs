@@ -4,7 +4,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
@@ -53,11 +52,7 @@ where
             && let Some(data) = frame.data_ref()
         {
             let len = bytes::Buf::remaining(data) as u64;
-            let counter = match self.direction {
-                Direction::In => &self.live.bytes_in,
-                Direction::Out => &self.live.bytes_out,
-            };
-            counter.fetch_add(len, Ordering::Relaxed);
+            self.live.add_bytes(self.direction, len);
         }
         polled
     }
@@ -106,8 +101,8 @@ mod tests {
         let counted = Counted::new(body, live.clone(), Direction::Out);
         let collected = counted.collect().await.unwrap().to_bytes();
         assert_eq!(collected.len(), 1003);
-        assert_eq!(live.bytes_out.load(Ordering::Relaxed), 1003);
-        assert_eq!(live.bytes_in.load(Ordering::Relaxed), 0);
+        assert_eq!(live.snapshot(0).bytes_out, 1003);
+        assert_eq!(live.snapshot(0).bytes_in, 0);
 
         let counted = Counted::new(
             http_body_util::Full::new(Bytes::from_static(b"hello")),
@@ -116,6 +111,6 @@ mod tests {
         );
         assert_eq!(counted.size_hint().exact(), Some(5));
         counted.collect().await.unwrap();
-        assert_eq!(live.bytes_in.load(Ordering::Relaxed), 5);
+        assert_eq!(live.snapshot(0).bytes_in, 5);
     }
 }

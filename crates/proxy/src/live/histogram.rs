@@ -89,6 +89,13 @@ impl Counts {
         }))
     }
 
+    /// Adds another set of counts (a stripe's) to these.
+    pub fn add(&mut self, other: &Counts) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0.iter()) {
+            *mine = mine.wrapping_add(*theirs);
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.0.iter().sum()
     }
