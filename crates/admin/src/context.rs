@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
 use model::StateHandle;
+use proxy::live::LiveStats;
+use proxy::quota::QuotaTracker;
 use store::Store;
 
 use crate::publisher::Publisher;
@@ -27,6 +29,11 @@ pub struct AdminContext {
     pub info: Arc<NodeInfo>,
     pub max_body_size: usize,
     pub metrics: MetricsText,
+    /// This node's quota counters (the quotas endpoints); none: the store's
+    /// totals alone.
+    pub quotas: Option<Arc<QuotaTracker>>,
+    /// This node's live traffic figures (`/api/live`).
+    pub live: Option<Arc<LiveStats>>,
 }
 
 impl AdminContext {
@@ -44,11 +51,23 @@ impl AdminContext {
             info: Arc::new(info),
             max_body_size,
             metrics: Arc::new(String::new),
+            quotas: None,
+            live: None,
         }
     }
 
     pub fn with_metrics(mut self, metrics: MetricsText) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    pub fn with_quotas(mut self, quotas: Arc<QuotaTracker>) -> Self {
+        self.quotas = Some(quotas);
+        self
+    }
+
+    pub fn with_live(mut self, live: Arc<LiveStats>) -> Self {
+        self.live = Some(live);
         self
     }
 }

@@ -21,6 +21,8 @@ mod entities;
 pub mod error;
 /// Full export and import (`/api/otoroshi.json`).
 mod export;
+/// `GET /api/live`: the node's live traffic figures.
+pub mod live;
 /// Version, infos, the kinds list, health.
 mod meta;
 /// The OpenAPI 3 document of this API.
@@ -32,6 +34,8 @@ pub mod pki;
 pub mod publisher;
 /// List paging and filtering.
 mod query;
+/// An API key's quota use and reset.
+mod quotas;
 /// The path table: which handler answers which path.
 mod routes;
 

@@ -48,7 +48,7 @@ pub fn document() -> Json<Value> {
         (
             "/api/cluster/live",
             "get",
-            "Leader only: members and state as server-sent events (?every=ms)",
+            "Leader only: members and state as server-sent events (?every=ms): {members, revision, stateBuiltAt (ms, first build of that revision), etag}",
         ),
     ] {
         add(
@@ -65,6 +65,10 @@ pub fn document() -> Json<Value> {
                 "401": {"description": "unauthorized"}
             }
         }}),
+    );
+    add(
+        "/api/live".into(),
+        json!({"get": op("Live traffic figures of this node over the last 10 s (requests/s, errors, latency p50/p99, data in/out, connections, CPU, memory)", "Node", Some("LiveFigures"), false)}),
     );
     add(
         HEALTH_PATH.into(),
@@ -137,6 +141,16 @@ pub fn document() -> Json<Value> {
                     "get": op(&format!("A new {} with defaults and fresh ids", kind.singular()), tag, schema, false),
                 }),
             );
+            if kind == Kind::ApiKey {
+                add(
+                    format!("{base}/{{id}}/quotas"),
+                    json!({
+                        "parameters": [{"name": "id", "in": "path", "required": true, "description": "the key's clientId", "schema": {"type": "string"}}],
+                        "get": op("The key's quota use in the current windows, as this node counts it (store totals plus calls not flushed yet)", tag, Some("Quotas"), false),
+                        "delete": op("Reset the key's counters of the current windows (throttling, day, month); answers the zeroed quotas", tag, Some("Quotas"), false),
+                    }),
+                );
+            }
             add(
                 format!("{base}/{{id}}"),
                 json!({
@@ -247,6 +261,24 @@ fn components() -> Value {
                 "throttlingQuota": {"type": "integer"}, "dailyQuota": {"type": "integer"}, "monthlyQuota": {"type": "integer"},
                 "validUntil": {"type": "integer", "nullable": true}
             })),
+            "Quotas": {"type": "object", "properties": {
+                "authorizedCallsPerWindow": {"type": "integer"}, "throttlingCallsPerWindow": {"type": "integer"}, "remainingCallsPerWindow": {"type": "integer"},
+                "authorizedCallsPerDay": {"type": "integer"}, "currentCallsPerDay": {"type": "integer"}, "remainingCallsPerDay": {"type": "integer"},
+                "authorizedCallsPerMonth": {"type": "integer"}, "currentCallsPerMonth": {"type": "integer"}, "remainingCallsPerMonth": {"type": "integer"}
+            }},
+            "LiveFigures": {"type": "object", "properties": {
+                "requestsPerSec": {"type": "number"}, "errorsPerSec": {"type": "number", "description": "answers with status >= 500"},
+                "p50Ms": {"type": "number", "description": "0 when no request in the window"}, "p99Ms": {"type": "number"},
+                "meanMs": {"type": "number"}, "overheadMs": {"type": "number", "description": "mean time spent in the proxy itself"},
+                "dataInPerSec": {"type": "number", "description": "request body bytes/s from clients"},
+                "dataOutPerSec": {"type": "number", "description": "response body bytes/s to clients"},
+                "openConnections": {"type": "integer"},
+                "requests": {"type": "integer", "description": "since start"}, "errors": {"type": "integer"},
+                "bytesIn": {"type": "integer"}, "bytesOut": {"type": "integer"},
+                "cpuUsage": {"type": "number", "description": "percent of one core"}, "memoryMb": {"type": "number", "description": "resident memory"},
+                "loadAverage": {"type": "number"}, "windowSecs": {"type": "number"}, "at": {"type": "integer", "description": "ms since the epoch"},
+                "node": {"type": "object", "properties": {"name": {"type": "string"}, "mode": {"type": "string"}}}
+            }},
             "ServiceGroup": entity(&[], json!({"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}})),
             "GlobalConfig": entity(&[], json!({"maintenanceMode": {"type": "boolean"}})),
             "Certificate": entity(&["chain"], json!({

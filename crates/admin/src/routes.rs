@@ -16,7 +16,7 @@ use model::global_config::GLOBAL_ID;
 use crate::body::JsonBody;
 use crate::context::AdminContext;
 use crate::error::AdminError;
-use crate::{auth, entities, export, meta, openapi, pki};
+use crate::{auth, entities, export, live, meta, openapi, pki, quotas};
 
 pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
 
@@ -105,6 +105,10 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
             get(|State(ctx): Ctx| async move { meta::metrics(&ctx) }),
         ),
         (
+            "/api/live".to_string(),
+            get(|State(ctx): Ctx| async move { live::live(&ctx) }),
+        ),
+        (
             "/api/otoroshi.json".to_string(),
             get(|State(ctx): Ctx| async move { export::export(&ctx).await }).post(
                 |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
@@ -146,6 +150,9 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
                 get(move || async move { entities::new_template(kind) }),
             ));
             table.push((format!("{base}/{{id}}"), item(kind)));
+            if kind == Kind::ApiKey {
+                table.push((format!("{base}/{{id}}/quotas"), key_quotas()));
+            }
             table.push((base, collection(kind)));
         }
     }
@@ -180,6 +187,14 @@ fn item(kind: Kind) -> MethodRouter<AdminContext> {
     .delete(move |State(ctx): Ctx, Path(id): Path<String>| async move {
         entities::delete(&ctx, kind, &id).await
     })
+}
+
+/// An API key's quotas: read, or reset the current windows.
+fn key_quotas() -> MethodRouter<AdminContext> {
+    get(|State(ctx): Ctx, Path(id): Path<String>| async move { quotas::get(&ctx, &id).await })
+        .delete(
+            |State(ctx): Ctx, Path(id): Path<String>| async move { quotas::reset(&ctx, &id).await },
+        )
 }
 
 /// `/api/globalconfig`: the singleton, read and written without an id.

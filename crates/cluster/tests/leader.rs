@@ -45,7 +45,7 @@ fn settings() -> LeaderSettings {
 
 fn setup(settings: LeaderSettings) -> (Arc<MemoryStore>, Arc<Leader>, Router) {
     let store = Arc::new(MemoryStore::new());
-    let leader = Leader::new(store.clone(), settings);
+    let leader = Leader::new(store.clone(), settings, live());
     let router = leader.router();
     (store, leader, router)
 }
@@ -282,4 +282,9 @@ async fn if_none_match_on_the_current_etag_is_a_304() {
     )
     .await;
     assert_eq!(stale.status, StatusCode::OK);
+}
+
+/// A sampler nobody ticks: the leader's own stats, from zero.
+fn live() -> Arc<proxy::live::LiveStats> {
+    proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new()))
 }

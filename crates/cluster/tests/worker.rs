@@ -123,10 +123,18 @@ impl FakeLeader {
             .collect()
     }
 
+    /// Quota batches pushed (stats-only pushes left out).
     fn puts(&self) -> Vec<Seen> {
         self.seen()
             .into_iter()
-            .filter(|s| s.method == "PUT")
+            .filter(|s| s.method == "PUT" && !is_stats_only(&s.body))
+            .collect()
+    }
+
+    fn stats_only_puts(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.method == "PUT" && is_stats_only(&s.body))
             .collect()
     }
 }
@@ -286,7 +294,12 @@ struct Node {
 fn node(settings: WorkerSettings) -> Node {
     let state = Arc::new(StateHandle::new(State::default()));
     let quotas = Arc::new(QuotaTracker::default());
-    let worker = Worker::new(settings, state.clone(), quotas.clone());
+    let worker = Worker::new(
+        settings,
+        state.clone(),
+        quotas.clone(),
+        proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new())),
+    );
     Node {
         worker,
         state,
@@ -824,6 +837,10 @@ fn parse_push(body: &[u8]) -> Vec<PushLine> {
         .collect()
 }
 
+fn is_stats_only(body: &[u8]) -> bool {
+    matches!(parse_push(body).as_slice(), [PushLine::Stats(_)])
+}
+
 fn batch_id(lines: &[PushLine]) -> String {
     match &lines[0] {
         PushLine::Batch { id } => id.clone(),
@@ -837,6 +854,13 @@ impl Ledger {
             return long_poll(current, seen);
         }
         assert_eq!(seen.path, "/api/cluster/quotas");
+        let lines = parse_push(&seen.body);
+        if let [PushLine::Stats(_)] = lines.as_slice() {
+            // A stats-only push: nothing to count (and no failure to fake).
+            let mut reply = Reply::status(200).set("Content-Type", "application/json");
+            reply.body = br#"{"done":true,"counters":[]}"#.to_vec();
+            return reply;
+        }
         if self
             .fail_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -844,7 +868,6 @@ impl Ledger {
         {
             return Reply::status(503);
         }
-        let lines = parse_push(&seen.body);
         let id = batch_id(&lines);
         assert!(matches!(lines.last(), Some(PushLine::Stats(_))));
         let first_time = {
@@ -930,6 +953,26 @@ async fn pushes_increments_in_a_batch_and_observes_the_totals() {
 }
 
 #[tokio::test]
+async fn a_worker_with_nothing_to_count_still_pushes_its_stats() {
+    let ledger = Arc::new(Ledger::default());
+    let leader = quota_leader(ledger.clone()).await;
+    let n = node(settings(std::slice::from_ref(&leader.url)));
+    n.worker.spawn();
+    eventually("a stats push", || !leader.stats_only_puts().is_empty()).await;
+    let put = &leader.stats_only_puts()[0];
+    match parse_push(&put.body).as_slice() {
+        [PushLine::Stats(stats)] => {
+            for field in ["rate", "duration", "p50", "p99", "error_rate", "heap_used"] {
+                assert!(stats.get(field).is_some(), "{field} in {stats}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(leader.puts().is_empty());
+    assert!(ledger.batches.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_failed_push_is_resent_with_the_same_batch_id_and_nothing_is_lost() {
     let ledger = Arc::new(Ledger {
         fail_next: AtomicUsize::new(2),
@@ -988,6 +1031,7 @@ async fn a_batch_answered_twice_is_counted_once() {
     let leader = FakeLeader::start(move |seen| {
         let mut reply = l.handle(seen, &current);
         if seen.method == "PUT"
+            && !is_stats_only(&seen.body)
             && late
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()
@@ -1081,6 +1125,7 @@ async fn against_the_real_leader() {
             https_port: 9091,
             location: "eu".into(),
         },
+        proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new())),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -11,6 +11,7 @@ use anyhow::Context;
 use axum::Router;
 use config::{ClientAuth, ClusterMode, Config};
 use model::StateHandle;
+use proxy::live::LiveStats;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use proxy::{Proxy, ProxySettings};
@@ -55,6 +56,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(Metrics::new());
     let quotas = Arc::new(QuotaTracker::new(config.proxy.throttling_window));
+    // One sampler per node: the UI tiles, a worker's globstats and a
+    // leader's own member record all read it.
+    let live = LiveStats::spawn(metrics.clone());
     let client_auth = crate::tls::client_auth(&config.https)?;
     let address = format!("{}:{}", config.http.address, config.http.port);
     // Bound before the plane starts so that a worker can tell its leaders its real port.
@@ -71,10 +75,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("reading the bound HTTPS address")?;
     let plane = match config.cluster.mode {
         ClusterMode::Worker => {
-            worker_node::prepare(&config, &info, local.port(), &quotas, &metrics)?
+            worker_node::prepare(&config, &info, local.port(), &quotas, &metrics, &live)?
         }
         ClusterMode::Off | ClusterMode::Leader => {
-            store_node::prepare(&config, &info, local.port(), &quotas, &metrics).await?
+            store_node::prepare(&config, &info, local.port(), &quotas, &metrics, &live).await?
         }
     };
     let proxy = Arc::new(Proxy::new(

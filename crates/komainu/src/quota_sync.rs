@@ -12,6 +12,8 @@ use store::{Store, StoreError};
 
 /// Prefix of every quota counter key in the store.
 const QUOTA_PREFIX: &str = "quotas:";
+/// Counters read back per store call when refreshing totals.
+const REFRESH_CHUNK: usize = 500;
 
 /// Loads the live counters so that a restart does not reset a daily quota.
 pub async fn load(store: &dyn Store, quotas: &QuotaTracker) -> Result<usize, StoreError> {
@@ -37,7 +39,53 @@ pub async fn load(store: &dyn Store, quotas: &QuotaTracker) -> Result<usize, Sto
 }
 
 pub async fn flush(store: &dyn Store, quotas: &QuotaTracker) {
-    let mut increments = quotas.drain().into_iter();
+    let drained = quotas.drain();
+    let flushed: std::collections::HashSet<String> =
+        drained.iter().map(|inc| inc.key.clone()).collect();
+    if add(store, quotas, drained).await {
+        refresh(store, quotas, &flushed).await;
+    }
+}
+
+/// Re-reads the totals of the open windows this node serves and did not
+/// just add to: what other nodes sharing the store counted, and a reset
+/// made through another node's admin API, reach this node's admission this
+/// way (a lower total is taken as is).
+async fn refresh(
+    store: &dyn Store,
+    quotas: &QuotaTracker,
+    flushed: &std::collections::HashSet<String>,
+) {
+    let windows: Vec<(String, u64)> = quotas
+        .live_windows()
+        .into_iter()
+        .filter(|(key, _)| !flushed.contains(key))
+        .collect();
+    for chunk in windows.chunks(REFRESH_CHUNK) {
+        let keys: Vec<String> = chunk.iter().map(|(key, _)| key.clone()).collect();
+        match store.counters(&keys).await {
+            Ok(values) => {
+                for ((key, expires), value) in chunk.iter().zip(values) {
+                    let total = value.map_or(0, |c| c.value.max(0) as u64);
+                    quotas.observe(key, total, *expires);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not re-read quota totals; next flush will");
+                return;
+            }
+        }
+    }
+}
+
+/// Adds the increments to the store and observes the totals; false when
+/// the store failed (the rest is put back for the next flush).
+async fn add(
+    store: &dyn Store,
+    quotas: &QuotaTracker,
+    drained: Vec<proxy::quota::Increment>,
+) -> bool {
+    let mut increments = drained.into_iter();
     while let Some(increment) = increments.next() {
         match store
             .incr(
@@ -56,10 +104,11 @@ pub async fn flush(store: &dyn Store, quotas: &QuotaTracker) {
                 // one timeout per key.
                 tracing::warn!(error = %e, key = %increment.key, "could not add quota increments to the datastore; will retry");
                 quotas.restore(std::iter::once(increment).chain(increments).collect());
-                return;
+                return false;
             }
         }
     }
+    true
 }
 
 pub fn spawn(store: Arc<dyn Store>, quotas: Arc<QuotaTracker>, every: Duration) {

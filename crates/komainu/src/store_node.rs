@@ -12,6 +12,7 @@ use anyhow::Context;
 use cluster::leader::{Leader, LeaderSettings};
 use config::{ClusterMode, Config, Storage};
 use model::StateHandle;
+use proxy::live::LiveStats;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use store::{EmbeddedStore, MemoryStore, PostgresStore, RedisStore, RemoteSettings, Store};
@@ -38,6 +39,7 @@ pub async fn prepare(
     http_port: u16,
     quotas: &Arc<QuotaTracker>,
     metrics: &Arc<Metrics>,
+    live: &Arc<LiveStats>,
 ) -> anyhow::Result<Plane> {
     let store = open_store(config).await?;
     let (client_id, client_secret) = admin_key_from_config(config);
@@ -70,7 +72,9 @@ pub async fn prepare(
         info.clone(),
         config.admin.max_body_size,
     )
-    .with_metrics(metrics_text);
+    .with_metrics(metrics_text)
+    .with_quotas(quotas.clone())
+    .with_live(live.clone());
     spawn_change_watcher(&ctx);
     quota_sync::spawn(
         store.clone(),
@@ -79,7 +83,11 @@ pub async fn prepare(
     );
 
     let admin = if config.cluster.mode == ClusterMode::Leader {
-        let leader = Leader::new(store.clone(), leader_settings(config, info, http_port));
+        let leader = Leader::new(
+            store.clone(),
+            leader_settings(config, info, http_port),
+            live.clone(),
+        );
         admin::router_with(ctx.clone(), leader.router())
     } else {
         admin::router(ctx.clone())

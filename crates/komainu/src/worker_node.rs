@@ -14,6 +14,7 @@ use axum::routing::get;
 use cluster::worker::{LeaderTlsFiles, Worker, WorkerSettings};
 use config::Config;
 use model::{State, StateHandle};
+use proxy::live::LiveStats;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use serde_json::{Value, json};
@@ -25,6 +26,7 @@ struct WorkerAdmin {
     state: Arc<StateHandle>,
     worker: Arc<Worker>,
     metrics: Arc<Metrics>,
+    live: Arc<LiveStats>,
     leaders: Arc<Vec<String>>,
     name: String,
 }
@@ -35,12 +37,14 @@ pub fn prepare(
     http_port: u16,
     quotas: &Arc<QuotaTracker>,
     metrics: &Arc<Metrics>,
+    live: &Arc<LiveStats>,
 ) -> anyhow::Result<Plane> {
     let state = Arc::new(StateHandle::new(State::default()));
     let worker = Worker::new(
         worker_settings(config, info, http_port)?,
         state.clone(),
         quotas.clone(),
+        live.clone(),
     );
     let mut notes = vec![format!(
         "cluster worker '{}' of leaders {}",
@@ -61,6 +65,7 @@ pub fn prepare(
         state: state.clone(),
         worker: worker.clone(),
         metrics: metrics.clone(),
+        live: live.clone(),
         leaders: Arc::new(config.cluster.leader.urls.clone()),
         name: info.name.clone(),
     });
@@ -116,6 +121,7 @@ fn router(admin: WorkerAdmin) -> Router {
     Router::new()
         .route(HEALTH_PATH, get(health))
         .route("/metrics", get(metrics))
+        .route("/api/live", get(live_figures))
         .fallback(|AxumState(admin): AxumState<WorkerAdmin>| async move {
             AdminError::NotLeader(admin.leaders.to_vec())
         })
@@ -161,6 +167,20 @@ async fn metrics(
         )],
         admin.metrics.encode(),
     ))
+}
+
+/// `GET /api/live`, as on leaders: the admin keys are the ones the leaders synced.
+async fn live_figures(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok(Json(admin::live::figures(
+        &admin.live,
+        &admin.name,
+        "worker",
+    )))
 }
 
 /// The machine's name, for the members view's `location`.

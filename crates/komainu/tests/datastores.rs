@@ -564,3 +564,71 @@ async fn members_are_shared_between_leaders_on_redis() {
 async fn members_are_shared_between_leaders_on_postgres() {
     members_are_shared_between_leaders(Backend::Postgres).await;
 }
+
+/// A quota reset made through one leader reaches the admission of another
+/// leader sharing the datastore within about one flush (it re-reads the
+/// totals of the windows it serves), rather than at the end of the day.
+async fn a_quota_reset_reaches_the_other_leader(backend: Backend) {
+    let Some(shared) = SharedRoot::new(backend) else {
+        return;
+    };
+    let up = upstream::start("up").await;
+    let (first, _d1) = leader_on(&shared.args());
+    let (second, _d2) = leader_on(&shared.args());
+    let mut route = route_to("secure", "q.oto.tools", &[up.port]);
+    route["plugins"] = json!([{"plugin": "cp:otoroshi.next.plugins.ApikeyCalls"}]);
+    first.create_route(&route).await;
+    let key = json!({"clientId": "k5", "clientSecret": "s", "dailyQuota": 5,
+        "authorizedEntities": ["route_secure"]});
+    assert_eq!(
+        first.send_json(Method::POST, "/api/apikeys", &key).await.0,
+        201
+    );
+    let call = || async {
+        second
+            .through(Method::GET, "q.oto.tools", "/")
+            .basic_auth("k5", Some("s"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert!(
+        eventually(SOON, || async { call().await == 200 })
+            .await
+            .is_some(),
+        "{backend:?}: the second leader serves the key"
+    );
+    for _ in 0..4 {
+        assert_eq!(call().await, 200);
+    }
+    assert_eq!(call().await, 429);
+    // The first leader sees the second's calls once they are flushed.
+    assert!(
+        eventually(SOON, || async {
+            first.get_json("/api/apikeys/k5/quotas").await.1["currentCallsPerDay"] == 5
+        })
+        .await
+        .is_some(),
+        "{backend:?}: the first leader counts the second's calls"
+    );
+    let (status, zeroed) = first
+        .send_json(Method::DELETE, "/api/apikeys/k5/quotas", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{zeroed}");
+    let took = eventually(SOON, || async { call().await == 200 })
+        .await
+        .expect("the second leader admits again after the reset");
+    eprintln!("{backend:?}: second leader admitted again {took:?} after the reset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_reset_reaches_the_other_leader_on_redis() {
+    a_quota_reset_reaches_the_other_leader(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_reset_reaches_the_other_leader_on_postgres() {
+    a_quota_reset_reaches_the_other_leader(Backend::Postgres).await;
+}

@@ -5,12 +5,16 @@
 //! histograms are global: per-route histograms cost 3 × 18 buckets per
 //! route, which at 100 000 routes dominates memory and the first hit.
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::live::LiveCounters;
 
 /// Why an upstream call failed (the `kind` label of `upstream_errors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +58,8 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// TLS handshakes that failed or timed out on the HTTPS listener.
     pub tls_handshake_failures: Counter,
+    /// The live figures' counters (`GET /api/live`, cluster stats).
+    pub live: Arc<LiveCounters>,
 }
 
 /// One route's metric handles.
@@ -129,6 +135,7 @@ impl Metrics {
             unmatched,
             open_connections,
             tls_handshake_failures,
+            live: Arc::new(LiveCounters::default()),
         }
     }
 
@@ -184,7 +191,7 @@ impl Metrics {
 impl Metrics {
     /// Counts a finished request against its route and observes the global
     /// latency histograms (the upstream and overhead ones only when an
-    /// upstream answered).
+    /// upstream answered) and the live figures.
     pub fn record(
         &self,
         route: &RouteMetrics,
@@ -197,6 +204,7 @@ impl Metrics {
             counter.inc();
         }
         self.total.observe(total_secs);
+        self.live.record(status, total_secs, upstream_secs);
         if let Some(upstream) = upstream_secs {
             self.upstream.observe(upstream);
             self.overhead.observe((total_secs - upstream).max(0.0));

@@ -55,6 +55,10 @@ use std::time::Duration;
 
 use model::apikey::ApiKey;
 
+/// Reading and resetting a key's current windows (the admin API's quotas).
+mod usage;
+pub use usage::CurrentWindow;
+
 /// Otoroshi's throttling window.
 pub const DEFAULT_THROTTLING_WINDOW: Duration = Duration::from_secs(10);
 

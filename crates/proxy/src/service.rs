@@ -27,6 +27,7 @@ use crate::force_https;
 use crate::headers::{
     self, DAILY_REMAINING, MONTHLY_REMAINING, PROXY_LATENCY, REQUEST_ID, UPSTREAM_LATENCY,
 };
+use crate::live::body::{Counted, Direction};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::quota::{QuotaTracker, Remaining};
 use crate::runtime::{RouteRuntime, Runtimes};
@@ -108,13 +109,18 @@ impl Proxy {
                     self.metrics.unmatched.inc();
                 }
                 let response = error.into_response(request_id.as_str());
-                if let Some(runtime) = &runtime {
-                    self.metrics.record(
-                        &runtime.0.metrics,
-                        response.status().as_u16(),
-                        started.elapsed().as_secs_f64(),
-                        None,
-                    );
+                let status = response.status().as_u16();
+                let elapsed = started.elapsed().as_secs_f64();
+                match &runtime {
+                    Some(runtime) => self
+                        .metrics
+                        .record(&runtime.0.metrics, status, elapsed, None),
+                    // No route to count it against: the live figures still do.
+                    None => self.metrics.live.record(status, elapsed, None),
+                }
+                // The proxy's own answers are small and whole.
+                if let Some(bytes) = response.body().size_hint().exact() {
+                    self.metrics.live.add_bytes_out(bytes);
                 }
                 (response, runtime.map(|r| r.1))
             }
@@ -186,6 +192,9 @@ impl Proxy {
                 started.elapsed().as_secs_f64(),
                 None,
             );
+            if let Some(bytes) = redirect.body().size_hint().exact() {
+                self.metrics.live.add_bytes_out(bytes);
+            }
             return Ok((redirect, Some(route)));
         }
         // The path and query sent upstream; the request's own when nothing
@@ -321,7 +330,11 @@ impl Proxy {
                 upstream_parts.headers.insert(HOST, value);
             }
             let upstream_body = match body.take() {
-                Some(incoming) if !replayable => boxed(incoming),
+                Some(incoming) if !replayable => boxed(Counted::new(
+                    incoming,
+                    self.metrics.live.clone(),
+                    Direction::In,
+                )),
                 _ => empty(),
             };
             let in_flight = runtime.balancer.start(pick.index);
@@ -385,7 +398,8 @@ impl Proxy {
                         total.as_secs_f64(),
                         Some(upstream_secs),
                     );
-                    return Ok((Response::from_parts(head, boxed(incoming)), Some(route)));
+                    let body = Counted::new(incoming, self.metrics.live.clone(), Direction::Out);
+                    return Ok((Response::from_parts(head, boxed(body)), Some(route)));
                 }
                 Err(CallError::Connect(reason)) => {
                     runtime.metrics.upstream_error(UpstreamErrorKind::Connect);

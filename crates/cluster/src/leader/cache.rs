@@ -107,7 +107,11 @@ impl ExportCache {
         }
         let from_ms = super::now_ms();
         let plain = export::scan(self.store.as_ref(), self.grouping_by).await?;
-        let built = Arc::new(export::finish(&plain, self.compression, revision, from_ms).await?);
+        let mut built = export::finish(&plain, self.compression, revision, from_ms).await?;
+        if let Some(previous) = self.last().filter(|e| e.revision == revision) {
+            built.revision_built_ms = previous.revision_built_ms;
+        }
+        let built = Arc::new(built);
         if let Some(dumper) = &self.dumper
             && dumped.as_deref() != Some(built.etag.as_str())
         {

@@ -34,6 +34,10 @@ pub(crate) struct Export {
     pub etag: String,
     /// Wall clock (ms) when the export was built.
     pub from_ms: u64,
+    /// Wall clock (ms) when the first export at this revision was built:
+    /// how old the entities are, whereas `from_ms` moves with every rebuild
+    /// for counters.
+    pub revision_built_ms: u64,
     /// Store revision read before scanning: the entities are at least this new.
     pub revision: u64,
     /// Monotonic build instant, for `cacheStateFor`.
@@ -179,6 +183,7 @@ pub(crate) async fn finish(
         digest: plain.digest.clone(),
         etag: plain.etag.clone(),
         from_ms,
+        revision_built_ms: from_ms,
         revision,
         built: Instant::now(),
     })

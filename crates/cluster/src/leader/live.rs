@@ -44,7 +44,7 @@ pub(crate) async fn get_live(
 }
 
 impl Leader {
-    /// `{"members": [...], "revision": .., "etag": ..}`, the leader's
+    /// `{"members": [...], "revision": .., "stateBuiltAt": ms, "etag": ..}`, the leader's
     /// digest brought up to date first (see `get_members`).
     async fn live_snapshot(&self) -> serde_json::Value {
         if let Err(e) = self.cache.current().await {
@@ -54,6 +54,7 @@ impl Leader {
         json!({
             "members": self.members().await,
             "revision": last.as_ref().map(|e| e.revision),
+            "stateBuiltAt": last.as_ref().map(|e| e.revision_built_ms),
             "etag": last.as_ref().map(|e| e.etag.clone()),
         })
     }

@@ -139,8 +139,13 @@ impl Record {
         }
     }
 
-    /// This leader as a member.
-    fn leader(settings: &LeaderSettings, own: Option<(&str, u64)>, now: u64) -> Record {
+    /// This leader as a member, with its own traffic figures.
+    fn leader(
+        settings: &LeaderSettings,
+        own: Option<(&str, u64)>,
+        stats: Value,
+        now: u64,
+    ) -> Record {
         Record {
             id: settings.name.clone(),
             name: settings.name.clone(),
@@ -150,7 +155,7 @@ impl Record {
             http_port: settings.http_port,
             https_port: settings.https_port,
             last_seen: now,
-            stats: json!({}),
+            stats,
             state_digest: own.map(|(etag, _)| etag.to_string()),
             state_revision: own.map(|(_, revision)| revision),
             shared: false,
@@ -237,6 +242,7 @@ impl Members {
         &self,
         settings: &LeaderSettings,
         own: Option<(&str, u64)>,
+        own_stats: Value,
         now: u64,
         shared: Vec<Record>,
     ) -> Vec<Value> {
@@ -270,7 +276,8 @@ impl Members {
                 all.insert(sort, record);
             }
         }
-        let mut list = vec![Record::leader(settings, own, now).render(self.timeout_ms, own, now)];
+        let mut list =
+            vec![Record::leader(settings, own, own_stats, now).render(self.timeout_ms, own, now)];
         list.extend(all.values().map(|r| r.render(self.timeout_ms, own, now)));
         list
     }
@@ -296,10 +303,11 @@ pub(crate) async fn publish(
     members: &Members,
     settings: &LeaderSettings,
     own: Option<(&str, u64)>,
+    own_stats: Value,
 ) {
     let now = now_ms();
     let mut records = members.take_dirty();
-    records.push(Record::leader(settings, own, now));
+    records.push(Record::leader(settings, own, own_stats, now));
     for record in records {
         let Ok(bytes) = serde_json::to_vec(&record) else {
             continue;
@@ -397,12 +405,22 @@ mod tests {
             https_port: 2,
             location: String::new(),
         };
-        let list = members.to_json(&settings, Some(("abc", 3)), 10_200, Vec::new());
+        let list = members.to_json(
+            &settings,
+            Some(("abc", 3)),
+            json!({"rate": 2}),
+            10_200,
+            Vec::new(),
+        );
+        assert_eq!(list[0]["type"], "Leader");
+        assert_eq!(list[0]["stats"]["rate"], 2);
         assert_eq!(list[1]["name"], "one");
         assert_eq!(list[1]["stats"]["rate"], 1);
         assert_eq!(list[1]["inSync"], true);
         assert_eq!(
-            members.to_json(&settings, None, 11_101, Vec::new()).len(),
+            members
+                .to_json(&settings, None, json!({}), 11_101, Vec::new())
+                .len(),
             1
         );
     }

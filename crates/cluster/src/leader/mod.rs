@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, put};
+use proxy::live::LiveStats;
 use store::Store;
 
 /// The cached export, single-flight building and when to rebuild.
@@ -64,10 +65,16 @@ pub struct Leader {
     settings: LeaderSettings,
     cache: ExportCache,
     members: Members,
+    /// This node's own traffic figures, for its member record.
+    live: Arc<LiveStats>,
 }
 
 impl Leader {
-    pub fn new(store: Arc<dyn Store>, settings: LeaderSettings) -> Arc<Leader> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: LeaderSettings,
+        live: Arc<LiveStats>,
+    ) -> Arc<Leader> {
         let cache = ExportCache::new(store.clone(), &settings);
         let members = Members::new(settings.member_timeout);
         let leader = Arc::new(Leader {
@@ -75,6 +82,7 @@ impl Leader {
             settings,
             cache,
             members,
+            live,
         });
         leader.spawn_member_publisher();
         leader
@@ -98,7 +106,18 @@ impl Leader {
         let shared = members::shared(self.store.as_ref()).await;
         let last = self.cache.last();
         let own = last.as_deref().map(|e| (e.etag.as_str(), e.revision));
-        serde_json::Value::Array(self.members.to_json(&self.settings, own, now_ms(), shared))
+        serde_json::Value::Array(self.members.to_json(
+            &self.settings,
+            own,
+            self.own_stats(),
+            now_ms(),
+            shared,
+        ))
+    }
+
+    /// This leader's own `globstats`, as a worker would send them.
+    fn own_stats(&self) -> serde_json::Value {
+        crate::worker::stats::globstats(&self.live.figures())
     }
 
     /// Shares this leader's members through the datastore every second,
@@ -120,6 +139,7 @@ impl Leader {
                     &leader.members,
                     &leader.settings,
                     own,
+                    leader.own_stats(),
                 )
                 .await;
             }

@@ -82,7 +82,10 @@ impl Leader {
                 expires_at_ms: Some(*expiry),
             })
             .collect();
-        if !self.store.incr_batch(once.as_ref(), &increments).await? {
+        // A stats-only push (no batch, no counters) touches no store.
+        if (once.is_some() || !increments.is_empty())
+            && !self.store.incr_batch(once.as_ref(), &increments).await?
+        {
             tracing::debug!(batch = ?push.batch, "quota batch already applied; acknowledged again");
         }
         self.totals(push).await

@@ -26,8 +26,8 @@ mod export;
 mod push;
 /// The local snapshot file.
 mod snapshot;
-/// The `globstats` figures.
-mod stats;
+/// The `globstats` figures (also the leader's own).
+pub(crate) mod stats;
 /// The health view.
 mod status;
 /// The state long-poll loop.
@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use model::StateHandle;
+use proxy::live::LiveStats;
 use proxy::quota::QuotaTracker;
 
 use self::backoff::Severity;
@@ -132,9 +133,10 @@ impl Worker {
         settings: WorkerSettings,
         state: Arc<StateHandle>,
         quotas: Arc<QuotaTracker>,
+        live: Arc<LiveStats>,
     ) -> Arc<Worker> {
         let client = LeaderClient::new(&settings);
-        let push = push::Pusher::new(&settings.id, now_ms());
+        let push = push::Pusher::new(&settings.id, now_ms(), live);
         Arc::new(Worker {
             settings,
             state,

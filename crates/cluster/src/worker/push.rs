@@ -22,9 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use proxy::live::LiveStats;
 
 use super::backoff::{Streak, backoff};
-use super::stats::Stats;
+use super::stats::globstats;
 use super::status::PushStatus;
 use super::sync::refused;
 use super::{Failure, Worker, lock, now_ms};
@@ -44,19 +45,19 @@ pub(crate) struct Pusher {
     pending: Mutex<Option<Batch>>,
     /// One push at a time (the loop, or the last push at shutdown).
     round: tokio::sync::Mutex<()>,
-    stats: Stats,
+    live: Arc<LiveStats>,
     streak: Mutex<Streak>,
     status: Mutex<PushStatus>,
 }
 
 impl Pusher {
-    pub fn new(worker_id: &str, start_ms: u64) -> Pusher {
+    pub fn new(worker_id: &str, start_ms: u64, live: Arc<LiveStats>) -> Pusher {
         Pusher {
             worker_id: worker_id.to_string(),
             seq: AtomicU64::new(start_ms),
             pending: Mutex::new(None),
             round: tokio::sync::Mutex::new(()),
-            stats: Stats::default(),
+            live,
             streak: Mutex::new(Streak::new("quota push to the leaders")),
             status: Mutex::new(PushStatus::default()),
         }
@@ -73,6 +74,18 @@ impl Pusher {
         let mut status = lock(&self.status).clone();
         status.pending_batch = lock(&self.pending).as_ref().map(|b| b.id.clone());
         status
+    }
+
+    fn stats_line(&self) -> PushLine {
+        PushLine::Stats(globstats(&self.live.figures()))
+    }
+
+    /// A push that carries only this worker's stats: no batch id (nothing
+    /// to apply once), no counters.
+    fn stats_only(&self) -> Bytes {
+        let mut body = serde_json::to_vec(&self.stats_line()).unwrap_or_default();
+        body.push(b'\n');
+        Bytes::from(body)
     }
 
     /// The pending batch, or a new one from the tracker (then pending until
@@ -123,7 +136,7 @@ impl Pusher {
                 e: expires_at_ms,
             });
         }
-        lines.push(PushLine::Stats(self.stats.sample()));
+        lines.push(self.stats_line());
         let mut body = Vec::new();
         for line in &lines {
             // Serializing these plain types cannot fail; a line that somehow
@@ -151,8 +164,22 @@ impl Worker {
         loop {
             ticker.tick().await;
             let _round = self.push.round.lock().await;
-            if let Some(batch) = self.push.next(&self.quotas, true) {
-                self.deliver(&batch, self.settings.quota_retries).await;
+            match self.push.next(&self.quotas, true) {
+                Some(batch) => {
+                    self.deliver(&batch, self.settings.quota_retries).await;
+                }
+                // Nothing to count: the stats still go, so that the cluster
+                // view shows this worker's traffic; best effort, no retry.
+                None => {
+                    let stats = Batch {
+                        id: "stats".to_string(),
+                        body: self.push.stats_only(),
+                        keys: HashSet::new(),
+                    };
+                    if let Err(failure) = self.send(&stats).await {
+                        tracing::debug!(error = %failure.message, "stats push failed");
+                    }
+                }
             }
         }
     }

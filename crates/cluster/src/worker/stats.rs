@@ -1,77 +1,39 @@
-//! The `globstats` line of a quota push, in Otoroshi's shape. Process CPU and
-//! memory come from `/proc` where there is one (two small reads per push);
-//! elsewhere, and for the traffic figures this crate does not see, zeros.
+//! The `globstats` figures of a node in Otoroshi's field names, from the
+//! node's live sampler: what a worker sends on every quota push and what a
+//! leader shows for itself in the member list.
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `rate` | requests per second (last 10 s) |
+//! | `duration` | mean total latency, ms |
+//! | `overhead` | mean time spent in the proxy itself, ms |
+//! | `data_in_rate`, `data_out_rate` | request / response body bytes per second |
+//! | `concurrent_handled_requests` | open client connections |
+//! | `cpu_usage` | percent of one core |
+//! | `heap_used` | resident memory, MB (Otoroshi reports its used heap in MB) |
+//! | `load_average` | the machine's 1-minute load |
+//! | `p50`, `p99` | latency percentiles, ms (komainu) |
+//! | `error_rate` | answers ≥ 500 per second (komainu) |
 
-use std::sync::Mutex;
-use std::time::Instant;
-
+use proxy::live::LiveFigures;
 use serde_json::{Value, json};
 
-/// Clock ticks per second of `/proc/self/stat` times: 100 on every Linux
-/// platform komainu ships for (reading `sysconf` would need libc).
-const TICKS_PER_SECOND: f64 = 100.0;
-const PAGE_SIZE: u64 = 4096;
-
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    last: Mutex<Option<(Instant, u64)>>,
-}
-
-impl Stats {
-    pub fn sample(&self) -> Value {
-        let cpu = cpu_ticks().map(|ticks| {
-            let now = Instant::now();
-            let mut last = self
-                .last
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let usage = match *last {
-                Some((at, before)) => {
-                    let wall = now.duration_since(at).as_secs_f64();
-                    let used = ticks.saturating_sub(before) as f64 / TICKS_PER_SECOND;
-                    if wall > 0.0 { used / wall * 100.0 } else { 0.0 }
-                }
-                None => 0.0,
-            };
-            *last = Some((now, ticks));
-            usage
-        });
-        json!({
-            "cpu_usage": cpu.unwrap_or(0.0),
-            "load_average": load_average().unwrap_or(0.0),
-            "heap_used": resident_mb().unwrap_or(0),
-            "rate": 0.0,
-            "duration": 0.0,
-            "overhead": 0.0,
-            "data_in_rate": 0.0,
-            "data_out_rate": 0.0,
-            "concurrent_handled_requests": 0,
-        })
-    }
-}
-
-/// utime + stime of this process, in clock ticks.
-fn cpu_ticks() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces; fields after it are plain.
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = rest.split_ascii_whitespace();
-    // rest starts at field 3 (state): utime is field 14, stime field 15.
-    let utime: u64 = fields.nth(11)?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
-}
-
-fn load_average() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    text.split_ascii_whitespace().next()?.parse().ok()
-}
-
-/// Resident memory in MB (Otoroshi reports its used heap in MB).
-fn resident_mb() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = text.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * PAGE_SIZE / (1024 * 1024))
+pub(crate) fn globstats(f: &LiveFigures) -> Value {
+    json!({
+        "rate": f.requests_per_sec,
+        "duration": f.mean_ms,
+        "overhead": f.overhead_ms,
+        "data_in_rate": f.data_in_per_sec,
+        "data_out_rate": f.data_out_per_sec,
+        "concurrent_handled_requests": f.open_connections,
+        "cpu_usage": f.cpu_usage,
+        "heap_used": f.memory_mb.round() as u64,
+        "load_average": f.load_average,
+        "p50": f.p50_ms,
+        "p99": f.p99_ms,
+        "error_rate": f.errors_per_sec,
+        "at": f.at,
+    })
 }
 
 #[cfg(test)]
@@ -79,13 +41,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sample_has_otoroshi_fields() {
-        let stats = Stats::default();
-        let first = stats.sample();
-        let second = stats.sample();
-        for field in ["cpu_usage", "load_average", "heap_used", "rate"] {
-            assert!(first.get(field).is_some(), "{field}");
-            assert!(second.get(field).is_some(), "{field}");
-        }
+    fn figures_land_in_otoroshi_fields() {
+        let figures = LiveFigures {
+            requests_per_sec: 12.5,
+            errors_per_sec: 0.5,
+            p50_ms: 1.2,
+            p99_ms: 9.0,
+            mean_ms: 2.0,
+            overhead_ms: 0.3,
+            data_in_per_sec: 100.0,
+            data_out_per_sec: 2000.0,
+            open_connections: 3,
+            cpu_usage: 4.5,
+            memory_mb: 21.6,
+            load_average: 0.7,
+            ..LiveFigures::default()
+        };
+        let stats = globstats(&figures);
+        assert_eq!(stats["rate"], 12.5);
+        assert_eq!(stats["duration"], 2.0);
+        assert_eq!(stats["overhead"], 0.3);
+        assert_eq!(stats["data_in_rate"], 100.0);
+        assert_eq!(stats["data_out_rate"], 2000.0);
+        assert_eq!(stats["concurrent_handled_requests"], 3);
+        assert_eq!(stats["cpu_usage"], 4.5);
+        assert_eq!(stats["heap_used"], 22);
+        assert_eq!(stats["load_average"], 0.7);
+        assert_eq!(stats["p50"], 1.2);
+        assert_eq!(stats["p99"], 9.0);
+        assert_eq!(stats["error_rate"], 0.5);
     }
 }
