@@ -146,6 +146,18 @@ async fn sign_in_create_a_route_in_the_ui_and_traffic_reaches_its_backend() {
     browser.wait_for_text("#flash", "Deleted", WAIT).await;
     assert_eq!(node.get_json(&format!("/api/routes/{id}")).await.0, 404);
     assert!(backend.hits() >= 1);
+
+    // The traffic shows on the home page's tiles.
+    browser.goto(&ui_url(&node, "/")).await;
+    browser
+        .eventually(
+            "parseFloat(document.querySelector(\"[data-tile='rps'] .tile-value\").textContent) > 0",
+            WAIT,
+        )
+        .await;
+    let p99 = browser.text("[data-tile='latency-p99'] .tile-value").await;
+    assert!(p99.ends_with(" ms") || p99.ends_with(" s"), "{p99}");
+    browser.screenshot("home-after-traffic").await;
 }
 
 #[tokio::test]
@@ -230,9 +242,10 @@ async fn a_worker_joins_the_cluster_view_in_sync_turns_red_when_killed_then_leav
     let Some(browser) = Browser::start("cluster_view").await else {
         return;
     };
-    // Shared cluster settings: member timeout = retries × pollEvery = 3 s.
+    // Shared cluster settings: member timeout = retries × pollEvery = 6 s,
+    // so red (past 3/4 of it) lasts 1.5 s before the member leaves.
     let shared = [
-        "-Dcluster.worker.state.pollEvery=1000",
+        "-Dcluster.worker.state.pollEvery=2000",
         "-Dcluster.worker.retries=3",
     ];
     let mut args = vec![admin_user_args()];

@@ -446,8 +446,10 @@ function initNodeTiles() {
     if (answer.status !== 200 || !answer.body) return;
     const f = answer.body;
     setTile(root, "rps", fmtNumber(f.requestsPerSec));
-    setTile(root, "latency-p50", fmtMs(f.p50Ms));
-    setTile(root, "latency-p99", fmtMs(f.p99Ms));
+    // No request in the window: no latency to speak of.
+    const idle = !(f.requestsPerSec > 0);
+    setTile(root, "latency-p50", idle ? "–" : fmtMs(f.p50Ms));
+    setTile(root, "latency-p99", idle ? "–" : fmtMs(f.p99Ms));
     setTile(root, "errors", fmtNumber(f.errorsPerSec));
     setTile(root, "data-in", fmtBytes(f.dataInPerSec) + "/s");
     setTile(root, "data-out", fmtBytes(f.dataOutPerSec) + "/s");
@@ -495,7 +497,7 @@ function initClusterTiles() {
 
 function memberCells(m) {
   const s = m.stats || {};
-  const latency = s.p50 !== undefined ? fmtMs(s.p50) + " / " + fmtMs(s.p99) : s.duration !== undefined ? fmtMs(s.duration) : "–";
+  const latency = !(s.rate > 0) ? "–" : s.p50 !== undefined ? fmtMs(s.p50) + " / " + fmtMs(s.p99) : fmtMs(s.duration);
   const state = m.inSync
     ? ["in sync", "ok"]
     : m.stateDigest

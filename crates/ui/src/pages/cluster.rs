@@ -35,7 +35,7 @@ pub async fn page(State(ctx): State<UiContext>, Extension(signed): Extension<Sig
             }
             p #cluster-status .muted role="status" { "Connecting to the live stream…" }
             div.table-wrap {
-                table #members-table .entities data-live="/api/cluster/live?every=1000" {
+                table #members-table .entities data-live="/api/cluster/live?every=500" {
                     thead { tr { @for c in COLUMNS { th { (c) } } } }
                     tbody {}
                 }
