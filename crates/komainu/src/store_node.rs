@@ -150,7 +150,7 @@ async fn ui_router(
             username,
             generated_password: Some(password),
         } => {
-            tracing::warn!(user = %username, "created an admin user with a random password, printed once on stdout");
+            tracing::info!(user = %username, "created an admin user with a random password, printed once on stdout");
             vec![format!(
                 "admin user created: {username} / {password} (shown once, keep it)"
             )]
