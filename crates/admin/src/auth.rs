@@ -78,15 +78,27 @@ pub async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, AdminError> {
-    match request.extensions().get::<SessionGrant>() {
-        Some(grant) => check_writes(
-            grant.read_only,
-            &format!("admin '{}'", grant.subject),
-            request.method(),
-        )?,
+    let read_only = match request.extensions().get::<SessionGrant>() {
+        Some(grant) => {
+            check_writes(
+                grant.read_only,
+                &format!("admin '{}'", grant.subject),
+                request.method(),
+            )?;
+            grant.read_only
+        }
         None => authorize(&ctx.state.load(), request.headers(), request.method())?,
+    };
+    if !read_only {
+        return Ok(next.run(request).await);
     }
-    Ok(next.run(request).await)
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    if crate::redact::forbidden_to_readers(&path) {
+        return Err(AdminError::Forbidden(format!(
+            "{path} holds every secret: read-only admins may not read it"
+        )));
+    }
+    Ok(crate::redact::for_reader(&method, &path, next.run(request).await).await)
 }
 
 fn check_writes(read_only: bool, who: &str, method: &Method) -> Result<(), AdminError> {
@@ -112,19 +124,21 @@ pub fn admin_key<'a>(
 }
 
 /// The check itself, against the keys of a state snapshot (a worker node
-/// has no store, but it has the admin keys its leaders synced).
+/// has no store, but it has the admin keys its leaders synced). Says
+/// whether the key is read-only.
 pub fn authorize(
     state: &model::State,
     headers: &HeaderMap,
     method: &Method,
-) -> Result<(), AdminError> {
+) -> Result<bool, AdminError> {
     let credentials = credentials(headers).ok_or(AdminError::Unauthorized)?;
     let key = admin_key(state, &credentials).ok_or(AdminError::Unauthorized)?;
     check_writes(
         key.read_only,
         &format!("admin key '{}'", key.client_id),
         method,
-    )
+    )?;
+    Ok(key.read_only)
 }
 
 #[cfg(test)]

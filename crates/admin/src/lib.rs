@@ -36,9 +36,12 @@ pub mod publisher;
 mod query;
 /// An API key's quota use and reset.
 mod quotas;
+/// What read-only callers may not read.
+mod redact;
 /// The path table: which handler answers which path.
 mod routes;
 
+pub use body::JsonBody;
 pub use context::{AdminContext, NodeInfo};
 pub use error::AdminError;
 pub use pki::{

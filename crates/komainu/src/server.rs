@@ -57,7 +57,10 @@ impl Dispatch {
             .as_ref()
             .filter(|(ui_host, _)| host.is_some_and(|h| h.eq_ignore_ascii_case(ui_host)));
         if let (Some((_, ui)), false) = (ui, for_admin) {
-            return match ui.clone().oneshot(request.map(Body::new)).await {
+            let mut request = request.map(Body::new);
+            // The sign-in throttle counts attempts per client address.
+            request.extensions_mut().insert(::ui::ClientAddr(peer.ip()));
+            return match ui.clone().oneshot(request).await {
                 Ok(response) => response.map(boxed),
                 Err(never) => match never {},
             };

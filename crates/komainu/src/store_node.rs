@@ -88,9 +88,12 @@ pub async fn prepare(
             leader_settings(config, info, http_port),
             live.clone(),
         );
-        admin::router_with(ctx.clone(), leader.router())
+        admin::router_with(
+            ctx.clone(),
+            leader.router().merge(ui::admin_users::router(ctx.clone())),
+        )
     } else {
-        admin::router(ctx.clone())
+        admin::router_with(ctx.clone(), ui::admin_users::router(ctx.clone()))
     };
     let mut notes = bootstrap_notes(&bootstrap);
     let ui = if config.ui.enabled {

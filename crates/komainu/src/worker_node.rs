@@ -72,7 +72,10 @@ pub fn prepare(
     Ok(Plane {
         state,
         admin,
-        ui: None,
+        ui: config
+            .ui
+            .enabled
+            .then(|| ui::leaders_only(config.cluster.leader.urls.clone())),
         notes,
         kind: PlaneKind::Worker(worker),
     })

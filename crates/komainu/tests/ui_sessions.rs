@@ -46,7 +46,7 @@ async fn a_user_signs_in_and_signing_out_ends_the_session() {
         .to_str()
         .unwrap()
         .to_string();
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=86400"] {
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=86400"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
     assert!(
@@ -242,6 +242,34 @@ async fn the_bridge_serves_pages_the_members_but_not_the_workers_endpoints() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let cluster = ui.get("/cluster").await;
     assert!(cluster.text.contains("id=\"members-table\""));
+    // The state export holds every secret: not for read-only admin keys.
+    let viewer = json!({
+        "clientId": "viewer", "clientSecret": "viewer-secret", "clientName": "viewer",
+        "readOnly": true, "authorizedEntities": ["group_admin-api-group"],
+    });
+    assert_eq!(
+        leader
+            .send_json(Method::POST, "/api/apikeys", &viewer)
+            .await
+            .0,
+        201
+    );
+    let state = leader
+        .anonymous(Method::GET, "/api/cluster/state")
+        .basic_auth("viewer", Some("viewer-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state.status(), 403);
+    assert_eq!(
+        leader
+            .admin(Method::GET, "/api/cluster/state")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert!(ui.get("/").await.text.contains("id=\"cluster-tiles\""));
 }
 
@@ -328,4 +356,225 @@ async fn over_https_the_session_cookie_is_secure() {
         .await
         .unwrap();
     assert_eq!(home.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_browser_signing_in_over_http2_is_not_taken_for_another_site() {
+    let (node, _dir) = node();
+    // HTTP/2 carries the host as :authority, with no Host header.
+    let url = format!("http://{}:{}/login", common::ui::UI_HOST, node.port);
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(common::ui::UI_HOST, ([127, 0, 0, 1], node.port).into())
+        .build()
+        .unwrap();
+    let response = client
+        .post(&url)
+        .header(
+            header::ORIGIN,
+            format!("http://{}:{}", common::ui::UI_HOST, node.port),
+        )
+        .form(&[("username", ADMIN_LOGIN), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers().get(header::SET_COOKIE).is_some());
+}
+
+#[tokio::test]
+async fn next_never_leads_off_the_site() {
+    let (node, _dir) = node();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for next in [
+        "/\t/evil.example",
+        "//evil.example",
+        "https://evil.example",
+        "/\n",
+    ] {
+        let response = client
+            .post(node.url("/login"))
+            .header(header::HOST, common::ui::UI_HOST)
+            .form(&[
+                ("username", ADMIN_LOGIN),
+                ("password", ADMIN_PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(response.headers()[header::LOCATION], "/", "{next:?}");
+    }
+}
+
+#[tokio::test]
+async fn read_only_admins_see_no_admin_secret_and_a_demotion_applies_at_once() {
+    let (node, _dir) = node();
+    let writer = json!({
+        "clientId": "writer", "clientSecret": "writer-secret", "clientName": "writer",
+        "authorizedEntities": ["group_admin-api-group"],
+    });
+    assert_eq!(
+        node.send_json(Method::POST, "/api/apikeys", &writer)
+            .await
+            .0,
+        201
+    );
+    let plain = json!({"clientId": "plain", "clientSecret": "plain-secret", "clientName": "plain"});
+    assert_eq!(
+        node.send_json(Method::POST, "/api/apikeys", &plain).await.0,
+        201
+    );
+    let mut ui = UiClient::new(&node);
+    assert_eq!(
+        ui.login("writer", "writer-secret").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let csrf = ui.get("/").await.csrf();
+    let route = common::route("before", "before.oto.tools");
+    let (status, _) = ui
+        .api(Method::POST, "/api/routes", Some(&route), Some(&csrf))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Made read-only: the open session loses its writes at once.
+    let (status, body) = node
+        .send_json(
+            Method::PATCH,
+            "/api/apikeys/writer",
+            &json!({"readOnly": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let route = common::route("after", "after.oto.tools");
+    let (status, _) = ui
+        .api(Method::POST, "/api/routes", Some(&route), Some(&csrf))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(ui.get("/").await.text.contains("read-only-notice"));
+
+    // Admin keys' secrets are hidden from it; other keys' are not.
+    let (_, admin_key) = ui
+        .api(Method::GET, "/api/apikeys/test-admin", None, None)
+        .await;
+    assert_eq!(admin_key["clientSecret"], "********", "{admin_key}");
+    let (_, plain) = ui.api(Method::GET, "/api/apikeys/plain", None, None).await;
+    assert_eq!(plain["clientSecret"], "plain-secret");
+    let (_, list) = ui.api(Method::GET, "/api/apikeys", None, None).await;
+    assert!(!list.to_string().contains("test-admin-secret"), "{list}");
+    let (_, export) = ui.api(Method::GET, "/api/otoroshi.json", None, None).await;
+    assert!(!export.to_string().contains("test-admin-secret"));
+    let (_, full) = node.get_json("/api/apikeys/test-admin").await;
+    assert_eq!(
+        full["clientSecret"],
+        common::ADMIN_SECRET,
+        "writers still see it"
+    );
+}
+
+#[tokio::test]
+async fn a_worker_answers_its_ui_host_itself_and_forwards_no_session_cookie() {
+    let (leader, _dir) = leader(&[]);
+    let backend = common::upstream::start("wildcard").await;
+    leader
+        .create_route(&common::route_to("all", "*.oto.tools", &[backend.port]))
+        .await;
+    let worker = common::worker(&[leader.base_url()], &[]);
+    let ready = common::eventually(std::time::Duration::from_secs(10), || async {
+        worker.status_of("any.oto.tools", "/").await == 200
+    })
+    .await;
+    assert!(ready.is_some());
+    let hits = backend.hits();
+    let mut ui = UiClient::new(&worker);
+    ui.cookie = Some("komainu-session=stolen".into());
+    let page = ui.get("/").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.text.contains("cluster worker"), "{}", page.text);
+    assert!(page.text.contains(&leader.base_url()), "{}", page.text);
+    assert_eq!(backend.hits(), hits, "the UI host never reaches a backend");
+}
+
+#[tokio::test]
+async fn admin_users_are_managed_through_the_api_and_a_new_password_ends_old_sessions() {
+    let (node, _dir) = node();
+    let (status, body) = node
+        .send_json(
+            Method::POST,
+            "/api/admins/simple",
+            &json!({"username": "ops", "password": "short"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["fields"][0]["path"], "password");
+    let ops = json!({"username": "ops", "password": "ops-password-1", "label": "Ops"});
+    let (status, body) = node
+        .send_json(Method::POST, "/api/admins/simple", &ops)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body.get("password").is_none(), "{body}");
+    assert_eq!(
+        node.send_json(Method::POST, "/api/admins/simple", &ops)
+            .await
+            .0,
+        409
+    );
+    let (_, list) = node.get_json("/api/admins/simple").await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert!(
+        !list.to_string().contains("$2"),
+        "no hash is ever listed: {list}"
+    );
+
+    let mut ui = UiClient::new(&node);
+    assert_eq!(
+        ui.login("ops", "ops-password-1").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(ui.get("/").await.status, StatusCode::OK);
+    let (status, body) = node
+        .send_json(
+            Method::PUT,
+            "/api/admins/simple/ops",
+            &json!({"password": "ops-password-2", "label": "Ops"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        ui.get("/").await.status,
+        StatusCode::SEE_OTHER,
+        "the old session ended"
+    );
+    let mut again = UiClient::new(&node);
+    assert_eq!(
+        again.login("ops", "ops-password-1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        again.login("ops", "ops-password-2").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // The last user who may write stays.
+    assert_eq!(
+        node.send_json(Method::DELETE, "/api/admins/simple/ops", &json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = node
+        .send_json(
+            Method::DELETE,
+            &format!("/api/admins/simple/{ADMIN_LOGIN}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(node.get_json("/api/admins/simple/ops").await.0, 404);
 }

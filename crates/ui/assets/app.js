@@ -183,16 +183,25 @@ function initDeletes() {
 
 const TARGET_LINE = /^(?:(https?):\/\/)?(\[[^\]]+\]|[^:/\s]+)(?::([^/\s]*))?\/?$/i;
 
-function targetsToLines(targets) {
-  return (targets || [])
-    .map((t) => (t.tls ? "https://" : "") + t.hostname + ":" + t.port)
-    .join("\n");
+function targetLine(t) {
+  // IPv6 addresses go in brackets, or their colons would read as the port's.
+  const host = String(t.hostname || "").includes(":") ? "[" + t.hostname + "]" : t.hostname;
+  return (t.tls ? "https://" : "") + host + ":" + t.port;
 }
 
+function targetsToLines(targets) {
+  return (targets || []).map(targetLine).join("\n");
+}
+
+// Each line keeps the fields komainu has no input for (id, weight, backup,
+// TLS settings) of the target it was: the one with the same host and port,
+// else the one on the same line before.
 function linesToTargets(text, previous) {
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  const before = previous || [];
   return lines.map((line, i) => {
-    const target = Object.assign({}, (previous || [])[i] || { id: "target_" + (i + 1) });
+    const same = before.find((t) => targetLine(t) === line || targetLine(Object.assign({}, t, { tls: false })) === line);
+    const target = Object.assign({}, same || before[i] || { id: "target_" + (i + 1) });
     const m = TARGET_LINE.exec(line);
     if (!m) {
       target.hostname = line;
@@ -223,13 +232,16 @@ function readField(input, entity) {
       setPath(entity, path, linesToTargets(input.value, getPath(entity, path)));
       break;
     case "plugin": {
+      // In place: the plugin keeps its position (the order plugins run in)
+      // and its config; unticking disables it rather than deleting it.
       const plugin = input.dataset.plugin;
-      const others = (entity.plugins || []).filter((p) => p.plugin !== plugin);
-      const mine = (entity.plugins || []).find((p) => p.plugin === plugin);
-      if (input.checked) {
-        others.push(Object.assign({ include: [], exclude: [], config: {} }, mine, { plugin, enabled: true }));
+      const plugins = Array.isArray(entity.plugins) ? entity.plugins : [];
+      const mine = plugins.filter((p) => p.plugin === plugin);
+      if (mine.length === 0 && input.checked) {
+        plugins.push({ enabled: true, plugin, include: [], exclude: [], config: {} });
       }
-      entity.plugins = others;
+      for (const p of mine) p.enabled = input.checked;
+      entity.plugins = plugins;
       break;
     }
     default:
@@ -306,6 +318,14 @@ function showErrors(form, fields, answer) {
 async function initEditor() {
   const form = $("#entity-form");
   if (!form) return;
+  // Until the entity is loaded there is nothing to save; Enter must not send
+  // the form the browser's way (as a GET, secrets in the URL).
+  const save = $("#save");
+  save.disabled = true;
+  let ready = false;
+  form.addEventListener("submit", (event) => {
+    if (!ready) event.preventDefault();
+  });
   const base = form.dataset.api;
   const id = form.dataset.id;
   const singleton = form.dataset.singleton === "true";
@@ -328,6 +348,8 @@ async function initEditor() {
   entity = load.body || {};
   for (const input of inputs) writeField(input, entity);
   showRaw();
+  ready = true;
+  save.disabled = document.body.dataset.readOnly === "true";
 
   for (const input of inputs) {
     input.addEventListener("input", () => {
@@ -356,6 +378,8 @@ async function initEditor() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
+    // Fields and raw JSON are kept in step as they change: what is sent is
+    // the raw JSON, so values no field can hold are sent as they are.
     try {
       entity = JSON.parse(raw.value);
     } catch (e) {
@@ -365,9 +389,6 @@ async function initEditor() {
       });
       return;
     }
-    for (const input of inputs) readField(input, entity);
-    showRaw();
-    const save = $("#save");
     save.disabled = true;
     const idField = base.endsWith("/apikeys") ? "clientId" : "id";
     const target = singleton ? base : existing ? base + "/" + encodeURIComponent(id) : base;
@@ -403,7 +424,7 @@ async function refreshQuotas(box) {
       bar.max = Math.max(limit, 1);
       bar.value = Math.min(used, bar.max);
       bar.dataset.used = String(used);
-      bar.classList.toggle("full", limit > 0 && used >= limit);
+      bar.classList.toggle("full", used >= limit);
     }
     if (text) text.textContent = used.toLocaleString("en") + " / " + (limit >= UNLIMITED ? "unlimited" : limit.toLocaleString("en"));
   }
@@ -471,7 +492,16 @@ function memberStream(url, onMembers, onStatus) {
       onStatus("Unreadable event from the leader", true);
     }
   });
-  source.addEventListener("error", () => onStatus("Connection to the leader lost; retrying…", true));
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) {
+      // Refused for good (signed out, session over): a plain call finds out
+      // and sends the browser to the sign-in page if that is why.
+      onStatus("The live stream stopped; reload the page to resume.", true);
+      api("GET", "/api/infos");
+    } else {
+      onStatus("Connection to the leader lost; retrying…", true);
+    }
+  });
   window.addEventListener("pagehide", () => source.close());
 }
 
@@ -508,7 +538,7 @@ function memberCells(m) {
     { cls: "type", text: m.type },
     { cls: "location", text: m.location || "–" },
     { cls: "version", text: m.version || "–" },
-    { cls: "last-seen", text: fmtAge(Date.now() - m.lastSeen) + " ago" },
+    { cls: "last-seen", text: m.lastSeen ? fmtAge(Date.now() - m.lastSeen) + " ago" : "–" },
     { cls: "health", text: m.health, badge: m.health },
     { cls: "state", text: state[0], badge: state[1] },
     { cls: "rps", text: s.rate !== undefined ? fmtNumber(s.rate) : "–" },

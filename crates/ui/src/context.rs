@@ -26,6 +26,8 @@ pub struct UiContext {
     pub api: Router,
     pub settings: Arc<UiSettings>,
     pub(crate) key: Arc<SigningKey>,
+    /// bcrypt checks allowed at once (see `throttle`).
+    pub(crate) checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl UiContext {
@@ -35,6 +37,7 @@ impl UiContext {
             api,
             settings: Arc::new(settings),
             key: Arc::new(key),
+            checks: crate::throttle::checks(),
         }
     }
 

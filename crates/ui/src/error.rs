@@ -59,10 +59,24 @@ impl UiError {
         }
     }
 
+    /// What a page may say: the details of our own failures go to the log,
+    /// not to whoever asked.
+    fn public_message(&self) -> String {
+        match self {
+            UiError::Store(StoreError::Unavailable { .. }) => {
+                "The datastore is unavailable; try again in a moment.".to_string()
+            }
+            UiError::Store(_) | UiError::Internal(_) => {
+                "Something went wrong on this node; its log says what.".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The JSON answer the admin API would give (for the pages' scripts).
     pub fn json(self) -> Response {
         let status = self.status();
-        let body = json!({"error": self.code(), "error_description": self.to_string()});
+        let body = json!({"error": self.code(), "error_description": self.public_message()});
         (status, Json(body)).into_response()
     }
 }
@@ -84,7 +98,7 @@ impl IntoResponse for UiError {
                     maud::html! {
                         main.narrow {
                             h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
-                            p.error-text role="alert" { (other.to_string()) }
+                            p.error-text role="alert" { (other.public_message()) }
                             p { a href="/" { "Back to the home page" } }
                         }
                     },

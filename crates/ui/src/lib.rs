@@ -8,6 +8,8 @@
 //! makes goes through that bridge to the admin API's own handlers, so the UI
 //! validates and publishes exactly as the API does: there is no side door.
 
+/// The admin API's endpoints for admin users (`/api/admins/simple`).
+pub mod admin_users;
 /// The script and style sheet, compiled into the binary.
 mod assets;
 /// Calls from the pages to the admin API, authorised by the session.
@@ -24,6 +26,8 @@ mod pages;
 mod session;
 /// The key sessions are signed with, shared by every node of a datastore.
 mod signing_key;
+/// Limits on sign-in attempts.
+mod throttle;
 /// Admin users (Otoroshi's "simple admins"), their passwords and bootstrap.
 pub mod users;
 
@@ -33,6 +37,7 @@ pub use context::{UiContext, UiSettings};
 /// session key): a datastore copy must take them too.
 pub const STORED_KINDS: [&str; 2] = [users::KIND, signing_key::KIND];
 pub use signing_key::load_or_create as signing_key;
+pub use throttle::ClientAddr;
 pub use users::{UserBootstrap, ensure_admin_user};
 
 use axum::Router;
@@ -89,4 +94,26 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// What a worker answers on the UI host: it serves no UI, and must not pass
+/// the browser's session cookie on to a backend as if it were traffic.
+pub fn leaders_only(leaders: Vec<String>) -> Router {
+    let page = pages::layout::bare(
+        "Served by the leaders",
+        maud::html! {
+            main.narrow {
+                h1 { "This node is a cluster worker" }
+                p { "Workers serve traffic only. The admin UI is on the cluster leaders:" }
+                ul { @for url in &leaders { li { code { (url) } } } }
+            }
+        },
+    );
+    let answer = move || {
+        let page = page.clone();
+        async move { (axum::http::StatusCode::NOT_FOUND, page) }
+    };
+    Router::new()
+        .fallback(answer)
+        .layer(axum::middleware::map_response(security_headers))
 }

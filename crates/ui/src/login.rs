@@ -17,12 +17,10 @@ use serde::Deserialize;
 use crate::context::UiContext;
 use crate::error::UiError;
 use crate::pages::layout::{self, logo};
-use crate::session::{self, Principal, Session, csrf_matches, fingerprint};
+use crate::session::{self, Principal, Session, csrf_matches};
+use crate::throttle::{self, ClientAddr};
 use crate::users;
 
-const MAX_FAILURES: i64 = 10;
-const FAILURE_WINDOW_MS: u64 = 15 * 60 * 1000;
-const FAILURES_PREFIX: &str = "ui-login-failures:";
 /// Longer names are nobody's: refused before any work.
 const MAX_NAME: usize = 256;
 const MAX_PASSWORD: usize = 1024;
@@ -47,10 +45,13 @@ pub struct LogoutForm {
     csrf: String,
 }
 
-/// Only a path of this site: never `//elsewhere` or `https://...`.
+/// Only a path of this site, in plain URL characters: never `//elsewhere`,
+/// `https://...`, nor anything a browser would clean up into one (tabs,
+/// newlines, backslashes).
 fn safe_next(next: Option<&str>) -> &str {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-._~/?=&%+:@,;".contains(c);
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n,
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && n.chars().all(plain) => n,
         _ => "/",
     }
 }
@@ -97,9 +98,10 @@ pub async fn submit(
     State(ctx): State<UiContext>,
     headers: HeaderMap,
     conn: Option<Extension<ConnInfo>>,
+    client: Option<Extension<ClientAddr>>,
     login: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    check_origin(&headers)?;
+    check_origin(&headers, &ctx.settings.host)?;
     let secure = over_tls(&conn);
     let Form(login) = login.map_err(|e| UiError::BadRequest(e.body_text()))?;
     let next = safe_next(login.next.as_deref()).to_string();
@@ -116,27 +118,10 @@ pub async fn submit(
             StatusCode::BAD_REQUEST,
         ));
     }
-    let store = ctx.admin.store.clone();
-    let failures_key = format!(
-        "{FAILURES_PREFIX}{}",
-        fingerprint(name.to_lowercase().as_bytes())
-    );
-    let failures = store.counters(std::slice::from_ref(&failures_key)).await?;
-    if let Some(Some(counter)) = failures.first()
-        && counter.value >= MAX_FAILURES
-    {
-        let now = crate::now_ms();
-        let retry_after_secs = counter
-            .expires_at_ms
-            .map_or(FAILURE_WINDOW_MS, |at| at.saturating_sub(now))
-            .div_ceil(1000);
-        return Err(UiError::TooManyAttempts { retry_after_secs });
-    }
+    let attempt = throttle::attempt(&ctx, &name, client.map(|Extension(c)| c.0)).await?;
     let Some((sub, by, fp, read_only)) = authenticate(&ctx, &name, login.password).await? else {
-        store
-            .incr(&failures_key, 1, Some(crate::now_ms() + FAILURE_WINDOW_MS))
-            .await?;
-        tracing::info!(name = %name, "UI sign-in refused");
+        // The name, not in clear: people type their password there by mistake.
+        tracing::info!(name = %ctx.fingerprint(name.as_bytes()), "UI sign-in refused");
         return Ok(form(
             &next,
             &name,
@@ -144,7 +129,7 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         ));
     };
-    store.reset_counters(&[failures_key]).await?;
+    attempt.succeeded(&ctx).await?;
     let max_age = ctx.settings.session_max_age;
     let session = Session {
         sid: random_token(32),
@@ -188,7 +173,7 @@ async fn authenticate(
         return Ok(Some((
             user.username.clone(),
             Principal::User,
-            user.fingerprint(),
+            ctx.fingerprint(user.password.as_bytes()),
             user.read_only,
         )));
     }
@@ -201,30 +186,29 @@ async fn authenticate(
         (
             key.client_id.clone(),
             Principal::Key,
-            fingerprint(key.client_secret.as_bytes()),
+            ctx.fingerprint(key.client_secret.as_bytes()),
             key.read_only,
         )
     }))
 }
 
 /// A browser always says where a form was posted from: refuse other sites
-/// (login CSRF), accept clients that send no Origin (curl, scripts).
-fn check_origin(headers: &HeaderMap) -> Result<(), UiError> {
+/// (login CSRF), accept clients that send no Origin (curl, scripts). The
+/// Origin's host must be the UI host (ports aside: HTTP/2 requests carry no
+/// Host header, and proxies may or may not add the default port).
+fn check_origin(headers: &HeaderMap, ui_host: &str) -> Result<(), UiError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
+    let authority = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
         .unwrap_or_default();
-    if host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
-        return Err(UiError::Csrf);
+    if model::router::strip_port(authority).eq_ignore_ascii_case(ui_host) {
+        Ok(())
+    } else {
+        Err(UiError::Csrf)
     }
-    Ok(())
 }
 
 pub async fn logout(
@@ -256,6 +240,8 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/routes?q=a")), "/routes?q=a");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n")), "/");
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
@@ -264,17 +250,27 @@ mod tests {
 
     #[test]
     fn foreign_origins_are_refused() {
+        let host = "otoroshi.oto.tools";
         let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, "otoroshi.oto.tools:8080".parse().unwrap());
-        assert!(check_origin(&headers).is_ok(), "no origin: not a browser");
-        headers.insert(
-            header::ORIGIN,
-            "http://otoroshi.oto.tools:8080".parse().unwrap(),
+        assert!(
+            check_origin(&headers, host).is_ok(),
+            "no origin: not a browser"
         );
-        assert!(check_origin(&headers).is_ok());
-        headers.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
-        assert!(check_origin(&headers).is_err());
-        headers.insert(header::ORIGIN, "null".parse().unwrap());
-        assert!(check_origin(&headers).is_err());
+        // No Host header at all (HTTP/2): the Origin alone decides.
+        for ok in [
+            "http://otoroshi.oto.tools:8080",
+            "https://OTOROSHI.oto.tools",
+        ] {
+            headers.insert(header::ORIGIN, ok.parse().unwrap());
+            assert!(check_origin(&headers, host).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://evil.example",
+            "null",
+            "http://otoroshi.oto.tools.evil.example",
+        ] {
+            headers.insert(header::ORIGIN, bad.parse().unwrap());
+            assert!(check_origin(&headers, host).is_err(), "{bad}");
+        }
     }
 }

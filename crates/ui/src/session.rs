@@ -21,7 +21,6 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::context::UiContext;
@@ -64,11 +63,6 @@ pub struct Signed {
     pub csrf: String,
 }
 
-/// A short hash that changes when `secret` does (never the secret itself).
-pub fn fingerprint(secret: &[u8]) -> String {
-    hex::encode(&Sha256::digest(secret)[..8])
-}
-
 /// The cookie value of a session.
 pub fn encode(key: &SigningKey, session: &Session) -> String {
     let payload = serde_json::to_vec(session).unwrap_or_default();
@@ -91,6 +85,13 @@ pub fn decode(key: &SigningKey, token: &str, now: u64) -> Option<Session> {
 }
 
 impl UiContext {
+    /// A short keyed hash that changes when `secret` does: what sessions
+    /// carry instead of the secret (keyed, so a weak secret cannot be
+    /// guessed offline from a cookie).
+    pub(crate) fn fingerprint(&self, secret: &[u8]) -> String {
+        hex::encode(&self.key.sign(&[b"fingerprint", secret])[..8])
+    }
+
     pub(crate) fn token(&self, session: &Session) -> String {
         encode(&self.key, session)
     }
@@ -99,49 +100,57 @@ impl UiContext {
         B64.encode(self.key.sign(&[b"csrf", session.sid.as_bytes()]))
     }
 
-    /// Whether a well-signed session still stands: not signed out, and its
-    /// user or key still there with the same password or secret.
-    async fn check_live(&self, session: &Session) -> Result<bool, UiError> {
+    /// Whether a well-signed session still stands (not signed out, its user
+    /// or key still there with the same password or secret), and if so
+    /// whether its principal is read-only now: a demotion applies at once.
+    async fn check_live(&self, session: &Session) -> Result<Option<bool>, UiError> {
         let revoked = self
             .admin
             .store
             .counters(&[format!("{REVOKED_PREFIX}{}", session.sid)])
             .await?;
         if revoked.first().is_some_and(Option::is_some) {
-            return Ok(false);
+            return Ok(None);
         }
         Ok(match session.by {
             Principal::User => users::find(self.admin.store.as_ref(), &session.sub)
                 .await?
-                .is_some_and(|user| user.fingerprint() == session.fp),
+                .filter(|user| self.fingerprint(user.password.as_bytes()) == session.fp)
+                .map(|user| user.read_only),
             Principal::Key => {
                 let state = self.admin.state.load();
-                state.apikey(&session.sub).is_some_and(|key| {
-                    key.enabled
-                        && key.is_admin()
-                        && !key.expired(crate::now_ms())
-                        && fingerprint(key.client_secret.as_bytes()) == session.fp
-                })
+                state
+                    .apikey(&session.sub)
+                    .filter(|key| {
+                        key.enabled
+                            && key.is_admin()
+                            && !key.expired(crate::now_ms())
+                            && self.fingerprint(key.client_secret.as_bytes()) == session.fp
+                    })
+                    .map(|key| key.read_only)
             }
         })
     }
 
-    /// The live session of a request, if any.
+    /// The live session of a request, if any. Every cookie of the name is
+    /// tried: another site under the same domain may plant one of its own.
     pub(crate) async fn session_of(&self, headers: &HeaderMap) -> Result<Option<Signed>, UiError> {
-        let Some(token) = cookie(headers, COOKIE) else {
-            return Ok(None);
-        };
-        let Some(session) = decode(&self.key, token, crate::now_ms()) else {
-            return Ok(None);
-        };
-        if !self.check_live(&session).await? {
-            return Ok(None);
+        let now = crate::now_ms();
+        for token in cookies(headers, COOKIE) {
+            let Some(mut session) = decode(&self.key, token, now) else {
+                continue;
+            };
+            let Some(read_only) = self.check_live(&session).await? else {
+                continue;
+            };
+            session.ro = read_only;
+            let csrf = self.csrf_token(&session);
+            return Ok(Some(Signed {
+                session: Arc::new(session),
+                csrf,
+            }));
         }
-        let csrf = self.csrf_token(&session);
-        Ok(Some(Signed {
-            session: Arc::new(session),
-            csrf,
-        }))
+        Ok(None)
     }
 
     /// Records a session as signed out until it would have ended anyway.
@@ -163,25 +172,26 @@ pub fn csrf_matches(signed: &Signed, given: Option<&str>) -> bool {
     given.is_some_and(|given| bool::from(signed.csrf.as_bytes().ct_eq(given.as_bytes())))
 }
 
-/// A cookie's value from the request's `Cookie` headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The values of every cookie called `name` in the request's `Cookie` headers.
+pub fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
+        .filter(move |(key, _)| *key == name)
         .map(|(_, value)| value)
 }
 
 /// `Set-Cookie` for a new session: HttpOnly (scripts never see it),
-/// SameSite=Strict (other sites' links and forms do not carry it), Secure
+/// SameSite=Lax (other sites' forms and scripts do not carry it; a link
+/// followed from elsewhere does, so it lands signed in), Secure
 /// when the page came over HTTPS.
 pub fn set_cookie(token: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -189,10 +199,10 @@ pub fn set_cookie(token: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
 pub fn clear_cookie(secure: bool) -> HeaderValue {
     if secure {
         HeaderValue::from_static(
-            "komainu-session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
+            "komainu-session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure",
         )
     } else {
-        HeaderValue::from_static("komainu-session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+        HeaderValue::from_static("komainu-session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     }
 }
 
@@ -225,8 +235,8 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; komainu-session=abc.def; b=2"),
         );
-        assert_eq!(cookie(&headers, COOKIE), Some("abc.def"));
-        assert_eq!(cookie(&headers, "missing"), None);
+        assert_eq!(cookies(&headers, COOKIE).collect::<Vec<_>>(), ["abc.def"]);
+        assert_eq!(cookies(&headers, "missing").next(), None);
     }
 
     fn session(exp: u64) -> Session {
@@ -262,13 +272,7 @@ mod tests {
     fn session_cookie_attributes() {
         let value = set_cookie("t", 60, true);
         let text = value.to_str().unwrap();
-        for part in [
-            "HttpOnly",
-            "SameSite=Strict",
-            "Secure",
-            "Max-Age=60",
-            "Path=/",
-        ] {
+        for part in ["HttpOnly", "SameSite=Lax", "Secure", "Max-Age=60", "Path=/"] {
             assert!(text.contains(part), "{text}");
         }
         assert!(

@@ -101,10 +101,12 @@ fn stacked(path: &str, label: &str, help_text: &str, control: Markup) -> Markup 
 fn render(field: &Field, existing: bool) -> Markup {
     match *field {
         Field::Text { path, label, help } | Field::Secret { path, label, help } => {
-            let kind = if matches!(field, Field::Secret { .. }) {
-                "password"
+            // A password input the browser must neither fill with the
+            // admin's own password nor offer to save as the UI sign-in.
+            let (kind, complete) = if matches!(field, Field::Secret { .. }) {
+                ("password", "new-password")
             } else {
-                "text"
+                ("text", "off")
             };
             let id = field_id(path);
             stacked(
@@ -112,7 +114,7 @@ fn render(field: &Field, existing: bool) -> Markup {
                 label,
                 help,
                 html! {
-                    input id=(id) name=(path) type=(kind) data-path=(path) data-type="text" autocomplete="off" aria-describedby={ (id) "-help" };
+                    input id=(id) name=(path) type=(kind) data-path=(path) data-type="text" autocomplete=(complete) aria-describedby={ (id) "-help" };
                 },
             )
         }

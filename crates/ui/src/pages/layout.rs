@@ -81,7 +81,7 @@ pub fn page(signed: &Signed, node: &NodeLine, active: Nav, title: &str, body: Ma
         (DOCTYPE)
         html lang="en" {
             (head(title, Some(&signed.csrf)))
-            body data-mode=(node.mode) {
+            body data-mode=(node.mode) data-read-only=(signed.session.ro) {
                 a.skip href="#content" { "Skip to content" }
                 header.top {
                     a.brand href="/" { (logo()) " komainu" }
@@ -109,6 +109,9 @@ pub fn page(signed: &Signed, node: &NodeLine, active: Nav, title: &str, body: Ma
                 }
                 main #content tabindex="-1" {
                     div #flash role="status" aria-live="polite" {}
+                    @if signed.session.ro {
+                        p.notice #read-only-notice { "You are signed in read-only: you can look at everything, change nothing." }
+                    }
                     (body)
                 }
             }
