@@ -66,6 +66,26 @@ pub fn document() -> Json<Value> {
             }
         }}),
     );
+    // Served by the ui crate's router, behind the same admin key check.
+    add(
+        "/api/admins/simple".into(),
+        json!({
+            "get": op("Admin users (who sign in to the UI); never their password hashes", "AdminUser", None, false),
+            "post": op("Create an admin user: {username, password (8..72 bytes, stored as bcrypt), label, readOnly}", "AdminUser", None, true),
+        }),
+    );
+    add(
+        "/api/admins/simple/_template".into(),
+        json!({"get": op("A new admin user's fields", "AdminUser", None, false)}),
+    );
+    add(
+        "/api/admins/simple/{username}".into(),
+        json!({
+            "get": op("One admin user", "AdminUser", None, false),
+            "put": op("Change label, readOnly and, when given, the password (which ends the user's sessions)", "AdminUser", None, true),
+            "delete": op("Delete an admin user (not the last one who may write: 409)", "AdminUser", None, false),
+        }),
+    );
     add(
         "/api/live".into(),
         json!({"get": op("Live traffic figures of this node over the last 10 s (requests/s, errors, latency p50/p99, data in/out, connections, CPU, memory)", "Node", Some("LiveFigures"), false)}),

@@ -339,3 +339,53 @@ async fn keyboard_only_sign_in_and_pages_fit_a_phone() {
         Some("route phone")
     );
 }
+
+#[tokio::test]
+async fn an_admin_user_made_in_the_ui_signs_in_and_a_read_only_one_sees_no_write_button() {
+    let Some(browser) = Browser::start("admin_users").await else {
+        return;
+    };
+    let (node, _dir) = Node::start(&[&admin_user_args()]);
+    sign_in(&browser, &node).await;
+    browser.goto(&ui_url(&node, "/admins")).await;
+    browser
+        .wait_for(&format!("#admins-table tr[data-id='{ADMIN_LOGIN}']"), WAIT)
+        .await;
+    browser.click("#new-entity").await;
+    editor_ready(&browser).await;
+    browser
+        .fill("[name='username']", "viewer@example.com")
+        .await;
+    browser.fill("[name='password']", "short").await;
+    browser.click("[name='readOnly']").await;
+    browser.click("#save").await;
+    let error = browser
+        .wait_for(".field-error[data-for='password']", WAIT)
+        .await;
+    assert!(error.text().await.unwrap().contains("at least 8"));
+    browser.fill("[name='password']", "viewer-password").await;
+    browser.click("#save").await;
+    browser.wait_for_text("#flash", "Saved", WAIT).await;
+    browser
+        .wait_for("#admins-table tr[data-id='viewer@example.com']", WAIT)
+        .await;
+    browser.screenshot("admin-users").await;
+
+    browser.click("#logout").await;
+    browser.wait_for("#login-form", WAIT).await;
+    browser.fill("#username", "viewer@example.com").await;
+    browser.fill("#password", "viewer-password").await;
+    browser.click("#login-submit").await;
+    browser.wait_for("#read-only-notice", WAIT).await;
+    node.create_route(&common::route("seen", "seen.oto.tools"))
+        .await;
+    browser.goto(&ui_url(&node, "/routes")).await;
+    browser
+        .wait_for("#routes-table tr[data-id='seen']", WAIT)
+        .await;
+    let hidden = browser
+        .execute("return getComputedStyle(document.querySelector('#new-entity')).display === 'none' && getComputedStyle(document.querySelector('button.delete')).display === 'none';")
+        .await;
+    assert_eq!(hidden, json!(true), "read-only users see no write control");
+    browser.screenshot("read-only-routes").await;
+}

@@ -390,7 +390,7 @@ async function initEditor() {
       return;
     }
     save.disabled = true;
-    const idField = base.endsWith("/apikeys") ? "clientId" : "id";
+    const idField = form.dataset.idField || "id";
     const target = singleton ? base : existing ? base + "/" + encodeURIComponent(id) : base;
     const answer = await api(existing ? "PUT" : "POST", target, entity);
     save.disabled = false;

@@ -42,15 +42,10 @@ fn public(user: &AdminUser) -> Value {
 }
 
 async fn all(ctx: &AdminContext) -> AdminResult<Vec<AdminUser>> {
-    let mut out = Vec::new();
-    store::scan_each::<StoreError>(ctx.store.as_ref(), KIND, 500, |_, bytes| {
-        if let Ok(user) = serde_json::from_slice::<AdminUser>(bytes) {
-            out.push(user);
-        }
-        Ok(std::ops::ControlFlow::Continue(()))
+    users::all(ctx.store.as_ref()).await.map_err(|e| match e {
+        crate::error::UiError::Store(e) => AdminError::Store(e),
+        other => AdminError::Internal(other.to_string()),
     })
-    .await?;
-    Ok(out)
 }
 
 async fn load(ctx: &AdminContext, username: &str) -> AdminResult<AdminUser> {

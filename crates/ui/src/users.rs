@@ -66,6 +66,20 @@ pub async fn find(store: &dyn Store, username: &str) -> Result<Option<AdminUser>
         .map_err(|e| UiError::Internal(format!("stored admin user '{username}': {e}")))
 }
 
+/// Every admin user, in name order.
+pub async fn all(store: &dyn Store) -> Result<Vec<AdminUser>, UiError> {
+    let mut out = Vec::new();
+    store::scan_each::<StoreError>(store, KIND, 500, |_, bytes| {
+        // One that no longer decodes is left out rather than hiding the rest.
+        if let Ok(user) = serde_json::from_slice::<AdminUser>(bytes) {
+            out.push(user);
+        }
+        Ok(std::ops::ControlFlow::Continue(()))
+    })
+    .await?;
+    Ok(out)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum UserBootstrap {
     /// Admin users were already there; nothing was written.

@@ -157,6 +157,7 @@ fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -
     let binding = Binding {
         api: API,
         id,
+        id_field: "clientId",
         back: "/apikeys",
         back_title: "API keys",
         nav: Nav::ApiKeys,

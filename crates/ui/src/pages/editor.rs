@@ -66,6 +66,8 @@ pub struct Binding<'a> {
     pub id: Option<&'a str>,
     /// The list to go back to after saving.
     pub back: &'a str,
+    /// The field holding the entity's id in API answers.
+    pub id_field: &'a str,
     /// The list's title, for the breadcrumb.
     pub back_title: &'a str,
     /// The navigation entry the page belongs to.
@@ -204,7 +206,7 @@ pub fn form(binding: &Binding, fields: &[Field]) -> Markup {
     let existing = binding.id.is_some() || binding.singleton;
     html! {
         form #entity-form novalidate data-api=(binding.api) data-id=[binding.id]
-            data-back=(binding.back) data-singleton=[binding.singleton.then_some("true")] {
+            data-back=(binding.back) data-id-field=(binding.id_field) data-singleton=[binding.singleton.then_some("true")] {
             p #form-loading .muted { "Loading…" }
             div.fields {
                 @for field in fields { (render(field, existing)) }

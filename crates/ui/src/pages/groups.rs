@@ -88,6 +88,7 @@ fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Ma
     let binding = Binding {
         api: API,
         id,
+        id_field: "id",
         back: "/groups",
         back_title: "Service groups",
         nav: Nav::Groups,
@@ -125,6 +126,7 @@ pub async fn global_config(
     let binding = Binding {
         api: "/api/globalconfig",
         id: None,
+        id_field: "id",
         back: "/",
         back_title: "Home",
         nav: Nav::GlobalConfig,

@@ -17,6 +17,7 @@ pub enum Nav {
     GlobalConfig,
     Cluster,
     Certificates,
+    Admins,
 }
 
 const MAIN: [(Nav, &str, &str); 4] = [
@@ -25,10 +26,11 @@ const MAIN: [(Nav, &str, &str); 4] = [
     (Nav::ApiKeys, "/apikeys", "API keys"),
     (Nav::Groups, "/groups", "Service groups"),
 ];
-const SETTINGS: [(Nav, &str, &str); 3] = [
+const SETTINGS: [(Nav, &str, &str); 4] = [
     (Nav::GlobalConfig, "/globalconfig", "Global config"),
     (Nav::Cluster, "/cluster", "Cluster View"),
     (Nav::Certificates, "/certificates", "Certificates"),
+    (Nav::Admins, "/admins", "Admin users"),
 ];
 
 fn head(title: &str, csrf: Option<&str>) -> Markup {

@@ -2,6 +2,8 @@
 //! snapshot (no datastore read); editors and live figures are filled in by
 //! the page script through the admin API bridge.
 
+/// Admin users: list, editor.
+mod admins;
 /// API keys: list with quota bars, editor, quota reset.
 mod apikeys;
 /// Certificates: list with expiry.
@@ -44,6 +46,9 @@ pub fn router() -> Router<UiContext> {
         .route("/globalconfig", get(groups::global_config))
         .route("/cluster", get(cluster::page))
         .route("/certificates", get(certificates::list))
+        .route("/admins", get(admins::list))
+        .route("/admins/new", get(admins::new))
+        .route("/admins/{username}", get(admins::edit))
 }
 
 /// Wraps a page body in the shared frame.

@@ -147,6 +147,7 @@ fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Ma
     let binding = Binding {
         api: API,
         id,
+        id_field: "id",
         back: "/routes",
         back_title: "Routes",
         nav: Nav::Routes,
