@@ -433,7 +433,11 @@ async function refreshQuotas(box) {
 function initQuotas() {
   const boxes = $$("[data-quotas]").slice(0, 100);
   if (boxes.length === 0) return;
-  const refresh = () => boxes.filter((b) => !b.closest("tr[hidden]")).forEach(refreshQuotas);
+  // Only what is on show: not the rows a search hides, nothing in a tab in the background.
+  const refresh = () => {
+    if (document.hidden) return;
+    boxes.filter((b) => !b.closest("tr[hidden]")).forEach(refreshQuotas);
+  };
   refresh();
   setInterval(refresh, boxes.length === 1 || $("#quota-usage") ? 2000 : 5000);
   const reset = $("#reset-quotas");
@@ -463,6 +467,7 @@ function initNodeTiles() {
   const root = $("#node-tiles");
   if (!root) return;
   const tick = async () => {
+    if (document.hidden) return;
     const answer = await api("GET", root.dataset.live);
     if (answer.status !== 200 || !answer.body) return;
     const f = answer.body;
