@@ -121,6 +121,10 @@ pub struct UiConfig {
     /// `ui.host` (`UI_HOST`), default "otoroshi.oto.tools" (Otoroshi's
     /// backoffice host): requests for it get the UI.
     pub host: String,
+    /// `ui.secureCookies` (`UI_SECURE_COOKIES`), default false: the session
+    /// cookie is Secure when the page came over HTTPS; true makes it always
+    /// Secure (TLS ended by a load balancer in front of the node).
+    pub secure_cookies: bool,
     /// `ui.sessionMaxAge` ms (`UI_SESSION_MAX_AGE`), default 24 h: a login
     /// lasts this long, then the user signs in again.
     pub session_max_age: Duration,

@@ -157,6 +157,7 @@ pub(crate) static KEYS: &[Key] = &[
     ),
     key("ui.enabled", "UI_ENABLED", BOOL, D("true")),
     key("ui.host", "UI_HOST", Text, D("otoroshi.oto.tools")),
+    key("ui.secureCookies", "UI_SECURE_COOKIES", BOOL, D("false")),
     key(
         "ui.sessionMaxAge",
         "UI_SESSION_MAX_AGE",

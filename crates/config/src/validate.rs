@@ -282,6 +282,7 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
         ui: UiConfig {
             enabled: v.text("ui.enabled") == "true",
             host: v.text("ui.host"),
+            secure_cookies: v.text("ui.secureCookies") == "true",
             session_max_age: v.ms("ui.sessionMaxAge"),
             initial_login: v.text("app.adminLogin"),
             initial_password: v.opt("app.adminPassword"),

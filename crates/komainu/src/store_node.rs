@@ -146,6 +146,7 @@ async fn ui_router(
     let settings = ui::UiSettings {
         host: ui.host.clone(),
         admin_host: config.admin.host.clone(),
+        secure_cookies: ui.secure_cookies,
         session_max_age: ui.session_max_age,
     };
     let mut notes = match bootstrap {

@@ -349,6 +349,16 @@ async fn over_https_the_session_cookie_is_secure() {
         .unwrap()
         .to_string();
     assert!(cookie.contains("; Secure"), "{cookie}");
+    // Behind a load balancer that ends TLS, the operator says so.
+    let (behind, _d) = Node::start(&[&admin_user_args(), "-Dui.secureCookies=true"]);
+    let mut plain = UiClient::new(&behind);
+    let page = plain.login(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    assert!(
+        page.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("; Secure")
+    );
     let home = client
         .get(format!("https://{}:{port}/", common::ui::UI_HOST))
         .header(header::COOKIE, cookie.split(';').next().unwrap())

@@ -13,6 +13,9 @@ pub struct UiSettings {
     pub host: String,
     /// `admin.host`, shown on pages that explain how to reach the API.
     pub admin_host: String,
+    /// `ui.secureCookies`: the session cookie is Secure even over plain HTTP
+    /// (TLS ended in front of the node).
+    pub secure_cookies: bool,
     /// How long a login lasts (`ui.sessionMaxAge`).
     pub session_max_age: Duration,
 }

@@ -89,9 +89,10 @@ fn form(next: &str, username: &str, error: Option<&str>, status: StatusCode) -> 
     (status, layout::bare("Sign in", body)).into_response()
 }
 
-/// Whether the request came over HTTPS (the listener says so).
-pub(crate) fn over_tls(conn: &Option<Extension<ConnInfo>>) -> bool {
-    conn.as_ref().is_some_and(|c| c.tls)
+/// Whether the session cookie is marked Secure: when the request came over
+/// HTTPS (the listener says so), or always with `ui.secureCookies`.
+pub(crate) fn secure(ctx: &UiContext, conn: &Option<Extension<ConnInfo>>) -> bool {
+    ctx.settings.secure_cookies || conn.as_ref().is_some_and(|c| c.tls)
 }
 
 pub async fn submit(
@@ -102,7 +103,7 @@ pub async fn submit(
     login: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, UiError> {
     check_origin(&headers, &ctx.settings.host)?;
-    let secure = over_tls(&conn);
+    let secure = secure(&ctx, &conn);
     let Form(login) = login.map_err(|e| UiError::BadRequest(e.body_text()))?;
     let next = safe_next(login.next.as_deref()).to_string();
     let name = login.username.trim().to_string();
@@ -217,7 +218,7 @@ pub async fn logout(
     conn: Option<Extension<ConnInfo>>,
     form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let secure = over_tls(&conn);
+    let secure = secure(&ctx, &conn);
     let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
     if let Some(signed) = ctx.session_of(&headers).await? {
         if !csrf_matches(&signed, Some(&form.csrf)) {
