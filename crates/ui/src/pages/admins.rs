@@ -6,7 +6,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
 
-use super::editor::{self, Binding, Field};
+use super::editor::{self, Collection, Field};
 use super::layout::Nav;
 use super::list::{self, ListQuery};
 use crate::context::UiContext;
@@ -67,16 +67,15 @@ pub async fn list(
     ))
 }
 
+const ADMINS: Collection = Collection {
+    api: API,
+    id_field: "username",
+    list: "/admins",
+    list_title: "Admin users",
+    nav: Nav::Admins,
+};
+
 fn editor(ctx: &UiContext, signed: &Signed, username: Option<&str>, title: &str) -> Markup {
-    let binding = Binding {
-        api: API,
-        id: username,
-        id_field: "username",
-        back: "/admins",
-        back_title: "Admin users",
-        nav: Nav::Admins,
-        singleton: false,
-    };
     let password_help = if username.is_some() {
         "Leave empty to keep the password. A new one signs this user out everywhere."
     } else {
@@ -103,7 +102,7 @@ fn editor(ctx: &UiContext, signed: &Signed, username: Option<&str>, title: &str)
             label: "Read-only (may look, may not change anything)",
         },
     ];
-    editor::page(ctx, signed, title, &binding, &fields, html! {})
+    editor::page(ctx, signed, &ADMINS, username, title, &fields, html! {})
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {

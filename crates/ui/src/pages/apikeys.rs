@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
 use model::apikey::{ApiKey, UNLIMITED};
 
-use super::editor::{self, Binding, Field};
+use super::editor::{self, Collection, Field};
 use super::layout::Nav;
 use super::list::{self, ListQuery};
 use crate::context::UiContext;
@@ -152,17 +152,15 @@ fn fields() -> Vec<Field> {
     ]
 }
 
+const KEYS: Collection = Collection {
+    api: API,
+    id_field: "clientId",
+    list: "/apikeys",
+    list_title: "API keys",
+    nav: Nav::ApiKeys,
+};
+
 fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -> Markup {
-    let id = key.map(|k| k.client_id.as_str());
-    let binding = Binding {
-        api: API,
-        id,
-        id_field: "clientId",
-        back: "/apikeys",
-        back_title: "API keys",
-        nav: Nav::ApiKeys,
-        singleton: false,
-    };
     let quotas = html! {
         @if let Some(key) = key {
             section.card #quota-usage aria-labelledby="quota-title" {
@@ -172,7 +170,8 @@ fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -
             }
         }
     };
-    editor::page(ctx, signed, title, &binding, &fields(), quotas)
+    let id = key.map(|k| k.client_id.as_str());
+    editor::page(ctx, signed, &KEYS, id, title, &fields(), quotas)
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {

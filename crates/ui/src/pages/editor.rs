@@ -58,20 +58,25 @@ pub enum Field {
     },
 }
 
-/// Where the form loads from and saves to.
-pub struct Binding<'a> {
+/// A kind's editor pages: where they load from and save to, and the list
+/// they belong to.
+pub struct Collection {
     /// The collection's API path, e.g. `/api/routes`.
-    pub api: &'a str,
+    pub api: &'static str,
+    /// The field holding the entity's id in API answers.
+    pub id_field: &'static str,
+    /// The list to go back to after saving, and its title.
+    pub list: &'static str,
+    pub list_title: &'static str,
+    /// The navigation entry the pages belong to.
+    pub nav: super::layout::Nav,
+}
+
+/// One editor: the kind, and which entity.
+pub struct Binding<'a> {
+    pub of: &'a Collection,
     /// The entity's id; `None` for a new one (loaded from `_template`).
     pub id: Option<&'a str>,
-    /// The list to go back to after saving.
-    pub back: &'a str,
-    /// The field holding the entity's id in API answers.
-    pub id_field: &'a str,
-    /// The list's title, for the breadcrumb.
-    pub back_title: &'a str,
-    /// The navigation entry the page belongs to.
-    pub nav: super::layout::Nav,
     /// The singleton global config: read and written at `api` itself.
     pub singleton: bool,
 }
@@ -205,8 +210,8 @@ fn lines(path: &str, kind: &str, label: &str, help: &str) -> Markup {
 pub fn form(binding: &Binding, fields: &[Field]) -> Markup {
     let existing = binding.id.is_some() || binding.singleton;
     html! {
-        form #entity-form novalidate data-api=(binding.api) data-id=[binding.id]
-            data-back=(binding.back) data-id-field=(binding.id_field) data-singleton=[binding.singleton.then_some("true")] {
+        form #entity-form novalidate data-api=(binding.of.api) data-id=[binding.id]
+            data-back=(binding.of.list) data-id-field=(binding.of.id_field) data-singleton=[binding.singleton.then_some("true")] {
             p #form-loading .muted { "Loading…" }
             div.fields {
                 @for field in fields { (render(field, existing)) }
@@ -220,27 +225,34 @@ pub fn form(binding: &Binding, fields: &[Field]) -> Markup {
             p #form-error .error-text role="alert" hidden {}
             div.buttons {
                 button #save .primary type="submit" { "Save" }
-                a.button href=(binding.back) { "Cancel" }
+                a.button href=(binding.of.list) { "Cancel" }
             }
         }
     }
 }
 
-/// A whole editor page: breadcrumb back to the list, title, `extra` (the
-/// quota section of an API key, say), then the form.
+/// A whole editor page of `of` for entity `id` (`None`: a new one):
+/// breadcrumb back to the list, title, `extra` (the quota section of an API
+/// key, say), then the form.
 pub fn page(
     ctx: &crate::context::UiContext,
     signed: &crate::session::Signed,
+    of: &Collection,
+    id: Option<&str>,
     title: &str,
-    binding: &Binding,
     fields: &[Field],
     extra: Markup,
 ) -> Markup {
+    let binding = Binding {
+        of,
+        id,
+        singleton: false,
+    };
     let body = html! {
-        nav.crumbs aria-label="breadcrumb" { a href=(binding.back) { (binding.back_title) } " / " span { (title) } }
+        nav.crumbs aria-label="breadcrumb" { a href=(of.list) { (of.list_title) } " / " span { (title) } }
         h1 { (title) }
         (extra)
-        (form(binding, fields))
+        (form(&binding, fields))
     };
-    super::frame(ctx, signed, binding.nav, title, body)
+    super::frame(ctx, signed, of.nav, title, body)
 }

@@ -5,7 +5,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
 
-use super::editor::{self, Binding, Field};
+use super::editor::{self, Binding, Collection, Field};
 use super::layout::Nav;
 use super::list::{self, ListQuery};
 use crate::context::UiContext;
@@ -84,17 +84,16 @@ fn fields() -> Vec<Field> {
     ]
 }
 
+const GROUPS: Collection = Collection {
+    api: API,
+    id_field: "id",
+    list: "/groups",
+    list_title: "Service groups",
+    nav: Nav::Groups,
+};
+
 fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Markup {
-    let binding = Binding {
-        api: API,
-        id,
-        id_field: "id",
-        back: "/groups",
-        back_title: "Service groups",
-        nav: Nav::Groups,
-        singleton: false,
-    };
-    editor::page(ctx, signed, title, &binding, &fields(), html! {})
+    editor::page(ctx, signed, &GROUPS, id, title, &fields(), html! {})
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
@@ -119,17 +118,21 @@ pub async fn edit(
     ))
 }
 
+const GLOBAL: Collection = Collection {
+    api: "/api/globalconfig",
+    id_field: "id",
+    list: "/",
+    list_title: "Home",
+    nav: Nav::GlobalConfig,
+};
+
 pub async fn global_config(
     State(ctx): State<UiContext>,
     Extension(signed): Extension<Signed>,
 ) -> Markup {
     let binding = Binding {
-        api: "/api/globalconfig",
+        of: &GLOBAL,
         id: None,
-        id_field: "id",
-        back: "/",
-        back_title: "Home",
-        nav: Nav::GlobalConfig,
         singleton: true,
     };
     let fields = [Field::Bool {

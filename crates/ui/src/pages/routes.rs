@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
 use model::plugins;
 
-use super::editor::{self, Binding, Field};
+use super::editor::{self, Collection, Field};
 use super::layout::Nav;
 use super::list::{self, ListQuery};
 use crate::context::UiContext;
@@ -143,17 +143,16 @@ fn fields() -> Vec<Field> {
     ]
 }
 
+const ROUTES: Collection = Collection {
+    api: API,
+    id_field: "id",
+    list: "/routes",
+    list_title: "Routes",
+    nav: Nav::Routes,
+};
+
 fn editor(ctx: &UiContext, signed: &Signed, id: Option<&str>, title: &str) -> Markup {
-    let binding = Binding {
-        api: API,
-        id,
-        id_field: "id",
-        back: "/routes",
-        back_title: "Routes",
-        nav: Nav::Routes,
-        singleton: false,
-    };
-    editor::page(ctx, signed, title, &binding, &fields(), html! {})
+    editor::page(ctx, signed, &ROUTES, id, title, &fields(), html! {})
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
