@@ -242,10 +242,11 @@ async fn a_worker_joins_the_cluster_view_in_sync_turns_red_when_killed_then_leav
     let Some(browser) = Browser::start("cluster_view").await else {
         return;
     };
-    // Shared cluster settings: member timeout = retries × pollEvery = 6 s,
-    // so red (past 3/4 of it) lasts 1.5 s before the member leaves.
+    // Shared cluster settings: member timeout = retries × pollEvery = 9 s,
+    // so red (past 3/4 of it) lasts over 2 s before the member leaves: time
+    // enough for the 500 ms live stream to show it on a loaded CI machine.
     let shared = [
-        "-Dcluster.worker.state.pollEvery=2000",
+        "-Dcluster.worker.state.pollEvery=3000",
         "-Dcluster.worker.retries=3",
     ];
     let mut args = vec![admin_user_args()];
@@ -285,7 +286,10 @@ async fn a_worker_joins_the_cluster_view_in_sync_turns_red_when_killed_then_leav
     browser.wait_for(row, WAIT).await;
     worker.kill_hard();
     browser
-        .wait_for_present(&format!("{row}[data-health='red']"), WAIT)
+        .wait_for_present(
+            &format!("{row}[data-health='red']"),
+            Duration::from_secs(15),
+        )
         .await;
     browser.screenshot("worker-red").await;
     browser
