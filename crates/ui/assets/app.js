@@ -45,6 +45,10 @@ async function api(method, path, body) {
 
 function describe(answer) {
   const body = answer.body || {};
+  if (body.error === "csrf_token_invalid") {
+    // Signed in again in another tab: this page holds the old session's token.
+    return "this page is out of date (signed in again elsewhere?); reload it and retry";
+  }
   return body.error_description || body.error || "HTTP " + answer.status;
 }
 

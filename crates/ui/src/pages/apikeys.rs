@@ -10,7 +10,6 @@ use super::editor::{self, Collection, Field};
 use super::layout::Nav;
 use super::list::{self, ListQuery};
 use crate::context::UiContext;
-use crate::error::UiError;
 use crate::session::Signed;
 
 const API: &str = "/api/apikeys";
@@ -160,7 +159,16 @@ const KEYS: Collection = Collection {
     nav: Nav::ApiKeys,
 };
 
-fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -> Markup {
+/// `id` names the key being edited (`None`: a new one); `key` is it as
+/// this node's snapshot has it, for the quota bars (absent just after a
+/// write through another leader: the form still loads from the datastore).
+fn editor(
+    ctx: &UiContext,
+    signed: &Signed,
+    id: Option<&str>,
+    key: Option<&ApiKey>,
+    title: &str,
+) -> Markup {
     let quotas = html! {
         @if let Some(key) = key {
             section.card #quota-usage aria-labelledby="quota-title" {
@@ -170,27 +178,26 @@ fn editor(ctx: &UiContext, signed: &Signed, key: Option<&ApiKey>, title: &str) -
             }
         }
     };
-    let id = key.map(|k| k.client_id.as_str());
     editor::page(ctx, signed, &KEYS, id, title, &fields(), quotas)
 }
 
 pub async fn new(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
-    editor(&ctx, &signed, None, "New API key")
+    editor(&ctx, &signed, None, None, "New API key")
 }
 
 pub async fn edit(
     State(ctx): State<UiContext>,
     Extension(signed): Extension<Signed>,
     Path(id): Path<String>,
-) -> Result<Markup, UiError> {
+) -> Markup {
     let state = ctx.admin.state.load();
-    let key = state
-        .apikey(&id)
-        .ok_or_else(|| UiError::NotFound(format!("no API key with client id '{id}'")))?;
-    Ok(editor(
+    let key = state.apikey(&id);
+    let name = key.map_or(id.as_str(), |k| k.client_name.as_str());
+    editor(
         &ctx,
         &signed,
-        Some(key),
-        &format!("API key {}", key.client_name),
-    ))
+        Some(&id),
+        key.map(|k| k.as_ref()),
+        &format!("API key {name}"),
+    )
 }

@@ -9,7 +9,6 @@ use super::editor::{self, Binding, Collection, Field};
 use super::layout::Nav;
 use super::list::{self, ListQuery};
 use crate::context::UiContext;
-use crate::error::UiError;
 use crate::session::Signed;
 
 const API: &str = "/api/groups";
@@ -104,18 +103,16 @@ pub async fn edit(
     State(ctx): State<UiContext>,
     Extension(signed): Extension<Signed>,
     Path(id): Path<String>,
-) -> Result<Markup, UiError> {
+) -> Markup {
+    // As for routes: the script loads it from the datastore.
     let state = ctx.admin.state.load();
-    let group = state
-        .groups
-        .get(&id)
-        .ok_or_else(|| UiError::NotFound(format!("no service group with id '{id}'")))?;
-    Ok(editor(
+    let name = state.groups.get(&id).map(|g| g.name.clone());
+    editor(
         &ctx,
         &signed,
         Some(&id),
-        &format!("Group {}", group.name),
-    ))
+        &format!("Group {}", name.unwrap_or_else(|| id.clone())),
+    )
 }
 
 const GLOBAL: Collection = Collection {

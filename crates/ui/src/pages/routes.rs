@@ -9,7 +9,6 @@ use super::editor::{self, Collection, Field};
 use super::layout::Nav;
 use super::list::{self, ListQuery};
 use crate::context::UiContext;
-use crate::error::UiError;
 use crate::session::Signed;
 
 const API: &str = "/api/routes";
@@ -163,17 +162,20 @@ pub async fn edit(
     State(ctx): State<UiContext>,
     Extension(signed): Extension<Signed>,
     Path(id): Path<String>,
-) -> Result<Markup, UiError> {
+) -> Markup {
+    // Not in this node's snapshot yet (written through another leader a
+    // moment ago), or gone: the page's script loads it from the datastore
+    // and says so if it is not there.
     let state = ctx.admin.state.load();
-    let route = state
+    let name = state
         .routes
         .iter()
         .find(|r| r.id == id)
-        .ok_or_else(|| UiError::NotFound(format!("no route with id '{id}'")))?;
-    Ok(editor(
+        .map(|r| r.name.clone());
+    editor(
         &ctx,
         &signed,
         Some(&id),
-        &format!("Route {}", route.name),
-    ))
+        &format!("Route {}", name.unwrap_or_else(|| id.clone())),
+    )
 }
