@@ -101,7 +101,11 @@ async fn writes_through_the_ui_need_the_csrf_token() {
     // may have just written the entity): it loads it through the API.
     let editor = ui.get("/routes/written-elsewhere").await;
     assert_eq!(editor.status, StatusCode::OK);
-    assert!(editor.text.contains("data-id=\"written-elsewhere\""), "{}", editor.text);
+    assert!(
+        editor.text.contains("data-id=\"written-elsewhere\""),
+        "{}",
+        editor.text
+    );
     // The API's own validation answers through the bridge, by field.
     let bad = json!({"id": "bad", "frontend": {"domains": []}, "backend": {"targets": [{"hostname": "h", "port": 0}]}});
     let (status, body) = ui
