@@ -49,10 +49,4 @@ pub use pki::{
 };
 pub use routes::{HEALTH_PATH, router, router_with, served_paths};
 
-/// Wall clock in ms since the Unix epoch (0 if the clock is before 1970).
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use model::clock::now_ms;

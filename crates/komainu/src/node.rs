@@ -177,9 +177,4 @@ fn proxy_settings(config: &Config, https_port: u16) -> ProxySettings {
     }
 }
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use model::clock::now_ms;

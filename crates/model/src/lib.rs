@@ -11,6 +11,8 @@
 pub mod apikey;
 /// TLS certificates (`pki.otoroshi.io/v1/certificates`).
 pub mod certificate;
+/// The wall clock in ms, shared by every crate.
+pub mod clock;
 /// Validation errors that name each bad field by its path.
 pub mod error;
 /// The global config singleton (`config.otoroshi.io/v1/global-configs`).

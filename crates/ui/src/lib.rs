@@ -88,13 +88,7 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     response
 }
 
-/// Wall clock in ms since the Unix epoch (0 if the clock is before 1970).
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use model::clock::now_ms;
 
 /// What a worker answers on the UI host: it serves no UI, and must not pass
 /// the browser's session cookie on to a backend as if it were traffic.

@@ -247,12 +247,7 @@ pub(crate) fn round(value: f64, decimals: i32) -> f64 {
     (value * scale).round() / scale
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use model::clock::now_ms;
 
 #[cfg(test)]
 mod tests {
