@@ -42,16 +42,12 @@ fn public(user: &AdminUser) -> Value {
 }
 
 async fn all(ctx: &AdminContext) -> AdminResult<Vec<AdminUser>> {
-    users::all(ctx.store.as_ref()).await.map_err(|e| match e {
-        crate::error::UiError::Store(e) => AdminError::Store(e),
-        other => AdminError::Internal(other.to_string()),
-    })
+    Ok(users::all(ctx.store.as_ref()).await?)
 }
 
 async fn load(ctx: &AdminContext, username: &str) -> AdminResult<AdminUser> {
     users::find(ctx.store.as_ref(), username)
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))?
+        .await?
         .ok_or_else(|| AdminError::not_found(format!("admin user '{username}'")))
 }
 
@@ -128,48 +124,25 @@ fn parse(body: &Value, password_required: bool) -> Result<Submitted, ValidationE
     })
 }
 
-async fn hash(password: String) -> AdminResult<String> {
-    // bcrypt takes tens of ms of CPU: off the async workers.
-    tokio::task::spawn_blocking(move || users::hash(&password))
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))?
-        .map_err(|e| AdminError::Internal(e.to_string()))
-}
-
-async fn put(ctx: &AdminContext, user: &AdminUser, condition: Condition) -> AdminResult<()> {
-    let value = serde_json::to_vec(user).map_err(|e| AdminError::Internal(e.to_string()))?;
-    ctx.store
-        .write(vec![Op::Put {
-            kind: KIND.to_string(),
-            id: user.username.clone(),
-            value,
-            condition,
-        }])
-        .await?;
-    Ok(())
-}
-
 async fn create(
     State(ctx): State<AdminContext>,
     JsonBody(body): JsonBody,
 ) -> AdminResult<(axum::http::StatusCode, Json<Value>)> {
     let submitted = parse(&body, true)?;
-    let user = AdminUser {
-        username: submitted.username,
-        password: hash(submitted.password.unwrap_or_default()).await?,
-        label: submitted.label,
-        created_at: crate::now_ms(),
-        kind: "SIMPLE".to_string(),
-        metadata: Default::default(),
-        read_only: submitted.read_only,
-    };
-    put(&ctx, &user, Condition::MustNotExist)
+    let hash = users::hash(submitted.password.unwrap_or_default()).await?;
+    let user = AdminUser::new(
+        &submitted.username,
+        hash,
+        &submitted.label,
+        submitted.read_only,
+    );
+    users::save(ctx.store.as_ref(), &user, Condition::MustNotExist)
         .await
         .map_err(|e| match e {
-            AdminError::Store(StoreError::AlreadyExists { .. }) => {
+            StoreError::AlreadyExists { .. } => {
                 AdminError::Conflict(format!("admin user '{}' already exists", user.username))
             }
-            other => other,
+            other => other.into(),
         })?;
     tracing::info!(user = %user.username, "admin user created");
     Ok((axum::http::StatusCode::CREATED, Json(public(&user))))
@@ -196,12 +169,12 @@ async fn replace(
         keep_a_writer(&ctx, &username).await?;
     }
     if let Some(password) = submitted.password {
-        user.password = hash(password).await?;
+        user.password = users::hash(password).await?;
         tracing::info!(user = %username, "admin user password changed");
     }
     user.label = submitted.label;
     user.read_only = submitted.read_only;
-    put(&ctx, &user, Condition::MustExist).await?;
+    users::save(ctx.store.as_ref(), &user, Condition::MustExist).await?;
     Ok(Json(public(&user)))
 }
 

@@ -115,6 +115,19 @@ impl IntoResponse for UiError {
     }
 }
 
+/// For the admin API endpoints this crate serves (admin users): the admin
+/// API's own error shape.
+impl From<UiError> for admin::AdminError {
+    fn from(error: UiError) -> Self {
+        match error {
+            UiError::Store(e) => admin::AdminError::Store(e),
+            UiError::NotFound(message) => admin::AdminError::NotFound(message),
+            UiError::BadRequest(message) => admin::AdminError::BadRequest(message),
+            other => admin::AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
 pub(crate) async fn not_found(uri: Uri) -> UiError {
     UiError::NotFound(format!("there is no page at {}", uri.path()))
 }

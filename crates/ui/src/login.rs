@@ -156,20 +156,7 @@ async fn authenticate(
     password: String,
 ) -> Result<Option<(String, Principal, String, bool)>, UiError> {
     let user = users::find(ctx.admin.store.as_ref(), name).await?;
-    // bcrypt takes tens of ms of CPU: off the async workers that serve traffic.
-    let checked = {
-        let user = user.clone();
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || match &user {
-            Some(user) => user.verify(&password),
-            None => {
-                users::burn_time(&password);
-                false
-            }
-        })
-        .await
-        .map_err(|e| UiError::Internal(format!("password check: {e}")))?
-    };
+    let checked = users::check(user.clone(), password.clone()).await?;
     if let Some(user) = user.filter(|_| checked) {
         return Ok(Some((
             user.username.clone(),

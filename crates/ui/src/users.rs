@@ -40,6 +40,19 @@ fn simple() -> String {
 }
 
 impl AdminUser {
+    /// A new user created now, with the bcrypt `hash` of its password.
+    pub fn new(username: &str, hash: String, label: &str, read_only: bool) -> Self {
+        AdminUser {
+            username: username.to_string(),
+            password: hash,
+            label: label.to_string(),
+            created_at: crate::now_ms(),
+            kind: simple(),
+            metadata: Default::default(),
+            read_only,
+        }
+    }
+
     /// Whether `password` is this user's. bcrypt compares in constant time.
     pub fn verify(&self, password: &str) -> bool {
         bcrypt::verify(password, &self.password).unwrap_or(false)
@@ -47,14 +60,14 @@ impl AdminUser {
 }
 
 /// Spent on unknown names, so that they take as long as a wrong password.
-pub fn burn_time(password: &str) {
+fn burn_time(password: &str) {
     let _ = bcrypt::verify(password, decoy_hash());
 }
 
 /// bcrypt of a random string nobody knows, at the same cost, made once.
 fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash(&random_token(32)).unwrap_or_default())
+    DECOY.get_or_init(|| hash_now(&random_token(32)).unwrap_or_default())
 }
 
 pub async fn find(store: &dyn Store, username: &str) -> Result<Option<AdminUser>, UiError> {
@@ -107,26 +120,8 @@ pub async fn ensure_admin_user(
         .map(str::to_string)
         .or_else(|| generated_password.clone())
         .unwrap_or_default();
-    let hash = hash(&password)?;
-    let user = AdminUser {
-        username: username.to_string(),
-        password: hash,
-        label: "komainu admin".to_string(),
-        created_at: crate::now_ms(),
-        kind: simple(),
-        metadata: Default::default(),
-        read_only: false,
-    };
-    let value = serde_json::to_vec(&user).map_err(|e| UiError::Internal(e.to_string()))?;
-    match store
-        .write(vec![Op::Put {
-            kind: KIND.to_string(),
-            id: username.to_string(),
-            value,
-            condition: Condition::MustNotExist,
-        }])
-        .await
-    {
+    let user = AdminUser::new(username, hash(password).await?, "komainu admin", false);
+    match save(store, &user, Condition::MustNotExist).await {
         Ok(_) => Ok(UserBootstrap::Created {
             username: username.to_string(),
             generated_password,
@@ -137,8 +132,56 @@ pub async fn ensure_admin_user(
     }
 }
 
-pub fn hash(password: &str) -> Result<String, UiError> {
+/// Writes a user under `condition` (create: `MustNotExist`, change: `MustExist`).
+pub async fn save(
+    store: &dyn Store,
+    user: &AdminUser,
+    condition: Condition,
+) -> Result<u64, StoreError> {
+    let value = serde_json::to_vec(user).map_err(|e| StoreError::Unavailable {
+        backend: store.backend(),
+        message: format!("encoding admin user '{}': {e}", user.username),
+    })?;
+    store
+        .write(vec![Op::Put {
+            kind: KIND.to_string(),
+            id: user.username.clone(),
+            value,
+            condition,
+        }])
+        .await
+}
+
+fn hash_now(password: &str) -> Result<String, UiError> {
     bcrypt::hash(password, COST).map_err(|e| UiError::Internal(format!("hashing a password: {e}")))
+}
+
+/// bcrypt takes tens of ms of CPU: it runs off the async workers that
+/// serve traffic.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, UiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| UiError::Internal(format!("password work: {e}")))
+}
+
+/// The bcrypt hash of `password`.
+pub async fn hash(password: String) -> Result<String, UiError> {
+    off_thread(move || hash_now(&password)).await?
+}
+
+/// Whether `password` is `user`'s; with no user, the same time is spent
+/// for nothing, so that unknown names and wrong passwords look alike.
+pub async fn check(user: Option<AdminUser>, password: String) -> Result<bool, UiError> {
+    off_thread(move || match &user {
+        Some(user) => user.verify(&password),
+        None => {
+            burn_time(&password);
+            false
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
