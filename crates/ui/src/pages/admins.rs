@@ -34,29 +34,23 @@ pub async fn list(
     let body = html! {
         (list::toolbar("Admin users", &query, Some(("/admins/new", "New admin user")), "admin users"))
         p.muted { "People who sign in to this UI. Admin API keys may sign in too (API keys page)." }
-        @if rows.is_empty() {
-            (list::empty("admins-empty", &query, html! { p { "No admin users: only admin API keys can sign in." } }))
-        } @else {
-            div.table-wrap {
-                table #admins-table .entities {
-                    thead { tr { th { "Name" } th { "Label" } th { "Rights" } th { "Created" } th { span.visually-hidden { "Actions" } } } }
-                    tbody {
-                        @for (user, search) in &rows {
-                            tr data-id=(user.username) data-search=(search) {
-                                td { a href={ "/admins/" (user.username) } { (user.username) }
-                                    @if user.username == signed.session.sub { " " span.badge { "you" } } }
-                                td { (user.label) }
-                                td { @if user.read_only { span.badge.off { "read-only" } } @else { span.badge.ok { "read and write" } } }
-                                td { (super::certificates::date(user.created_at)) }
-                                (list::row_actions(&format!("{API}/{}", user.username), &format!("/admins/{}", user.username), &user.username, None))
-                            }
-                        }
+        (list::table(
+            &list::Table { id: "admins", columns: &["Name", "Label", "Rights", "Created"], shown: rows.len(), count: Some((total, "admin users")) },
+            &query,
+            html! { p { "No admin users: only admin API keys can sign in." } },
+            html! {
+                @for (user, search) in &rows {
+                    tr data-id=(user.username) data-search=(search) {
+                        td { a href={ "/admins/" (user.username) } { (user.username) }
+                            @if user.username == signed.session.sub { " " span.badge { "you" } } }
+                        td { (user.label) }
+                        td { @if user.read_only { span.badge.off { "read-only" } } @else { span.badge.ok { "read and write" } } }
+                        td { (list::date(user.created_at)) }
+                        (list::row_actions(&format!("{API}/{}", user.username), &format!("/admins/{}", user.username), &user.username, None))
                     }
                 }
-            }
-            p.muted.count { (rows.len()) " of " (total) " admin users" }
-        }
-        (list::confirm_dialog())
+            },
+        ))
     };
     Ok(super::frame(
         &ctx,

@@ -66,35 +66,29 @@ pub async fn list(
     });
     let body = html! {
         (list::toolbar("API keys", &query, Some(("/apikeys/new", "New API key")), "API keys"))
-        @if keys.is_empty() {
-            (list::empty("apikeys-empty", &query, html! {
+        (list::table(
+            &list::Table { id: "apikeys", columns: &["Name", "Authorized on", "Quotas used", "State"], shown: keys.len(), count: Some((state.apikeys.len(), "API keys")) },
+            &query,
+            html! {
                 p { "No API keys yet. Keys let clients call routes that require one, within their quotas." }
                 p { a.button.primary href="/apikeys/new" { "Create the first API key" } }
-            }))
-        } @else {
-            div.table-wrap {
-                table #apikeys-table .entities {
-                    thead { tr { th { "Name" } th { "Authorized on" } th { "Quotas used" } th { "State" } th { span.visually-hidden { "Actions" } } } }
-                    tbody {
-                        @for (key, search) in &keys {
-                            tr data-id=(key.client_id) data-search=(search) {
-                                td {
-                                    a href={ "/apikeys/" (key.client_id) } { (key.client_name) }
-                                    @if key.is_admin() { " " span.badge.admin title="may use the admin API" { "admin" } }
-                                    br; small.muted { (key.client_id) }
-                                }
-                                td { @for e in &key.authorized_entities { code { (e) } " " } }
-                                td { (quota_bars(key)) }
-                                td.state { (list::state_badge(key.enabled)) }
-                                (list::row_actions(&format!("{API}/{}", key.client_id), &format!("/apikeys/{}", key.client_id), &key.client_name, Some(key.enabled)))
-                            }
+            },
+            html! {
+                @for (key, search) in &keys {
+                    tr data-id=(key.client_id) data-search=(search) {
+                        td {
+                            a href={ "/apikeys/" (key.client_id) } { (key.client_name) }
+                            @if key.is_admin() { " " span.badge.admin title="may use the admin API" { "admin" } }
+                            br; small.muted { (key.client_id) }
                         }
+                        td { @for e in &key.authorized_entities { code { (e) } " " } }
+                        td { (quota_bars(key)) }
+                        td.state { (list::state_badge(key.enabled)) }
+                        (list::row_actions(&format!("{API}/{}", key.client_id), &format!("/apikeys/{}", key.client_id), &key.client_name, Some(key.enabled)))
                     }
                 }
-            }
-            p.muted.count { (keys.len()) " of " (state.apikeys.len()) " API keys" }
-        }
-        (list::confirm_dialog())
+            },
+        ))
     };
     super::frame(&ctx, &signed, Nav::ApiKeys, "API keys", body)
 }

@@ -10,13 +10,6 @@ use super::list::{self, ListQuery};
 use crate::context::UiContext;
 use crate::session::Signed;
 
-/// `YYYY-MM-DD` of a time in ms since the epoch (UTC).
-pub fn date(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
-    let (y, m, d) = proxy::quota::civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 pub async fn list(
     State(ctx): State<UiContext>,
     Extension(signed): Extension<Signed>,
@@ -38,35 +31,30 @@ pub async fn list(
     let body = html! {
         (list::toolbar("Certificates", &query, None, "certificates"))
         p.muted { "Served by SNI on the HTTPS port. Import or generate them with the admin API (" code { "/api/certificates" } ", " code { "/api/pki/certs" } ")." }
-        @if certs.is_empty() {
-            (list::empty("certificates-empty", &query, html! { p { "No certificates." } }))
-        } @else {
-            div.table-wrap {
-                table #certificates-table .entities {
-                    thead { tr { th { "Name" } th { "Names served" } th { "Issuer" } th { "Valid until" } th { span.visually-hidden { "Actions" } } } }
-                    tbody {
-                        @for (cert, search) in &certs {
-                            tr data-id=(cert.id) data-search=(search) data-expired=(cert.to <= now) {
-                                td { (cert.name) br; small.muted { (cert.id) }
-                                    @if cert.ca { " " span.badge { "CA" } }
-                                    @if cert.client { " " span.badge { "client" } } }
-                                td { @for san in &cert.sans { code { (san) } " " } }
-                                td { small { (cert.issuer) } }
-                                td {
-                                    (date(cert.to))
-                                    @if cert.to <= now { " " span.badge.bad { "expired" } }
-                                    @else if cert.to <= now + 30 * 86_400_000 { " " span.badge.warn { "expires soon" } }
-                                }
-                                td.actions {
-                                    button.delete.danger type="button" data-api={ "/api/certificates/" (cert.id) } data-label=(cert.name) { "Delete" }
-                                }
-                            }
+        (list::table(
+            &list::Table { id: "certificates", columns: &["Name", "Names served", "Issuer", "Valid until"], shown: certs.len(), count: None },
+            &query,
+            html! { p { "No certificates." } },
+            html! {
+                @for (cert, search) in &certs {
+                    tr data-id=(cert.id) data-search=(search) data-expired=(cert.to <= now) {
+                        td { (cert.name) br; small.muted { (cert.id) }
+                            @if cert.ca { " " span.badge { "CA" } }
+                            @if cert.client { " " span.badge { "client" } } }
+                        td { @for san in &cert.sans { code { (san) } " " } }
+                        td { small { (cert.issuer) } }
+                        td {
+                            (list::date(cert.to))
+                            @if cert.to <= now { " " span.badge.bad { "expired" } }
+                            @else if cert.to <= now + 30 * 86_400_000 { " " span.badge.warn { "expires soon" } }
+                        }
+                        td.actions {
+                            button.delete.danger type="button" data-api={ "/api/certificates/" (cert.id) } data-label=(cert.name) { "Delete" }
                         }
                     }
                 }
-            }
-        }
-        (list::confirm_dialog())
+            },
+        ))
     };
     super::frame(&ctx, &signed, Nav::Certificates, "Certificates", body)
 }

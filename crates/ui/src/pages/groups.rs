@@ -37,28 +37,23 @@ pub async fn list(
     groups.sort_by(|a, b| a.0.name.cmp(&b.0.name).then(a.0.id.cmp(&b.0.id)));
     let body = html! {
         (list::toolbar("Service groups", &query, Some(("/groups/new", "New group")), "groups"))
-        @if groups.is_empty() {
-            (list::empty("groups-empty", &query, html! {
+        (list::table(
+            &list::Table { id: "groups", columns: &["Name", "Description", "Routes"], shown: groups.len(), count: None },
+            &query,
+            html! {
                 p { "No service groups. Groups gather routes so that one API key can be authorized on all of them." }
-            }))
-        } @else {
-            div.table-wrap {
-                table #groups-table .entities {
-                    thead { tr { th { "Name" } th { "Description" } th { "Routes" } th { span.visually-hidden { "Actions" } } } }
-                    tbody {
-                        @for (group, routes, search) in &groups {
-                            tr data-id=(group.id) data-search=(search) {
-                                td { a href={ "/groups/" (group.id) } { (group.name) } br; small.muted { (group.id) } }
-                                td { (group.description) }
-                                td { (routes) }
-                                (list::row_actions(&format!("{API}/{}", group.id), &format!("/groups/{}", group.id), &group.name, None))
-                            }
-                        }
+            },
+            html! {
+                @for (group, routes, search) in &groups {
+                    tr data-id=(group.id) data-search=(search) {
+                        td { a href={ "/groups/" (group.id) } { (group.name) } br; small.muted { (group.id) } }
+                        td { (group.description) }
+                        td { (routes) }
+                        (list::row_actions(&format!("{API}/{}", group.id), &format!("/groups/{}", group.id), &group.name, None))
                     }
                 }
-            }
-        }
-        (list::confirm_dialog())
+            },
+        ))
     };
     super::frame(&ctx, &signed, Nav::Groups, "Service groups", body)
 }

@@ -62,8 +62,51 @@ pub fn row_actions(api: &str, edit: &str, label: &str, enabled: Option<bool>) ->
     }
 }
 
+/// A list's table and what surrounds it.
+pub struct Table<'a> {
+    /// `routes` gives `#routes-table` and `#routes-empty`.
+    pub id: &'a str,
+    /// Column headings; an unlabelled actions column follows them.
+    pub columns: &'a [&'a str],
+    /// Rows shown (after the search).
+    pub shown: usize,
+    /// "N of TOTAL NOUN" under the table, where the page shows it.
+    pub count: Option<(usize, &'a str)>,
+}
+
+/// The table of `rows` (or the empty state when none is shown), the count
+/// line, and the confirmation asked before a delete.
+pub fn table(table: &Table, query: &ListQuery, none_yet: Markup, rows: Markup) -> Markup {
+    html! {
+        @if table.shown == 0 {
+            (empty(&format!("{}-empty", table.id), query, none_yet))
+        } @else {
+            div.table-wrap {
+                table.entities id={ (table.id) "-table" } {
+                    thead { tr {
+                        @for column in table.columns { th { (column) } }
+                        th { span.visually-hidden { "Actions" } }
+                    } }
+                    tbody { (rows) }
+                }
+            }
+            @if let Some((total, noun)) = table.count {
+                p.muted.count { (table.shown) " of " (total) " " (noun) }
+            }
+        }
+        (confirm_dialog())
+    }
+}
+
+/// `YYYY-MM-DD` of a time in ms since the epoch (UTC).
+pub fn date(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    let (y, m, d) = proxy::quota::civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// The confirmation asked before a delete (the script opens it).
-pub fn confirm_dialog() -> Markup {
+fn confirm_dialog() -> Markup {
     html! {
         dialog #confirm-dialog aria-labelledby="confirm-text" {
             form method="dialog" {

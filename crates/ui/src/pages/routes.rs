@@ -46,36 +46,30 @@ pub async fn list(
         .collect();
     let body = html! {
         (list::toolbar("Routes", &query, Some(("/routes/new", "New route")), "routes"))
-        @if rows.is_empty() {
-            (list::empty("routes-empty", &query, html! {
+        (list::table(
+            &list::Table { id: "routes", columns: &["Name", "Domains", "Targets", "Plugins", "State"], shown: rows.len(), count: Some((state.routes.len(), "routes")) },
+            &query,
+            html! {
                 p { "No routes yet. A route sends the traffic of a domain to your backends." }
                 p { a.button.primary href="/routes/new" { "Create the first route" } }
-            }))
-        } @else {
-            div.table-wrap {
-                table #routes-table .entities {
-                    thead { tr { th { "Name" } th { "Domains" } th { "Targets" } th { "Plugins" } th { "State" } th { span.visually-hidden { "Actions" } } } }
-                    tbody {
-                        @for (route, targets, search) in &rows {
-                            tr data-id=(route.id) data-search=(search) {
-                                td { a href={ "/routes/" (route.id) } { (route.name) } br; small.muted { (route.id) } }
-                                td { @for d in &route.frontend.domains { code { (d) } " " } }
-                                td { @for t in targets { code { (t) } " " } }
-                                td {
-                                    @for p in route.plugins.iter().filter(|p| p.enabled) {
-                                        span.badge { (p.plugin.rsplit('.').next().unwrap_or(&p.plugin)) } " "
-                                    }
-                                }
-                                td.state { (list::state_badge(route.enabled)) }
-                                (list::row_actions(&format!("{API}/{}", route.id), &format!("/routes/{}", route.id), &route.name, Some(route.enabled)))
+            },
+            html! {
+                @for (route, targets, search) in &rows {
+                    tr data-id=(route.id) data-search=(search) {
+                        td { a href={ "/routes/" (route.id) } { (route.name) } br; small.muted { (route.id) } }
+                        td { @for d in &route.frontend.domains { code { (d) } " " } }
+                        td { @for t in targets { code { (t) } " " } }
+                        td {
+                            @for p in route.plugins.iter().filter(|p| p.enabled) {
+                                span.badge { (p.plugin.rsplit('.').next().unwrap_or(&p.plugin)) } " "
                             }
                         }
+                        td.state { (list::state_badge(route.enabled)) }
+                        (list::row_actions(&format!("{API}/{}", route.id), &format!("/routes/{}", route.id), &route.name, Some(route.enabled)))
                     }
                 }
-            }
-            p.muted.count { (rows.len()) " of " (state.routes.len()) " routes" }
-        }
-        (list::confirm_dialog())
+            },
+        ))
     };
     super::frame(&ctx, &signed, Nav::Routes, "Routes", body)
 }
