@@ -29,7 +29,12 @@ pub async fn list(
                 .iter()
                 .map(|t| {
                     let scheme = if t.tls { "https://" } else { "" };
-                    format!("{scheme}{}:{}", t.hostname, t.port)
+                    // As the editor writes it: an IPv6 address in brackets.
+                    if t.hostname.contains(':') {
+                        format!("{scheme}[{}]:{}", t.hostname, t.port)
+                    } else {
+                        format!("{scheme}{}:{}", t.hostname, t.port)
+                    }
                 })
                 .collect();
             let search = format!(
