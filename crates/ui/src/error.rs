@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 use store::StoreError;
 use thiserror::Error;
@@ -89,7 +90,7 @@ impl IntoResponse for UiError {
         }
         match self {
             UiError::SignInFirst { next } => {
-                Redirect::to(&format!("/login?next={}", encode_component(&next))).into_response()
+                Redirect::to(&format!("/login?next={}", utf8_percent_encode(&next, NEXT))).into_response()
             }
             UiError::SignInFirstApi | UiError::Csrf => self.json(),
             other => {
@@ -132,15 +133,11 @@ pub(crate) async fn not_found(uri: Uri) -> UiError {
     UiError::NotFound(format!("there is no page at {}", uri.path()))
 }
 
-/// Percent-encodes everything but unreserved characters (for `next=`).
-pub(crate) fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+/// Everything but unreserved characters and `/` is encoded in `next=`.
+const NEXT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
