@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::upstream;
-use common::{Node, eventually, leader, route_to, worker};
+use common::{Node, eventually, leader, route_to, status, worker};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -101,36 +101,17 @@ async fn live_figures_count_requests_bytes_latency_and_errors() {
         node.anonymous(method, path)
             .basic_auth("ro", Some("ro-secret"))
     };
+    assert_eq!(common::status(as_ro(Method::GET, "/api/live")).await, 200);
     assert_eq!(
-        as_ro(Method::GET, "/api/live")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(as_ro(Method::GET, "/api/apikeys/ro/quotas")).await,
         200
     );
     assert_eq!(
-        as_ro(Method::GET, "/api/apikeys/ro/quotas")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        as_ro(Method::DELETE, "/api/apikeys/ro/quotas")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(as_ro(Method::DELETE, "/api/apikeys/ro/quotas")).await,
         403
     );
     assert_eq!(
-        node.anonymous(Method::GET, "/api/live")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(node.anonymous(Method::GET, "/api/live")).await,
         401
     );
 }
@@ -146,13 +127,11 @@ async fn secured(node: &Node, up: &upstream::Upstream, daily: u64) {
 }
 
 async fn call(node: &Node) -> u16 {
-    node.through(Method::GET, "q.oto.tools", "/")
-        .basic_auth("k5", Some("s"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    status(
+        node.through(Method::GET, "q.oto.tools", "/")
+            .basic_auth("k5", Some("s")),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,7 +90,8 @@ impl IntoResponse for UiError {
         }
         match self {
             UiError::SignInFirst { next } => {
-                Redirect::to(&format!("/login?next={}", utf8_percent_encode(&next, NEXT))).into_response()
+                Redirect::to(&format!("/login?next={}", utf8_percent_encode(&next, NEXT)))
+                    .into_response()
             }
             UiError::SignInFirstApi | UiError::Csrf => self.json(),
             other => {
@@ -140,4 +141,3 @@ const NEXT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~')
     .remove(b'/');
-

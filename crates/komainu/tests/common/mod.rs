@@ -319,3 +319,8 @@ impl Node {
         self.child.id()
     }
 }
+
+/// The status of a request, sent (a transport error fails the test).
+pub async fn status(request: RequestBuilder) -> u16 {
+    request.send().await.unwrap().status().as_u16()
+}
