@@ -60,10 +60,7 @@ impl Dispatch {
             let mut request = request.map(Body::new);
             // The sign-in throttle counts attempts per client address.
             request.extensions_mut().insert(::ui::ClientAddr(peer.ip()));
-            return match ui.clone().oneshot(request).await {
-                Ok(response) => response.map(boxed),
-                Err(never) => match never {},
-            };
+            return answer_with(ui, request).await;
         }
         if for_admin {
             if self.cluster_requires_client_certificate
@@ -72,13 +69,18 @@ impl Dispatch {
             {
                 return client_certificate_required();
             }
-            match self.admin.clone().oneshot(request.map(Body::new)).await {
-                Ok(response) => response.map(boxed),
-                Err(never) => match never {},
-            }
+            answer_with(&self.admin, request.map(Body::new)).await
         } else {
             self.proxy.handle(request, peer).await
         }
+    }
+}
+
+/// One request through an axum router (the admin API's or the UI's).
+async fn answer_with(router: &Router, request: Request<Body>) -> Response<ProxyBody> {
+    match router.clone().oneshot(request).await {
+        Ok(response) => response.map(boxed),
+        Err(never) => match never {},
     }
 }
 
