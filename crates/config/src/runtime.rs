@@ -241,6 +241,9 @@ pub struct ProxyConfig {
     pub max_header_size: usize,
     /// `proxy.accessLog` (`ACCESS_LOG`), default false: one JSON line per request.
     pub access_log: bool,
+    /// `proxy.trustedProxies` (`PROXY_TRUSTED_PROXIES`), default none: peers
+    /// whose X-Forwarded-* / Forwarded headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `proxy.quotas.throttlingWindow` ms, default 10000 (Otoroshi's).
     pub throttling_window: Duration,
     /// `proxy.quotas.flushEvery` ms, default 1000: how often local quota

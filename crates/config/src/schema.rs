@@ -17,6 +17,9 @@ pub(crate) enum Kind {
     Choice(&'static [(&'static str, &'static str)], &'static str),
     /// A list of http(s) URLs; a single text is split on commas.
     UrlList,
+    /// A list of IP networks (`10.0.0.0/8`, `::1/128`) or addresses; a
+    /// single text is split on commas.
+    CidrList,
     /// A name usable as a PostgreSQL schema and a Redis key prefix: ASCII
     /// letters, digits and `_`, not starting with a digit, at most 63 bytes.
     Identifier,
@@ -346,6 +349,12 @@ pub(crate) static KEYS: &[Key] = &[
         D("16384"),
     ),
     key("proxy.accessLog", "ACCESS_LOG", BOOL, D("false")),
+    key(
+        "proxy.trustedProxies",
+        "PROXY_TRUSTED_PROXIES",
+        Kind::CidrList,
+        DefaultValue::List(&[]),
+    ),
     key("proxy.quotas.throttlingWindow", "", MS1, D("10000")),
     key("proxy.quotas.flushEvery", "", MS1, D("1000")),
     key("metrics.port", "METRICS_PORT", PORT, Unset),

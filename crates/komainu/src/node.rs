@@ -174,6 +174,7 @@ fn proxy_settings(config: &Config, https_port: u16) -> ProxySettings {
         upstream_timeout: config.proxy.upstream_timeout,
         idle_timeout: config.proxy.idle_timeout,
         access_log: config.proxy.access_log,
+        trusted_proxies: proxy::TrustedProxies::new(config.proxy.trusted_proxies.clone()),
     }
 }
 

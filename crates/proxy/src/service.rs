@@ -12,6 +12,7 @@ use http::header::{HOST, SET_COOKIE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use model::apikey::ApiKey;
@@ -20,10 +21,11 @@ use model::{State, StateHandle, plugins};
 
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
-use crate::body::{ProxyBody, boxed, empty};
+use crate::body::{ClientBodyError, ProxyBody, boxed, empty};
 use crate::conn::ConnInfo;
 use crate::error::ProxyError;
 use crate::force_https;
+use crate::forwarding::{self, TrustedProxies};
 use crate::headers::{
     self, DAILY_REMAINING, MONTHLY_REMAINING, PROXY_LATENCY, REQUEST_ID, UPSTREAM_LATENCY,
 };
@@ -42,6 +44,8 @@ pub struct ProxySettings {
     pub access_log: bool,
     /// The HTTPS listener's port, for the ForceHttpsTraffic redirect.
     pub https_port: u16,
+    /// Peers whose forwarding headers are believed (`proxy.trustedProxies`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub struct Proxy {
@@ -157,14 +161,17 @@ impl Proxy {
         if !state.loaded {
             return Err((ProxyError::NoState, None));
         }
-        if let Err(why) = crate::path_check::check(request.uri().path()) {
-            return Err((ProxyError::BadRequest(why.into()), None));
-        }
-        let host = crate::host::request_host(&request).unwrap_or_default();
+        let bad = |why: &str| (ProxyError::BadRequest(why.into()), None);
+        // Matched and forwarded in one canonical form only.
+        let path = crate::canonical::path(request.uri().path()).map_err(bad)?;
+        let authority = crate::host::request_authority(&request).map_err(bad)?;
+        let host = authority.map(model::router::strip_port).unwrap_or_default();
+        let hops = forwarding::hops(request.headers())
+            .map_err(|hops| (ProxyError::LoopDetected(hops), None))?;
         let headers = request.headers();
         let found = state.router.find(
             host,
-            request.uri().path(),
+            &path,
             request.method().as_str(),
             request.uri().query(),
             |name| headers.get(name).and_then(|v| v.to_str().ok()),
@@ -173,7 +180,7 @@ impl Proxy {
             return Err((
                 ProxyError::NoRoute {
                     host: host.to_string(),
-                    path: request.uri().path().to_string(),
+                    path: path.into_owned(),
                 },
                 None,
             ));
@@ -201,10 +208,9 @@ impl Proxy {
         // changes (the common case), so that no new string is built.
         let path_and_query = {
             let uri = request.uri();
-            let path = uri.path();
-            let upstream_path = found.upstream_path_cow(path);
+            let upstream_path = found.upstream_path_cow(&path);
             let query = uri.query().map(apikey::strip_query_credentials);
-            let unchanged = matches!(upstream_path, Cow::Borrowed(p) if p == path)
+            let unchanged = upstream_path == uri.path()
                 && !matches!(query, Some(Cow::Owned(_)))
                 && !matches!(query.as_deref(), Some(""));
             match uri.path_and_query() {
@@ -234,9 +240,10 @@ impl Proxy {
                     "the Host header does not match the request target".into(),
                 )));
             }
-            (Some(authority), _) => HeaderValue::from_str(authority.as_str()).ok(),
-            (None, Some(header)) if header.to_str().is_ok() => Some(header.clone()),
-            (None, _) => HeaderValue::from_str(host).ok(),
+            (Some(_), _) => authority.and_then(|a| HeaderValue::from_str(a).ok()),
+            // Checked by `request_authority`: a well-formed name[:port].
+            (None, Some(header)) => Some(header.clone()),
+            (None, None) => None,
         };
 
         let mut remaining: Option<Remaining> = None;
@@ -253,11 +260,13 @@ impl Proxy {
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-        headers::set_forwarded(
+        forwarding::apply(
             &mut parts.headers,
+            &self.settings.trusted_proxies,
             peer.ip(),
             conn.scheme(),
             original_host.clone(),
+            hops,
         );
         parts
             .headers
@@ -330,11 +339,10 @@ impl Proxy {
                 upstream_parts.headers.insert(HOST, value);
             }
             let upstream_body = match body.take() {
-                Some(incoming) if !replayable => boxed(Counted::new(
-                    incoming,
-                    self.metrics.live.clone(),
-                    Direction::In,
-                )),
+                Some(incoming) if !replayable => boxed(
+                    Counted::new(incoming, self.metrics.live.clone(), Direction::In)
+                        .map_err(|e| ClientBodyError(e.into())),
+                ),
                 _ => empty(),
             };
             let in_flight = runtime.balancer.start(pick.index);
@@ -419,6 +427,12 @@ impl Proxy {
                         target: target.id.clone(),
                         timeout_ms: call_timeout.as_millis() as u64,
                     }));
+                }
+                Err(CallError::ClientBody(reason)) => {
+                    tracing::debug!(target = %target.id, %reason, "the client's request body failed");
+                    return Err(fail(ProxyError::BadRequest(
+                        "the request body is malformed or was cut short".into(),
+                    )));
                 }
                 Err(CallError::Failed(reason)) => {
                     runtime.metrics.upstream_error(UpstreamErrorKind::Failed);
