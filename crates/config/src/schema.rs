@@ -391,6 +391,27 @@ pub(crate) fn is_section(name: &str) -> bool {
     })
 }
 
+/// The closest known section (`cluster`, `cluster.leader`, ...) to a
+/// mistyped one, if close enough.
+pub(crate) fn suggest_section(name: &str) -> Option<&'static str> {
+    let wanted = strip_prefix(name).to_ascii_lowercase();
+    KEYS.iter()
+        .flat_map(|k| {
+            k.name
+                .match_indices('.')
+                .map(|(i, _)| k.name.get(..i).unwrap_or(k.name))
+        })
+        .map(|section| {
+            (
+                strsim::levenshtein(&wanted, &section.to_ascii_lowercase()),
+                section,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
 /// The closest known key to a mistyped one, if close enough.
 pub(crate) fn suggest(name: &str) -> Option<&'static str> {
     let wanted = strip_prefix(name).to_ascii_lowercase();

@@ -109,6 +109,11 @@ fn walk(
             toml::Value::Table(inner) if full == "otoroshi" || schema::is_section(short) => {
                 walk(inner, &full, origin, set, errors)
             }
+            toml::Value::Table(_) => errors.push(ConfigError::UnknownKey {
+                suggestion: schema::suggest_section(&full).or_else(|| schema::suggest(&full)),
+                key: full,
+                origin: origin.clone(),
+            }),
             _ => errors.push(ConfigError::UnknownKey {
                 suggestion: schema::suggest(&full),
                 key: full,

@@ -410,6 +410,26 @@ fn unknown_keys_suggest_the_closest() {
         origin: Origin::File(file.path().into()),
         suggestion: None,
     }));
+
+    // A mistyped section is named with the closest section.
+    let file = toml_file("[clustr]\nmode = \"leader\"\n[otoroshi.cluster.leadr]\nname = \"x\"\n");
+    let errs = errors(Some(file.path()), &[], &[]);
+    assert!(
+        errs.contains(&ConfigError::UnknownKey {
+            key: "clustr".into(),
+            origin: Origin::File(file.path().into()),
+            suggestion: Some("cluster"),
+        }),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.contains(&ConfigError::UnknownKey {
+            key: "otoroshi.cluster.leadr".into(),
+            origin: Origin::File(file.path().into()),
+            suggestion: Some("cluster.leader"),
+        }),
+        "{errs:#?}"
+    );
 }
 
 #[test]
@@ -521,6 +541,7 @@ fn render_masks_secrets_and_parses_back() {
     );
     assert!(text.contains("port = 8091  # -D"), "{text}");
     assert!(text.contains("level = \"debug\"  # file"), "{text}");
+    assert!(text.contains("accessLog = false  # default"), "{text}");
     assert!(
         text.contains("mode = \"worker\"  # env CLUSTER_MODE"),
         "{text}"
