@@ -95,7 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         plane.state.clone(),
         &config.admin.host,
     )?;
-    spawn_pruner(&plane.state, proxy.clone());
+    spawn_publish_watcher(&plane.state, proxy.clone());
     if let Some(port) = config.metrics.port {
         crate::metrics_port::spawn(&config.http.address, port, metrics.clone()).await?;
     }
@@ -140,13 +140,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lets the proxy drop what deleted routes held, after each publish.
-fn spawn_pruner(state: &StateHandle, proxy: Arc<Proxy>) {
+/// Lets the proxy report what a new state changes (routes that skip
+/// backend certificate checks), after each publish.
+fn spawn_publish_watcher(state: &StateHandle, proxy: Arc<Proxy>) {
     let mut published = state.subscribe();
     tokio::spawn(async move {
-        proxy.prune();
+        proxy.after_publish();
         while published.changed().await.is_ok() {
-            proxy.prune();
+            proxy.after_publish();
         }
     });
 }

@@ -89,6 +89,9 @@ pub struct RouteTable {
 #[derive(Debug, Clone, Copy)]
 pub struct RouteMatch<'a> {
     pub route: &'a Arc<Route>,
+    /// The route's position in [`RouteTable::routes`]: what was compiled
+    /// for it at publish time sits at the same index.
+    pub index: usize,
     /// The matched domain's path prefix (`""` or `/users`), without trailing
     /// slash.
     pub prefix: &'a str,
@@ -271,6 +274,11 @@ impl RouteTable {
             .find_map(|entry| self.find_in(entry, &request))
     }
 
+    /// The routes of the table (the enabled ones), in index order.
+    pub fn routes(&self) -> impl ExactSizeIterator<Item = &Arc<Route>> {
+        self.routes.iter().map(|c| &c.route)
+    }
+
     /// Number of routes in the table (the enabled ones).
     pub fn len(&self) -> usize {
         self.routes.len()
@@ -329,6 +337,7 @@ impl RouteTable {
             let compiled = self.routes.get(candidate.index as usize)?;
             (candidate.plain || compiled.accepts(request)).then_some(RouteMatch {
                 route: &compiled.route,
+                index: candidate.index as usize,
                 prefix,
             })
         })

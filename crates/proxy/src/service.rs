@@ -32,7 +32,7 @@ use crate::headers::{
 use crate::live::body::{Counted, Direction};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::quota::{QuotaTracker, Remaining};
-use crate::runtime::{RouteRuntime, Runtimes};
+use crate::runtime::{CompiledRoutes, RouteCompiler, RouteRuntime};
 use crate::upstream::{CallError, TlsTarget, Upstream};
 
 /// Defaults that routes may override.
@@ -51,7 +51,6 @@ pub struct ProxySettings {
 pub struct Proxy {
     state: Arc<StateHandle>,
     upstream: Upstream,
-    runtimes: Runtimes,
     pub metrics: Arc<Metrics>,
     pub quotas: Arc<QuotaTracker>,
     settings: ProxySettings,
@@ -65,10 +64,11 @@ impl Proxy {
         metrics: Arc<Metrics>,
         settings: ProxySettings,
     ) -> Self {
+        // Every state published from now on carries the route runtimes.
+        state.set_compiler(Arc::new(RouteCompiler::new(metrics.clone())));
         Self {
             state,
             upstream: Upstream::new(settings.idle_timeout),
-            runtimes: Runtimes::new(metrics.clone()),
             metrics,
             quotas,
             settings,
@@ -76,12 +76,10 @@ impl Proxy {
         }
     }
 
-    /// Forgets per-route runtime of deleted routes; call after each publish.
-    /// After each publish (and once at start): drops what deleted routes
-    /// held and reports routes that skip backend certificate checks.
-    pub fn prune(&self) {
+    /// After each publish (and once at start): reports routes that skip
+    /// backend certificate checks.
+    pub fn after_publish(&self) {
         let state = self.state.load();
-        self.runtimes.prune(&state);
         self.upstream.report_unverified(&state);
     }
 
@@ -186,7 +184,16 @@ impl Proxy {
             ));
         };
         let route = found.route.clone();
-        let runtime = self.runtimes.get(&route, state.revision);
+        let runtime = match state
+            .compiled
+            .get::<CompiledRoutes>()
+            .and_then(|c| c.get(found.index))
+        {
+            Some(runtime) => runtime.clone(),
+            // Only a state published without this proxy's compiler (none
+            // in a running node): build it for this request.
+            None => Arc::new(RouteRuntime::new(&route, &self.metrics, None)),
+        };
         let fail = |error: ProxyError| (error, Some((runtime.clone(), route.clone())));
         let conn = ConnInfo::of(&request);
         if !conn.tls && route.uses_plugin(plugins::FORCE_HTTPS_TRAFFIC) {
