@@ -335,6 +335,8 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             upstream_timeout: v.ms("proxy.timeouts.upstream"),
             idle_timeout: v.ms("proxy.timeouts.idle"),
             max_header_size: v.num("proxy.maxHeaderSize"),
+            max_connections: v.num("proxy.maxConnections"),
+            max_connections_per_client: v.num("proxy.maxConnectionsPerClient"),
             access_log: v.text("proxy.accessLog") == "true",
             throttling_window: v.ms("proxy.quotas.throttlingWindow"),
             quota_flush_every: v.ms("proxy.quotas.flushEvery"),
