@@ -352,3 +352,33 @@ async fn invalid_h2_frames_end_the_connection_and_nothing_else() {
     assert_eq!(s.bp.hits(), 1);
     s.still_sound().await;
 }
+
+/// A malformed chunk in the request body is the client's fault: 400, and
+/// the target is not counted as failing (it was 502 "upstream unreachable").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_chunk_size_is_the_clients_fault() {
+    let s = setup().await;
+    let text = s
+        .send(b"POST /upload HTTP/1.1\r\nHost: bp.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+        .await;
+    assert_eq!(raw::status_of(&text), 400, "{text}");
+    let metrics = s
+        .node
+        .admin(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failed = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("komainu_upstream_errors_total{")
+                && l.contains("route=\"bp\"")
+                && l.contains("kind=\"failed\"")
+        })
+        .unwrap_or_else(|| panic!("no upstream error series for bp: {metrics}"));
+    assert!(failed.ends_with(" 0"), "{failed}");
+    s.still_sound().await;
+}

@@ -424,6 +424,12 @@ impl Proxy {
                         timeout_ms: call_timeout.as_millis() as u64,
                     }));
                 }
+                Err(CallError::ClientBody(reason)) => {
+                    tracing::debug!(%reason, "the client's request body failed");
+                    return Err(fail(ProxyError::BadRequest(
+                        "the request body is malformed or incomplete".into(),
+                    )));
+                }
                 Err(CallError::Failed(reason)) => {
                     runtime.metrics.upstream_error(UpstreamErrorKind::Failed);
                     return Err(fail(ProxyError::UpstreamUnreachable {

@@ -35,6 +35,9 @@ pub enum CallError {
     Connect(String),
     Timeout,
     Failed(String),
+    /// The client's request body failed while it was being sent (a
+    /// malformed chunk, a client gone mid-upload): not the upstream's fault.
+    ClientBody(String),
 }
 
 impl Upstream {
@@ -114,8 +117,25 @@ where
         Err(_) => Err(CallError::Timeout),
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),
+        Ok(Err(e)) if client_body_failed(&e) => Err(CallError::ClientBody(error_chain(&e))),
         Ok(Err(e)) => Err(CallError::Failed(error_chain(&e))),
     }
+}
+
+/// hyper reports a failing request body as a user error whose cause is
+/// the body's own error (here, reading the client's request).
+fn client_body_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(hyper_error) = error.downcast_ref::<hyper::Error>()
+            && hyper_error.is_user()
+            && std::error::Error::source(hyper_error).is_some()
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
