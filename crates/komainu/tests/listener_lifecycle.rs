@@ -207,3 +207,125 @@ async fn idle_websocket_is_closed_and_busy_one_is_not() {
     );
     assert!(quiet_since.elapsed() >= Duration::from_millis(1500));
 }
+
+/// The same deadlines over HTTPS, counted from the end of the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_tls_connections_are_closed_within_9s() {
+    let (node, _dir) = short_deadlines();
+    let port = node.https_port.expect("https port");
+    let mut tasks = Vec::new();
+    for (name, alpn, bytes) in [
+        ("handshake, then silence", None, Vec::new()),
+        (
+            "ALPN h2 and the preface, then silence",
+            Some(b"h2".to_vec()),
+            H2_PREFACE.to_vec(),
+        ),
+    ] {
+        tasks.push(tokio::spawn(async move {
+            let mut stream = tls::connect(port, alpn).await;
+            stream.write_all(&bytes).await.unwrap();
+            stream.flush().await.unwrap();
+            let started = Instant::now();
+            let mut buf = [0u8; 4096];
+            loop {
+                match tokio::time::timeout(
+                    WITHIN,
+                    tokio::io::AsyncReadExt::read(&mut stream, &mut buf),
+                )
+                .await
+                {
+                    Ok(Ok(0)) | Ok(Err(_)) => break (name, Some(started.elapsed())),
+                    Ok(Ok(_)) => continue,
+                    Err(_) => break (name, None),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let (name, closed) = task.await.unwrap();
+        let closed = closed.unwrap_or_else(|| panic!("{name}: still open after {WITHIN:?}"));
+        assert!(
+            closed >= Duration::from_millis(1500),
+            "{name}: closed after {closed:?}"
+        );
+    }
+}
+
+/// A TLS client for the node's self-signed admin certificate.
+mod tls {
+    use std::sync::Arc;
+
+    use rustls::DigitallySignedStruct;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use tokio::net::TcpStream;
+    use tokio_rustls::TlsConnector;
+    use tokio_rustls::client::TlsStream;
+
+    #[derive(Debug)]
+    struct AcceptAny(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    pub async fn connect(port: u16, alpn: Option<Vec<u8>>) -> TlsStream<TcpStream> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.into_iter().collect();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let name = ServerName::try_from(super::common::ADMIN_HOST).unwrap();
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap()
+    }
+}
