@@ -348,6 +348,18 @@ pub(crate) static KEYS: &[Key] = &[
         },
         D("16384"),
     ),
+    key(
+        "proxy.maxConnections",
+        "PROXY_MAX_CONNECTIONS",
+        U32_MIN1,
+        D("10000"),
+    ),
+    key(
+        "proxy.maxConnectionsPerClient",
+        "PROXY_MAX_CONNECTIONS_PER_CLIENT",
+        RETRIES,
+        D("256"),
+    ),
     key("proxy.accessLog", "ACCESS_LOG", BOOL, D("false")),
     key(
         "proxy.trustedProxies",

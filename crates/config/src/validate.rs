@@ -354,6 +354,8 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             upstream_timeout: v.ms("proxy.timeouts.upstream"),
             idle_timeout: v.ms("proxy.timeouts.idle"),
             max_header_size: v.num("proxy.maxHeaderSize"),
+            max_connections: v.num("proxy.maxConnections"),
+            max_connections_per_client: v.num("proxy.maxConnectionsPerClient"),
             access_log: v.text("proxy.accessLog") == "true",
             trusted_proxies: v
                 .list("proxy.trustedProxies")

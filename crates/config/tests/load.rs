@@ -116,6 +116,25 @@ fn defaults() {
         (c.log.format, c.log.level.as_str()),
         (LogFormat::Human, "info")
     );
+    assert_eq!(
+        (c.proxy.max_connections, c.proxy.max_connections_per_client),
+        (10000, 256)
+    );
+}
+
+#[test]
+fn connection_caps_accept_zero_per_client_but_not_node_wide() {
+    let c = ok(None, &[], &["proxy.maxConnectionsPerClient=0"]).config;
+    assert_eq!(c.proxy.max_connections_per_client, 0);
+    let c = ok(None, &[("PROXY_MAX_CONNECTIONS", "50")], &[]).config;
+    assert_eq!(c.proxy.max_connections, 50);
+    let found = errors(None, &[], &["proxy.maxConnections=0"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].to_string().contains("proxy.maxConnections"),
+        "{}",
+        found[0]
+    );
 }
 
 #[test]

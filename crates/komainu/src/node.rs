@@ -121,6 +121,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let limits = Limits {
         header_read_timeout: config.proxy.header_read_timeout,
         max_header_size: config.proxy.max_header_size,
+        idle_timeout: config.proxy.idle_timeout,
+        max_connections: config.proxy.max_connections,
+        max_connections_per_client: config.proxy.max_connections_per_client,
     };
     let listeners = Listeners {
         http: listener,

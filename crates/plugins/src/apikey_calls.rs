@@ -142,7 +142,7 @@ impl Plugin for ApikeyCalls {
         let services = request.services;
         match services.check_apikey(&self.0, request) {
             Ok(()) => Flow::Continue,
-            Err(refusal) => Flow::Answer(refusal),
+            Err(refusal) => Flow::Answer(*refusal),
         }
     }
 }

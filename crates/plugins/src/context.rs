@@ -26,7 +26,7 @@ pub trait Services {
         &self,
         config: &ApikeyCallsConfig,
         request: &mut RequestCtx<'_>,
-    ) -> Result<(), Response<Bytes>>;
+    ) -> Result<(), Box<Response<Bytes>>>;
 
     /// The HTTPS port clients reach this node on.
     fn https_port(&self) -> u16;

@@ -20,13 +20,15 @@ use crate::{
 /// Otoroshi's plugin ids all start with this.
 pub const ID_PREFIX: &str = "cp:otoroshi.next.plugins.";
 
+/// Decodes and checks a config, and builds the plugin from it.
+pub type Build = fn(&Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>>;
+
 pub struct Descriptor {
     pub id: &'static str,
     pub name: &'static str,
     pub description: &'static str,
     pub steps: &'static [Step],
-    /// Decodes and checks a config, and builds the plugin from it.
-    pub build: fn(&Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>>,
+    pub build: Build,
     pub default_config: fn() -> Value,
     pub config_schema: fn() -> Value,
 }

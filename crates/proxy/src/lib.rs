@@ -44,6 +44,8 @@ mod runtime;
 mod service;
 /// rustls client pieces shared with the cluster worker's leader client.
 pub mod tls_client;
+/// Relaying upgraded (WebSocket) connections, with an idle timeout.
+mod upgrade;
 /// The pooled upstream client.
 mod upstream;
 

@@ -14,7 +14,6 @@ use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use model::apikey::ApiKey;
 use model::route::Route;
 use model::{State, StateHandle, plugins};
@@ -374,7 +373,12 @@ impl Proxy {
                     if response.status() == StatusCode::SWITCHING_PROTOCOLS
                         && let Some(client_upgrade) = client_upgrade
                     {
-                        relay_upgrade(client_upgrade, hyper::upgrade::on(&mut response), in_flight);
+                        crate::upgrade::relay_upgrade(
+                            client_upgrade,
+                            hyper::upgrade::on(&mut response),
+                            in_flight,
+                            self.settings.idle_timeout,
+                        );
                     } else {
                         drop(in_flight);
                     }
@@ -451,27 +455,6 @@ impl Proxy {
             }
         }
     }
-}
-
-/// Copies bytes both ways between the upgraded client and upstream
-/// connections until either side closes.
-fn relay_upgrade(
-    client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-    in_flight: impl Send + 'static,
-) {
-    tokio::spawn(async move {
-        let _in_flight = in_flight;
-        match tokio::try_join!(client, upstream) {
-            Ok((client, upstream)) => {
-                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                    tracing::debug!(error = %e, "upgraded connection ended with an error");
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "upgrade failed"),
-        }
-    });
 }
 
 #[allow(clippy::too_many_arguments)]
