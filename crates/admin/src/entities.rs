@@ -119,7 +119,7 @@ pub async fn patch(
     body: Value,
 ) -> AdminResult<Json<Value>> {
     let mut current = load(ctx, kind, id).await?;
-    patch::apply(&mut current, body)?;
+    patch::apply(&mut current, body, ctx.max_body_size)?;
     let entity = normalize(kind, current, Some(id))?;
     same_id(kind, id, &entity)?;
     write(ctx, kind, entity, Condition::MustExist).await
