@@ -148,8 +148,12 @@ pub async fn delete(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Jso
     Ok(Json(json!({"deleted": true})))
 }
 
+/// A new entity's fields, shown like a stored one: a certificate's empty
+/// `privateKey` is left out too, as the API never returns that field.
 pub fn new_template(kind: Kind) -> Json<Value> {
-    Json(template(kind))
+    let mut entity = template(kind);
+    redact(kind, &mut entity);
+    Json(entity)
 }
 
 /// The stored document, or the kind's default for the global config, which
