@@ -78,3 +78,34 @@ fn scalar_eq(value: &Value, expected: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<ListQuery, AdminError> {
+        let params = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ListQuery::parse(&params)
+    }
+
+    #[test]
+    fn page_and_page_size_are_bounded() {
+        assert!(parse(&[("page", "1000000"), ("pageSize", "100000")]).is_ok());
+        for (name, raw) in [
+            ("page", "0"),
+            ("page", "1000001"),
+            ("pageSize", "100001"),
+            ("pageSize", "99999999999999999999999"),
+            ("pageSize", "-1"),
+        ] {
+            let err = parse(&[(name, raw)]).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains(name)),
+                "{name}={raw}: {err:?}"
+            );
+        }
+    }
+}
