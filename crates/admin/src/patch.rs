@@ -25,7 +25,7 @@ pub fn apply(target: &mut Value, patch: Value, max_size: usize) -> Result<(), Ad
     match patch {
         Value::Array(ops) => {
             if ops.len() > MAX_OPERATIONS {
-                return Err(AdminError::TooLarge(format!(
+                return Err(AdminError::BadRequest(format!(
                     "JSON Patch has {} operations; at most {MAX_OPERATIONS} are accepted",
                     ops.len()
                 )));

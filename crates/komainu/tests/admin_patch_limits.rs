@@ -62,7 +62,7 @@ async fn operation_count_and_nesting_depth_are_bounded() {
     let (status, body) = node
         .send_json(Method::PATCH, "/api/routes/amp", &Value::Array(many))
         .await;
-    assert_eq!(status, 413, "{body}");
+    assert_eq!(status, 400, "{body}");
     assert!(
         body["error_description"].as_str().unwrap().contains("1000"),
         "{body}"

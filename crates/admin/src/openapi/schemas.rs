@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 pub fn components() -> Value {
     // RFC 6901: empty (the whole document) or /-separated tokens.
-    let pointer = json!({"type": "string", "pattern": "^(/[^/]*)*$"});
+    let pointer = json!({"type": "string", "pattern": "^(/([^/~]|~[01])*)*$"});
     let entity = |required: &[&str], properties: Value| json!({"type": "object", "additionalProperties": true, "required": required, "properties": properties});
     json!({
         "securitySchemes": {
