@@ -105,6 +105,10 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
             get(|State(ctx): Ctx| async move { meta::metrics(&ctx) }),
         ),
         (
+            "/api/plugins".to_string(),
+            get(|| async { axum::Json(plugins::registry::catalog()) }),
+        ),
+        (
             "/api/live".to_string(),
             get(|State(ctx): Ctx| async move { live::live(&ctx) }),
         ),

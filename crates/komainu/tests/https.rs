@@ -242,7 +242,7 @@ async fn force_https_traffic_redirects_plain_http_and_proxies_https() {
             .header("Host", "secure.test")
             .send()
             .await
-            .is_ok_and(|r| r.status() == StatusCode::MOVED_PERMANENTLY)
+            .is_ok_and(|r| r.status() == StatusCode::SEE_OTHER)
     })
     .await;
     assert!(redirected.is_some(), "plain HTTP was not redirected");
@@ -252,7 +252,7 @@ async fn force_https_traffic_redirects_plain_http_and_proxies_https() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         response.headers()["location"],
         format!("https://secure.test:{https_port}/a/b?c=1&d=2").as_str()

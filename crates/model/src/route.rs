@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ValidationErrors;
-use crate::plugins;
 use crate::validate;
 
 pub const LOAD_BALANCING_TYPES: [&str; 12] = [
@@ -175,23 +174,29 @@ impl Route {
                 "stored backends are not supported: give the backend inline",
             );
         }
-        for (i, plugin) in self.plugins.iter().enumerate() {
-            if plugin.enabled && !plugins::is_supported(&plugin.plugin) {
+        // A plugin komainu does not implement is refused when enabled:
+        // silently ignoring, say, an authentication plugin would open a
+        // route its author meant to protect.
+        if let Err(problems) = self.plugin_chain() {
+            for problem in problems {
                 errors.push(
-                    format!("plugins[{i}].plugin"),
-                    format!(
-                        "plugin '{}' is not implemented by komainu (supported: {}); remove it or set enabled to false",
-                        plugin.plugin,
-                        plugins::SUPPORTED.join(", ")
-                    ),
+                    format!("plugins[{}].{}", problem.index, problem.path),
+                    problem.message,
                 );
             }
         }
         errors.into_result()
     }
 
-    pub fn uses_plugin(&self, plugin: &str) -> bool {
-        self.plugins.iter().any(|p| p.enabled && p.plugin == plugin)
+    /// The route's plugins compiled for the request path.
+    pub fn plugin_chain(&self) -> Result<plugins::Chain, Vec<plugins::chain::ChainError>> {
+        plugins::Chain::compile(self.plugins.iter().map(|p| plugins::Declared {
+            plugin: &p.plugin,
+            enabled: p.enabled,
+            include: &p.include,
+            exclude: &p.exclude,
+            config: &p.config,
+        }))
     }
 }
 

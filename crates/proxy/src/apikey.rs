@@ -100,6 +100,25 @@ impl KeyError {
     }
 }
 
+/// Which credential sources are looked at (the ApikeyCalls plugin's
+/// `extractors`); a source switched off is as if absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sources {
+    pub client_id: bool,
+    pub headers: bool,
+    pub bearer: bool,
+    pub basic: bool,
+}
+
+impl Sources {
+    pub const ALL: Sources = Sources {
+        client_id: true,
+        headers: true,
+        bearer: true,
+        basic: true,
+    };
+}
+
 /// Authenticates the request's API key and checks it may call `route`.
 pub fn check(
     headers: &HeaderMap,
@@ -108,7 +127,19 @@ pub fn check(
     route: &Route,
     now_ms: u64,
 ) -> Result<Arc<ApiKey>, KeyError> {
-    let (key, _) = authenticate(headers, query, state, now_ms)?;
+    check_from(headers, query, state, route, now_ms, Sources::ALL)
+}
+
+/// [`check`], looking only at `sources`.
+pub fn check_from(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    state: &State,
+    route: &Route,
+    now_ms: u64,
+    sources: Sources,
+) -> Result<Arc<ApiKey>, KeyError> {
+    let (key, _) = authenticate_from(headers, query, state, now_ms, sources)?;
     if !key.enabled {
         return Err(KeyError::Disabled);
     }
@@ -129,7 +160,17 @@ pub fn authenticate(
     state: &State,
     now_ms: u64,
 ) -> Result<(Arc<ApiKey>, KeySource), KeyError> {
-    let found = find(headers, query, state);
+    authenticate_from(headers, query, state, now_ms, Sources::ALL)
+}
+
+fn authenticate_from(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    state: &State,
+    now_ms: u64,
+    sources: Sources,
+) -> Result<(Arc<ApiKey>, KeySource), KeyError> {
+    let found = find(headers, query, state, sources);
     match &found {
         Found::Nothing { refused: false } => Err(KeyError::Missing),
         Found::Nothing { refused: true } => Err(KeyError::Invalid),
@@ -160,7 +201,7 @@ pub fn authenticate(
 
 /// The credentials [`check`] would use, as found (for logs and tools).
 pub fn presented(headers: &HeaderMap, query: Option<&str>, state: &State) -> Option<Presented> {
-    let found = find(headers, query, state);
+    let found = find(headers, query, state, Sources::ALL);
     match &found {
         Found::Nothing { .. } => None,
         Found::ClientIdOnly(key) => Some(Presented {
@@ -262,13 +303,19 @@ impl Found<'_> {
     }
 }
 
-fn find<'a>(headers: &'a HeaderMap, query: Option<&'a str>, state: &'a State) -> Found<'a> {
+fn find<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+    state: &'a State,
+    sources: Sources,
+) -> Found<'a> {
     let mut refused = false;
     let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
 
     let alone = header(&API_KEY_HEADER)
         .map(Cow::Borrowed)
-        .or_else(|| query.and_then(query_api_key));
+        .or_else(|| query.and_then(query_api_key))
+        .filter(|_| sources.client_id);
     if let Some(client_id) = alone {
         match state.apikey(client_id.trim()) {
             Some(key) if key.allow_client_id_only => return Found::ClientIdOnly(key),
@@ -276,7 +323,12 @@ fn find<'a>(headers: &'a HeaderMap, query: Option<&'a str>, state: &'a State) ->
         }
     }
 
-    match (header(&CLIENT_ID_HEADER), header(&CLIENT_SECRET_HEADER)) {
+    let pair = if sources.headers {
+        (header(&CLIENT_ID_HEADER), header(&CLIENT_SECRET_HEADER))
+    } else {
+        (None, None)
+    };
+    match pair {
         (Some(client_id), Some(secret)) => {
             return Found::Pair {
                 client_id: client_id.trim(),
@@ -289,10 +341,10 @@ fn find<'a>(headers: &'a HeaderMap, query: Option<&'a str>, state: &'a State) ->
     }
 
     if let Some((scheme, value)) = header(&header::AUTHORIZATION).and_then(split_scheme) {
-        if scheme.eq_ignore_ascii_case("bearer") {
+        if scheme.eq_ignore_ascii_case("bearer") && sources.bearer {
             return Found::Bearer(jwt::decode(value));
         }
-        if scheme.eq_ignore_ascii_case("basic") {
+        if scheme.eq_ignore_ascii_case("basic") && sources.basic {
             return match basic(value, state) {
                 Some((text, split)) => Found::Basic { text, split },
                 None => Found::Nothing { refused: true },

@@ -2,6 +2,7 @@
 //! with the request id, and the status that tells whose fault it was
 //! (4xx: the client's; 502/504: the upstream's; 503: ours, for now).
 
+use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use thiserror::Error;
@@ -84,6 +85,11 @@ impl ProxyError {
     }
 
     pub fn into_response(self, request_id: &str) -> Response<ProxyBody> {
+        self.answer(request_id).map(full)
+    }
+
+    /// The answer, with its body whole (plugins answer with these).
+    pub fn answer(self, request_id: &str) -> Response<Bytes> {
         if self.status().is_server_error() {
             tracing::debug!(request_id, error = %self, "proxy error");
         }
@@ -92,7 +98,7 @@ impl ProxyError {
             "error_description": self.public_description(),
             "request_id": request_id,
         });
-        let mut response = Response::new(full(body.to_string()));
+        let mut response = Response::new(Bytes::from(body.to_string()));
         *response.status_mut() = self.status();
         response
             .headers_mut()

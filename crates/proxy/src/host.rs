@@ -3,8 +3,8 @@
 //! port) would route by one name and reach the backend, as Host and
 //! X-Forwarded-Host, as another, so it is refused before routing.
 
-use http::Request;
 use http::header::HOST;
+use http::{HeaderMap, HeaderValue, Request, Uri};
 use model::router::strip_port;
 
 /// Longest accepted authority: a 253-byte DNS name, a colon, five digits.
@@ -14,9 +14,29 @@ const MAX_AUTHORITY: usize = 260;
 /// Host header. `Ok(None)` when there is none (HTTP/1.0); `Err` when it is
 /// not a well-formed host.
 pub fn request_authority<B>(request: &Request<B>) -> Result<Option<&str>, &'static str> {
-    let raw = match request.uri().authority() {
+    authority(request.uri(), request.headers())
+}
+
+/// The Host value to send upstream: the URI authority when there is one,
+/// which a different Host header may not contradict (RFC 9112 §3.2.2,
+/// RFC 9113 §8.3.1), else the Host header; checked well-formed.
+pub fn original_host(uri: &Uri, headers: &HeaderMap) -> Result<Option<HeaderValue>, &'static str> {
+    let Some(raw) = authority(uri, headers)? else {
+        return Ok(None);
+    };
+    match (uri.authority(), headers.get(HOST)) {
+        (Some(_), Some(header)) if !header.as_bytes().eq_ignore_ascii_case(raw.as_bytes()) => {
+            Err("the Host header does not match the request target")
+        }
+        (None, Some(header)) => Ok(Some(header.clone())),
+        _ => HeaderValue::from_str(raw).map(Some).map_err(|_| INVALID),
+    }
+}
+
+fn authority<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<Option<&'a str>, &'static str> {
+    let raw = match uri.authority() {
         Some(authority) => authority.as_str(),
-        None => match request.headers().get(HOST) {
+        None => match headers.get(HOST) {
             Some(value) => value.to_str().map_err(|_| INVALID)?,
             None => return Ok(None),
         },

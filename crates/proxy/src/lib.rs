@@ -22,8 +22,6 @@ mod canonical;
 pub mod conn;
 /// Data-plane errors and their HTTP mapping.
 mod error;
-/// The ForceHttpsTraffic plugin's redirect.
-mod force_https;
 /// Forwarding headers: trusted proxies, replaced client claims, hop limit.
 mod forwarding;
 /// Hop-by-hop and X-Forwarded-* header rules.
@@ -36,6 +34,8 @@ mod jwt;
 pub mod live;
 /// Prometheus metrics, with per-route handles resolved once.
 pub mod metrics;
+/// Running a route's plugin chain, and what plugins ask of the node.
+mod pipeline;
 /// Per-key quota counters: local atomics, admission, drain and observe.
 pub mod quota;
 /// Per-route balancers and metric handles kept across snapshots.

@@ -11,13 +11,15 @@ use std::time::Duration;
 use http::HeaderValue;
 use http::uri::Authority;
 use model::State;
-use model::route::{Backend, Route};
+use model::route::{Backend, PluginInstance, Route};
 use model::state::{Compiled, Compiler};
 
 use crate::balancer::Balancer;
 use crate::metrics::{Metrics, RouteMetrics};
 
 pub struct RouteRuntime {
+    /// The route's plugins, per step.
+    pub chain: plugins::Chain,
     pub balancer: Balancer,
     pub metrics: RouteMetrics,
     /// `host:port` of each target, parsed once, and as a Host header value.
@@ -27,6 +29,7 @@ pub struct RouteRuntime {
     pub call_timeout: Option<Duration>,
     route_id: String,
     backend: Backend,
+    plugins: Vec<PluginInstance>,
 }
 
 impl RouteRuntime {
@@ -40,7 +43,21 @@ impl RouteRuntime {
                 .filter(|ms| *ms > 0)
                 .map(Duration::from_millis)
         };
+        // Validated at write time; a route that still fails here (a plugin
+        // from a newer leader) answers 503 rather than run unprotected.
+        let chain = route.plugin_chain().unwrap_or_else(|problems| {
+            let reason = problems
+                .first()
+                .map(|p| format!("plugins[{}].{}: {}", p.index, p.path, p.message))
+                .unwrap_or_default();
+            tracing::warn!(route = %route.id, %reason, "route plugins do not compile on this node; the route answers 503");
+            plugins::Chain::unavailable(format!(
+                "route '{}' uses a plugin this node cannot run",
+                route.id
+            ))
+        });
         Self {
+            chain,
             // Down marks and in-flight counts of unchanged targets carry over.
             balancer: Balancer::with_previous(&route.id, backend, previous.map(|p| &p.balancer)),
             metrics: metrics.for_route(&route.id),
@@ -59,6 +76,7 @@ impl RouteRuntime {
             call_timeout: millis("call_timeout"),
             route_id: route.id.clone(),
             backend: backend.clone(),
+            plugins: route.plugins.clone(),
         }
     }
 }
@@ -103,7 +121,9 @@ impl Compiler for RouteCompiler {
             .router
             .routes()
             .map(|route| match before.get(route.id.as_str()) {
-                Some(kept) if kept.backend == route.backend => Arc::clone(kept),
+                Some(kept) if kept.backend == route.backend && kept.plugins == route.plugins => {
+                    Arc::clone(kept)
+                }
                 previous => Arc::new(RouteRuntime::new(
                     route,
                     &self.metrics,

@@ -3,34 +3,36 @@
 //! the answer (or the upgraded connection), and record metrics.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::header::{HOST, SET_COOKIE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use model::apikey::ApiKey;
 use model::route::Route;
-use model::{State, StateHandle, plugins};
+use model::{State, StateHandle};
+use plugins::{RequestCtx, ResponseCtx};
 
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
-use crate::body::{ClientBodyError, ProxyBody, boxed, empty};
+use crate::body::{ClientBodyError, ProxyBody, boxed, empty, full};
 use crate::conn::ConnInfo;
 use crate::error::ProxyError;
-use crate::force_https;
 use crate::forwarding::{self, TrustedProxies};
 use crate::headers::{
     self, DAILY_REMAINING, MONTHLY_REMAINING, PROXY_LATENCY, REQUEST_ID, UPSTREAM_LATENCY,
 };
 use crate::live::body::{Counted, Direction};
 use crate::metrics::{Metrics, UpstreamErrorKind};
-use crate::quota::{QuotaTracker, Remaining};
+use crate::pipeline::{self, NodeServices};
+use crate::quota::QuotaTracker;
 use crate::runtime::{CompiledRoutes, RouteCompiler, RouteRuntime};
 use crate::upstream::{CallError, TlsTarget, Upstream};
 
@@ -146,7 +148,7 @@ impl Proxy {
 
     async fn proxy(
         &self,
-        mut request: Request<Incoming>,
+        request: Request<Incoming>,
         peer: SocketAddr,
         state: &State,
         request_id: &str,
@@ -158,20 +160,25 @@ impl Proxy {
         if !state.loaded {
             return Err((ProxyError::NoState, None));
         }
+        let (mut parts, body) = request.into_parts();
         let bad = |why: &str| (ProxyError::BadRequest(why.into()), None);
         // Matched and forwarded in one canonical form only.
-        let path = crate::canonical::path(request.uri().path()).map_err(bad)?;
-        let authority = crate::host::request_authority(&request).map_err(bad)?;
-        let host = authority.map(model::router::strip_port).unwrap_or_default();
-        let hops = forwarding::hops(request.headers())
+        let path = crate::canonical::path(parts.uri.path()).map_err(bad)?;
+        // The host sent upstream is the one the route was chosen by.
+        let original_host = crate::host::original_host(&parts.uri, &parts.headers).map_err(bad)?;
+        let host = original_host
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(model::router::strip_port)
+            .unwrap_or_default();
+        let hops = forwarding::hops(&parts.headers)
             .map_err(|hops| (ProxyError::LoopDetected(hops), None))?;
-        let headers = request.headers();
         let found = state.router.find(
             host,
             &path,
-            request.method().as_str(),
-            request.uri().query(),
-            |name| headers.get(name).and_then(|v| v.to_str().ok()),
+            parts.method.as_str(),
+            parts.uri.query(),
+            |name| parts.headers.get(name).and_then(|v| v.to_str().ok()),
         );
         let Some(found) = found else {
             return Err((
@@ -194,26 +201,50 @@ impl Proxy {
             None => Arc::new(RouteRuntime::new(&route, &self.metrics, None)),
         };
         let fail = |error: ProxyError| (error, Some((runtime.clone(), route.clone())));
-        let conn = ConnInfo::of(&request);
-        if !conn.tls && route.uses_plugin(plugins::FORCE_HTTPS_TRAFFIC) {
-            let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            let redirect = force_https::redirect(host, path_and_query, self.settings.https_port)
-                .ok_or_else(|| fail(ProxyError::BadRequest("invalid host".into())))?;
-            self.metrics.record(
-                &runtime.metrics,
-                redirect.status().as_u16(),
-                started.elapsed().as_secs_f64(),
-                None,
-            );
-            if let Some(bytes) = redirect.body().size_hint().exact() {
-                self.metrics.live.add_bytes_out(bytes);
+        let conn = parts
+            .extensions
+            .get::<ConnInfo>()
+            .copied()
+            .unwrap_or_default();
+
+        // The route's plugins, step by step; a route without any skips this.
+        let services = NodeServices {
+            state,
+            route: &route,
+            quotas: &self.quotas,
+            request_id,
+            https_port: self.settings.https_port,
+            remaining: Cell::new(None),
+        };
+        let mut override_host = false;
+        if !runtime.chain.is_empty() {
+            let mut ctx = RequestCtx {
+                method: &parts.method,
+                path: &path,
+                query: parts.uri.query(),
+                host,
+                path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+                tls: conn.tls,
+                client_ip: peer.ip(),
+                headers: &mut parts.headers,
+                override_host: false,
+                services: &services,
+            };
+            if let Some(answer) = pipeline::request_steps(&runtime.chain, &mut ctx) {
+                let answer = self.plugin_answer(answer, &runtime, &parts.method, &path, started);
+                return Ok((answer, Some(route)));
             }
-            return Ok((redirect, Some(route)));
+            override_host = ctx.override_host;
         }
+        let remaining = services.remaining.take();
+        // What the response steps need once the request head has gone.
+        let response_steps = (!runtime.chain.transform_response.is_empty())
+            .then(|| (parts.method.clone(), path.to_string()));
+
         // The path and query sent upstream; the request's own when nothing
         // changes (the common case), so that no new string is built.
         let path_and_query = {
-            let uri = request.uri();
+            let uri = &parts.uri;
             let upstream_path = found.upstream_path_cow(&path);
             let query = uri.query().map(apikey::strip_query_credentials);
             let unchanged = upstream_path == uri.path()
@@ -232,39 +263,13 @@ impl Proxy {
                 }
             }
         };
-        // The host sent upstream must be the one the route was chosen by:
-        // the URI authority when there is one (HTTP/2, absolute-form), which
-        // a different Host header may not contradict (RFC 9112 §3.2.2,
-        // RFC 9113 §8.3.1), else the Host header.
-        let original_host = match (request.uri().authority(), request.headers().get(HOST)) {
-            (Some(authority), Some(header))
-                if !header
-                    .as_bytes()
-                    .eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
-            {
-                return Err(fail(ProxyError::BadRequest(
-                    "the Host header does not match the request target".into(),
-                )));
-            }
-            (Some(_), _) => authority.and_then(|a| HeaderValue::from_str(a).ok()),
-            // Checked by `request_authority`: a well-formed name[:port].
-            (None, Some(header)) => Some(header.clone()),
-            (None, None) => None,
+
+        let upgrade = headers::wants_upgrade(&parts.headers);
+        let client_upgrade = if upgrade {
+            parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+        } else {
+            None
         };
-
-        let mut remaining: Option<Remaining> = None;
-        if route.uses_plugin(plugins::APIKEY_CALLS) {
-            let now = now_ms();
-            let key: Arc<ApiKey> =
-                apikey::check(request.headers(), request.uri().query(), state, &route, now)
-                    .map_err(|e| fail(e.into()))?;
-            remaining = Some(self.quotas.admit(&key, now).map_err(|e| fail(e.into()))?);
-            apikey::strip_credentials(request.headers_mut());
-        }
-
-        let upgrade = headers::wants_upgrade(request.headers());
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
-        let (mut parts, body) = request.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
         forwarding::apply(
             &mut parts.headers,
@@ -278,7 +283,6 @@ impl Proxy {
             .headers
             .insert(REQUEST_ID.clone(), RequestId::value_of(request_id));
         parts.version = http::Version::HTTP_11;
-        let override_host = route.uses_plugin(plugins::OVERRIDE_HOST);
 
         // Only a body-less request can be replayed on another target.
         let mut body = Some(body);
@@ -411,6 +415,18 @@ impl Proxy {
                     {
                         out.append(SET_COOKIE, value);
                     }
+                    // Last, so that plugins see (and may change) every header.
+                    if let Some((method, path)) = &response_steps {
+                        pipeline::response_steps(
+                            &runtime.chain,
+                            &mut ResponseCtx {
+                                status: head.status,
+                                headers: &mut head.headers,
+                                method,
+                                path,
+                            },
+                        );
+                    }
                     self.metrics.record(
                         &runtime.metrics,
                         head.status.as_u16(),
@@ -454,6 +470,39 @@ impl Proxy {
                 }
             }
         }
+    }
+}
+
+impl Proxy {
+    /// A plugin's answer, through the route's response steps, counted like
+    /// any answer of the route.
+    fn plugin_answer(
+        &self,
+        mut answer: Response<Bytes>,
+        runtime: &RouteRuntime,
+        method: &http::Method,
+        path: &str,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        let status = answer.status();
+        pipeline::response_steps(
+            &runtime.chain,
+            &mut ResponseCtx {
+                status,
+                headers: answer.headers_mut(),
+                method,
+                path,
+            },
+        );
+        let bytes = answer.body().len() as u64;
+        self.metrics.record(
+            &runtime.metrics,
+            status.as_u16(),
+            started.elapsed().as_secs_f64(),
+            None,
+        );
+        self.metrics.live.add_bytes_out(bytes);
+        answer.map(full)
     }
 }
 

@@ -53,6 +53,10 @@ pub fn document(mode: &str) -> Json<Value> {
     );
     admin_users(&mut add);
     add(
+        "/api/plugins",
+        json!({"get": read("The route plugins this node runs: id, name, description, steps, default config and the JSON schema of the config", "Node", json!({"type": "array", "items": schema("Plugin")}))}),
+    );
+    add(
         "/api/live",
         json!({"get": read("Live traffic figures of this node over the last 10 s (requests/s, errors, latency p50/p99, data in/out, connections, CPU, memory)", "Node", schema("LiveFigures"))}),
     );

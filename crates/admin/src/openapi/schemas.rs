@@ -50,7 +50,12 @@ pub fn components() -> Value {
                         "tls": {"type": "boolean"}, "weight": {"type": "integer", "minimum": 1}, "backup": {"type": "boolean"}}}},
                     "root": {"type": "string"}, "rewrite": {"type": "boolean"},
                     "load_balancing": {"type": "object", "properties": {"type": {"type": "string"}}}}},
-                "plugins": {"type": "array", "items": {"type": "object", "properties": {"plugin": {"type": "string"}, "enabled": {"type": "boolean"}, "config": {"type": "object"}}}}
+                "plugins": {"type": "array", "description": "run in this order within each step; GET /api/plugins lists each plugin's steps, defaults and config schema", "items": {"type": "object", "required": ["plugin"], "properties": {
+                    "plugin": {"type": "string", "description": format!("an enabled plugin must be one of: {}", plugins::registry::ids().join(", "))},
+                    "enabled": {"type": "boolean"},
+                    "include": {"type": "array", "items": {"type": "string"}, "description": "regular expressions on the whole path; empty: every path"},
+                    "exclude": {"type": "array", "items": {"type": "string"}},
+                    "config": {"type": "object"}}}}
             })),
             "ApiKey": entity(&[], json!({
                 "clientId": {"type": "string"}, "clientSecret": {"type": "string"}, "clientName": {"type": "string"},
@@ -64,6 +69,10 @@ pub fn components() -> Value {
                 "authorizedCallsPerDay": {"type": "integer"}, "currentCallsPerDay": {"type": "integer"}, "remainingCallsPerDay": {"type": "integer"},
                 "authorizedCallsPerMonth": {"type": "integer"}, "currentCallsPerMonth": {"type": "integer"}, "remainingCallsPerMonth": {"type": "integer"}
             }},
+            "Plugin": {"type": "object", "required": ["id", "name", "description", "steps", "default_config", "config_schema"], "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
+                "steps": {"type": "array", "items": {"type": "string", "enum": ["PreRoute", "ValidateAccess", "TransformRequest", "TransformResponse"]}},
+                "default_config": {"type": "object"}, "config_schema": {"type": "object"}}},
             "LiveFigures": {"type": "object", "properties": {
                 "requestsPerSec": {"type": "number"}, "errorsPerSec": {"type": "number", "description": "answers with status >= 500"},
                 "p50Ms": {"type": "number", "description": "0 when no request in the window"}, "p99Ms": {"type": "number"},

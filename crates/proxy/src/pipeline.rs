@@ -1,0 +1,114 @@
+//! A route's plugin chain on the request path: the request steps in order
+//! (pre-route, access, request transformation; the first answer wins), and
+//! the response steps on the way back. What plugins ask of the node (API
+//! key checks, quotas, the HTTPS port) is [`NodeServices`].
+
+use std::cell::Cell;
+
+use bytes::Bytes;
+use http::Response;
+use model::State;
+use model::route::Route;
+use plugins::apikey_calls::ApikeyCallsConfig;
+use plugins::{Chain, Flow, Instance, RequestCtx, ResponseCtx, Services};
+
+use crate::apikey::{self, KeyError, Sources};
+use crate::error::ProxyError;
+use crate::quota::{QuotaTracker, Remaining};
+use crate::service::now_ms;
+
+/// Runs the request steps; `Some` is a plugin's answer to send instead of
+/// calling the backend.
+pub fn request_steps(chain: &Chain, request: &mut RequestCtx<'_>) -> Option<Response<Bytes>> {
+    type StepFn = fn(&Instance, &mut RequestCtx<'_>) -> Flow;
+    let steps: [(&[Instance], StepFn); 3] = [
+        (&chain.pre_route, |i, r| i.plugin.pre_route(r)),
+        (&chain.validate_access, |i, r| i.plugin.validate_access(r)),
+        (&chain.transform_request, |i, r| {
+            i.plugin.transform_request(r)
+        }),
+    ];
+    for (instances, run) in steps {
+        for instance in instances {
+            if !instance.applies(request.path) {
+                continue;
+            }
+            if let Flow::Answer(answer) = run(instance, request) {
+                return Some(answer);
+            }
+        }
+    }
+    None
+}
+
+/// Runs the response steps on a response head.
+pub fn response_steps(chain: &Chain, response: &mut ResponseCtx<'_>) {
+    for instance in chain.transform_response.iter() {
+        if instance.applies(response.path) {
+            instance.plugin.transform_response(response);
+        }
+    }
+}
+
+/// What the node lends plugins for one request.
+pub struct NodeServices<'a> {
+    pub state: &'a State,
+    pub route: &'a Route,
+    pub quotas: &'a QuotaTracker,
+    pub request_id: &'a str,
+    pub https_port: u16,
+    /// The key's quota left, once ApikeyCalls counted the call.
+    pub remaining: Cell<Option<Remaining>>,
+}
+
+impl NodeServices<'_> {
+    fn refuse(&self, error: ProxyError) -> Box<Response<Bytes>> {
+        Box::new(error.answer(self.request_id))
+    }
+}
+
+impl Services for NodeServices<'_> {
+    fn check_apikey(
+        &self,
+        config: &ApikeyCallsConfig,
+        request: &mut RequestCtx<'_>,
+    ) -> Result<(), Box<Response<Bytes>>> {
+        let extractors = &config.extractors;
+        let sources = Sources {
+            client_id: extractors.client_id.enabled,
+            headers: extractors.custom_headers.enabled,
+            bearer: extractors.jwt.enabled,
+            basic: extractors.basic.enabled,
+        };
+        let now = now_ms();
+        let checked = apikey::check_from(
+            request.headers,
+            request.query,
+            self.state,
+            self.route,
+            now,
+            sources,
+        );
+        let key = match checked {
+            Ok(key) => key,
+            // Otoroshi's `mandatory: false`: a call without any key passes.
+            Err(KeyError::Missing) if !config.mandatory => return Ok(()),
+            Err(error) => return Err(self.refuse(error.into())),
+        };
+        if config.update_quotas {
+            let remaining = self
+                .quotas
+                .admit(&key, now)
+                .map_err(|e| self.refuse(e.into()))?;
+            self.remaining.set(Some(remaining));
+        }
+        if config.wipe_backend_request {
+            apikey::strip_credentials(request.headers);
+        }
+        Ok(())
+    }
+
+    fn https_port(&self) -> u16 {
+        self.https_port
+    }
+}
