@@ -226,8 +226,7 @@ fn decode(bytes: &[u8]) -> AdminResult<Value> {
 fn keep_an_admin_key(ctx: &AdminContext, id: &str, replacement: Option<&Value>) -> AdminResult<()> {
     let state = ctx.state.load();
     let now = crate::now_ms();
-    let usable =
-        |k: &model::apikey::ApiKey| k.enabled && k.is_admin() && !k.expired(now) && !k.read_only;
+    let usable = |k: &model::apikey::ApiKey| k.can_administer(now);
     let others = state
         .apikeys
         .values()

@@ -87,6 +87,7 @@ pub async fn prepare(
             store.clone(),
             leader_settings(config, info, http_port),
             live.clone(),
+            api_keys(state.clone()),
         );
         admin::router_with(
             ctx.clone(),
@@ -115,6 +116,11 @@ pub async fn prepare(
         notes,
         kind: PlaneKind::Store(StoreNode { store }),
     })
+}
+
+/// Quota pushes are checked against the keys of the state in force.
+fn api_keys(state: Arc<StateHandle>) -> cluster::leader::ApiKeys {
+    Arc::new(move |client_id: &str| state.load().apikey(client_id).cloned())
 }
 
 /// The admin UI on `ui.host`, with its first admin user when there is none.

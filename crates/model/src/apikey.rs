@@ -17,6 +17,21 @@ pub const UNLIMITED: u64 = 10_000_000;
 /// The service group whose keys may use the admin API (Otoroshi's name).
 pub const ADMIN_API_GROUP: &str = "admin-api-group";
 
+/// Metadata entry that narrows an admin key to one role (see [`ApiKey::role`]).
+pub const ROLE_METADATA: &str = "komainu.role";
+
+/// What an admin key may do. A key without `komainu.role` metadata is a
+/// full admin key (read-write, or read-only with `readOnly`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything the admin API allows (within `readOnly`).
+    Admin,
+    /// `"komainu.role": "worker"`: a cluster worker's key. It may pull the
+    /// cluster state and push quotas, nothing else, so that a compromised
+    /// worker cannot rewrite the configuration.
+    Worker,
+}
+
 fn yes() -> bool {
     true
 }
@@ -83,6 +98,14 @@ impl ApiKey {
                 _ => errors.push(path, format!("'{entity}' must be route_<id> or group_<id>")),
             }
         }
+        if let Some(role) = self.metadata.get(ROLE_METADATA)
+            && !matches!(role.as_str(), "admin" | "worker")
+        {
+            errors.push(
+                format!("metadata.{ROLE_METADATA}"),
+                format!("'{role}' is not a role; use 'worker' (cluster workers) or 'admin'"),
+            );
+        }
         for feature in ["restrictions", "rotation"] {
             if enabled_object(self.extra.get(feature)) {
                 errors.push(
@@ -109,6 +132,26 @@ impl ApiKey {
         self.authorized_entities
             .iter()
             .any(|e| e == &format!("group_{ADMIN_API_GROUP}"))
+    }
+
+    /// The role the key's metadata gives it. An unknown role value is read
+    /// as `Worker`, the least power, rather than as a full admin: a typo must
+    /// not widen a key.
+    pub fn role(&self) -> Role {
+        match self.metadata.get(ROLE_METADATA).map(String::as_str) {
+            None | Some("admin") => Role::Admin,
+            Some(_) => Role::Worker,
+        }
+    }
+
+    /// An enabled, unexpired, read-write admin key with the full admin role:
+    /// one that can still administer (the last of them may not be removed).
+    pub fn can_administer(&self, now_ms: u64) -> bool {
+        self.enabled
+            && self.is_admin()
+            && !self.expired(now_ms)
+            && !self.read_only
+            && self.role() == Role::Admin
     }
 
     pub fn expired(&self, now_ms: u64) -> bool {

@@ -58,6 +58,9 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// TLS handshakes that failed or timed out on the HTTPS listener.
     pub tls_handshake_failures: Counter,
+    /// Quota increments a leader refused from a worker push (unknown key,
+    /// malformed counter, or more calls than the key's quota allows).
+    pub cluster_refused_quota_increments: Counter,
     /// The live figures' counters (`GET /api/live`, cluster stats).
     pub live: Arc<LiveCounters>,
 }
@@ -85,6 +88,7 @@ impl Metrics {
         let unmatched = Counter::default();
         let open_connections = Gauge::default();
         let tls_handshake_failures = Counter::default();
+        let cluster_refused_quota_increments = Counter::default();
         registry.register(
             "requests",
             "Proxied requests by route and status class",
@@ -125,6 +129,11 @@ impl Metrics {
             "TLS handshakes that failed or timed out",
             tls_handshake_failures.clone(),
         );
+        registry.register(
+            "cluster_refused_quota_increments",
+            "Quota increments refused from worker pushes",
+            cluster_refused_quota_increments.clone(),
+        );
         Self {
             registry,
             requests,
@@ -135,6 +144,7 @@ impl Metrics {
             unmatched,
             open_connections,
             tls_handshake_failures,
+            cluster_refused_quota_increments,
             live: Arc::new(LiveCounters::default()),
         }
     }
