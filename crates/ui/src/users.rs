@@ -156,11 +156,29 @@ fn hash_now(password: &str) -> Result<String, UiError> {
     bcrypt::hash(password, COST).map_err(|e| UiError::Internal(format!("hashing a password: {e}")))
 }
 
+/// How many bcrypt computations may run at once: max(1, cores / 4), so
+/// that sign-ins and password changes never take more than a quarter of
+/// the machine from the traffic the node proxies.
+pub fn bcrypt_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 4).max(1)
+}
+
+/// Taken by every bcrypt run (check, hash, decoy): the node-wide bound.
+fn bcrypt_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(bcrypt_slots()))
+}
+
 /// bcrypt takes tens of ms of CPU: it runs off the async workers that
-/// serve traffic.
+/// serve traffic, one of `bcrypt_slots` at a time (later ones wait).
 async fn off_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, UiError> {
+    let _permit = bcrypt_permits()
+        .acquire()
+        .await
+        .map_err(|e| UiError::Internal(format!("password work: {e}")))?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| UiError::Internal(format!("password work: {e}")))
