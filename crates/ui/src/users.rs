@@ -132,24 +132,57 @@ pub async fn ensure_admin_user(
     }
 }
 
+/// Another admin user who may write, exactly as stored, as the
+/// `Op::Expect` a change that takes write rights from `leaving` must carry:
+/// two such changes at once each count on the other, and the store lets at
+/// most one through. `None` when there is no such user.
+pub async fn other_writer(store: &dyn Store, leaving: &str) -> Result<Option<Op>, StoreError> {
+    let mut found: Option<Op> = None;
+    store::scan_each::<StoreError>(store, KIND, 500, |id, bytes| {
+        let writer = id != leaving
+            && serde_json::from_slice::<AdminUser>(bytes).is_ok_and(|user| !user.read_only);
+        if writer {
+            found = Some(Op::Expect {
+                kind: KIND.to_string(),
+                id: id.to_string(),
+                value: bytes.to_vec(),
+            });
+            return Ok(std::ops::ControlFlow::Break(()));
+        }
+        Ok(std::ops::ControlFlow::Continue(()))
+    })
+    .await?;
+    Ok(found)
+}
+
 /// Writes a user under `condition` (create: `MustNotExist`, change: `MustExist`).
 pub async fn save(
     store: &dyn Store,
     user: &AdminUser,
     condition: Condition,
 ) -> Result<u64, StoreError> {
+    save_guarded(store, user, condition, None).await
+}
+
+/// `save`, with a guard op (see `other_writer`) in the same atomic write.
+pub async fn save_guarded(
+    store: &dyn Store,
+    user: &AdminUser,
+    condition: Condition,
+    guard: Option<Op>,
+) -> Result<u64, StoreError> {
     let value = serde_json::to_vec(user).map_err(|e| StoreError::Unavailable {
         backend: store.backend(),
         message: format!("encoding admin user '{}': {e}", user.username),
     })?;
-    store
-        .write(vec![Op::Put {
-            kind: KIND.to_string(),
-            id: user.username.clone(),
-            value,
-            condition,
-        }])
-        .await
+    let mut ops = vec![Op::Put {
+        kind: KIND.to_string(),
+        id: user.username.clone(),
+        value,
+        condition,
+    }];
+    ops.extend(guard);
+    store.write(ops).await
 }
 
 fn hash_now(password: &str) -> Result<String, UiError> {
