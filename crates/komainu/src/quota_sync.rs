@@ -5,7 +5,6 @@
 //! counts at most once (see `Flusher`); a failed one is sent again as is;
 //! nothing is lost and nothing is counted twice.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -88,9 +87,8 @@ impl Flusher {
     }
 
     /// Drains the tracker into new batches, sends every pending batch in
-    /// order until one fails, then re-reads the totals of the windows the
-    /// node serves (those still in a pending batch excepted: their store
-    /// total may or may not hold the batch yet).
+    /// order until one fails, then, when all landed, re-reads the totals of
+    /// the windows the node serves.
     pub async fn flush(&self, store: &dyn Store, quotas: &QuotaTracker) {
         let mut pending = self.pending.lock().await;
         let drained = quotas.drain();
@@ -128,26 +126,23 @@ impl Flusher {
                 }
             }
         }
+        let failed = sent < pending.len();
         pending.drain(..sent);
-        let unsettled: HashSet<String> = pending
-            .iter()
-            .flat_map(|batch| batch.increments.iter().map(|i| i.key.clone()))
-            .collect();
         drop(pending);
-        refresh(store, quotas, &unsettled).await;
+        // With the store failing, reading totals would only wait for another
+        // timeout; and a batch still pending may or may not be in them.
+        if !failed {
+            refresh(store, quotas).await;
+        }
     }
 }
 
-/// Re-reads the totals of the open windows this node serves, `unsettled`
-/// ones excepted: what this node just added, what other nodes sharing the
-/// store counted, and a reset made through another node's admin API reach
-/// this node's admission this way (a lower total is taken as is).
-async fn refresh(store: &dyn Store, quotas: &QuotaTracker, unsettled: &HashSet<String>) {
-    let windows: Vec<(String, u64)> = quotas
-        .live_windows()
-        .into_iter()
-        .filter(|(key, _)| !unsettled.contains(key))
-        .collect();
+/// Re-reads the totals of the open windows this node serves: what this
+/// node just added, what other nodes sharing the store counted, and a reset
+/// made through another node's admin API reach this node's admission this
+/// way (a lower total is taken as is).
+async fn refresh(store: &dyn Store, quotas: &QuotaTracker) {
+    let windows: Vec<(String, u64)> = quotas.live_windows();
     for chunk in windows.chunks(REFRESH_CHUNK) {
         let keys: Vec<String> = chunk.iter().map(|(key, _)| key.clone()).collect();
         match store.counters(&keys).await {

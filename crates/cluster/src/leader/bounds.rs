@@ -49,7 +49,13 @@ pub(crate) fn check(
     let mut refused: Vec<Refused> = Vec::new();
     let mut verdicts: HashMap<String, bool> = HashMap::new();
     for (key, sum) in sums {
-        let verdict = allowed(key, sum, keys);
+        // Zero only asks for the total (a worker asks for every window it
+        // serves, a deleted key's too): nothing to judge.
+        let verdict = if sum == 0 {
+            Ok(())
+        } else {
+            allowed(key, sum, keys)
+        };
         if let Err(why) = &verdict {
             refused.push(Refused {
                 key: key.to_string(),
@@ -128,13 +134,15 @@ mod tests {
             ("quotas:ghost:daily:20260101".to_string(), 1, 5),
             ("quotas:k:weekly:1".to_string(), 1, 5),
             ("quotas:k:daily:x".to_string(), 1, 5),
+            ("quotas:gone:daily:20260101".to_string(), 0, 5),
         ];
         let (kept, refused) = check(push, &keys(), 0);
         assert_eq!(
             kept,
             vec![
                 ("quotas:a:b:daily:20260101".to_string(), 10, 5),
-                ("quotas:k:monthly:202601".to_string(), 1000, 5)
+                ("quotas:k:monthly:202601".to_string(), 1000, 5),
+                ("quotas:gone:daily:20260101".to_string(), 0, 5)
             ]
         );
         let refused: Vec<&str> = refused.iter().map(|r| r.key.as_str()).collect();
