@@ -96,7 +96,11 @@ async fn a_worker_key_syncs_a_worker_but_cannot_administer() {
     // Nor does it sign in to the UI, where a full admin key does.
     let mut ui = common::ui::UiClient::new(&leader);
     let page = ui.login(WORKER_ID, WORKER_SECRET).await;
-    assert_ne!(page.status.as_u16(), 303, "a worker key signed in to the UI");
+    assert_ne!(
+        page.status.as_u16(),
+        303,
+        "a worker key signed in to the UI"
+    );
     let page = ui.login(common::ADMIN_ID, common::ADMIN_SECRET).await;
     assert_eq!(page.status.as_u16(), 303, "{}", page.text);
     // What a worker needs still works with it.

@@ -165,3 +165,34 @@ fn enabled_object(value: Option<&Value>) -> bool {
         .and_then(Value::as_bool)
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(metadata: serde_json::Value) -> ApiKey {
+        serde_json::from_value(serde_json::json!({"clientId": "k", "clientSecret": "s",
+            "clientName": "k", "authorizedEntities": ["group_admin-api-group"],
+            "metadata": metadata}))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_worker_role_narrows_an_admin_key() {
+        assert_eq!(key(serde_json::json!({})).role(), Role::Admin);
+        assert_eq!(
+            key(serde_json::json!({"komainu.role": "admin"})).role(),
+            Role::Admin
+        );
+        let worker = key(serde_json::json!({"komainu.role": "worker"}));
+        assert_eq!(worker.role(), Role::Worker);
+        assert!(worker.is_admin() && !worker.can_administer(0));
+        assert!(key(serde_json::json!({})).can_administer(0));
+        // A typo is refused on write, and reads as the least power.
+        let typo = key(serde_json::json!({"komainu.role": "wroker"}));
+        assert_eq!(typo.role(), Role::Worker);
+        let errors = typo.validate().unwrap_err();
+        assert_eq!(errors.0[0].path, "metadata.komainu.role");
+    }
+}
