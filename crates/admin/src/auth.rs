@@ -105,7 +105,7 @@ pub async fn require_admin(
             "{path} holds every secret: read-only admins may not read it"
         )));
     }
-    Ok(crate::redact::for_reader(&method, &path, next.run(request).await).await)
+    Ok(crate::redact::for_reader(&method, next.run(request).await).await)
 }
 
 /// The calls a worker makes to its leaders: pull the state (which also

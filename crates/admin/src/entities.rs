@@ -119,7 +119,7 @@ pub async fn patch(
     body: Value,
 ) -> AdminResult<Json<Value>> {
     let mut current = load(ctx, kind, id).await?;
-    patch::apply(&mut current, body)?;
+    patch::apply(&mut current, body, ctx.max_body_size)?;
     let entity = normalize(kind, current, Some(id))?;
     same_id(kind, id, &entity)?;
     write(ctx, kind, entity, Condition::MustExist).await
@@ -145,8 +145,12 @@ pub async fn delete(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Jso
     Ok(Json(json!({"deleted": true})))
 }
 
+/// A new entity's fields, shown like a stored one: a certificate's empty
+/// `privateKey` is left out too, as the API never returns that field.
 pub fn new_template(kind: Kind) -> Json<Value> {
-    Json(template(kind))
+    let mut entity = template(kind);
+    redact(kind, &mut entity);
+    Json(entity)
 }
 
 /// The stored document, or the kind's default for the global config, which

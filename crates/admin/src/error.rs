@@ -26,6 +26,9 @@ pub enum AdminError {
     Validation(#[from] ValidationErrors),
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A limit other than the body's: what the request would build.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
     #[error(transparent)]
@@ -46,7 +49,9 @@ impl AdminError {
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::BadRequest(_) | AdminError::Validation(_) => StatusCode::BAD_REQUEST,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
-            AdminError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AdminError::PayloadTooLarge { .. } | AdminError::TooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             AdminError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Store(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }) => {
                 StatusCode::CONFLICT
@@ -65,7 +70,7 @@ impl AdminError {
             AdminError::NotFound(_) | AdminError::Store(StoreError::NotFound { .. }) => "not_found",
             AdminError::BadRequest(_) => "bad_request",
             AdminError::Validation(_) => "validation_failed",
-            AdminError::PayloadTooLarge { .. } => "payload_too_large",
+            AdminError::PayloadTooLarge { .. } | AdminError::TooLarge(_) => "payload_too_large",
             AdminError::MethodNotAllowed { .. } => "method_not_allowed",
             AdminError::Conflict(_)
             | AdminError::Store(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }) => {

@@ -9,6 +9,11 @@ use serde_json::Value;
 
 use crate::error::AdminError;
 
+/// Bounds of `page` and `pageSize`, documented in the OpenAPI document; a
+/// client that wants everything leaves `pageSize` out.
+pub const MAX_PAGE: usize = 1_000_000;
+pub const MAX_PAGE_SIZE: usize = 100_000;
+
 pub struct ListQuery {
     page: usize,
     page_size: Option<usize>,
@@ -17,13 +22,13 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn parse(params: &HashMap<String, String>) -> Result<Self, AdminError> {
-        let number = |name: &str| -> Result<Option<usize>, AdminError> {
+        let number = |name: &str, max: usize| -> Result<Option<usize>, AdminError> {
             match params.get(name) {
                 None => Ok(None),
                 Some(raw) => match raw.parse::<usize>() {
-                    Ok(n) if n >= 1 => Ok(Some(n)),
+                    Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
                     _ => Err(AdminError::BadRequest(format!(
-                        "query parameter {name}='{raw}': expected an integer >= 1"
+                        "query parameter {name}='{raw}': expected an integer from 1 to {max}"
                     ))),
                 },
             }
@@ -37,8 +42,8 @@ impl ListQuery {
             .collect();
         filters.sort();
         Ok(Self {
-            page: number("page")?.unwrap_or(1),
-            page_size: number("pageSize")?,
+            page: number("page", MAX_PAGE)?.unwrap_or(1),
+            page_size: number("pageSize", MAX_PAGE_SIZE)?,
             filters,
         })
     }
@@ -71,5 +76,36 @@ fn scalar_eq(value: &Value, expected: &str) -> bool {
         Value::Number(n) => n.to_string() == expected,
         Value::Bool(b) => b.to_string() == expected,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<ListQuery, AdminError> {
+        let params = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ListQuery::parse(&params)
+    }
+
+    #[test]
+    fn page_and_page_size_are_bounded() {
+        assert!(parse(&[("page", "1000000"), ("pageSize", "100000")]).is_ok());
+        for (name, raw) in [
+            ("page", "0"),
+            ("page", "1000001"),
+            ("pageSize", "100001"),
+            ("pageSize", "99999999999999999999999"),
+            ("pageSize", "-1"),
+        ] {
+            let err = parse(&[(name, raw)]).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains(name)),
+                "{name}={raw}: {err:?}"
+            );
+        }
     }
 }

@@ -1,61 +1,56 @@
-//! What a read-only caller may not read: the secrets of admin keys (with one
-//! it could sign in as a writer) and the cluster state, which holds every
-//! secret. A read-only admin may still see other keys' secrets: showing
-//! them to the people who manage them is what the key pages are for.
+//! What a read-only caller may not read: any secret. Every JSON answer it
+//! gets has the values of secret fields (API key secrets, private keys)
+//! replaced by the mask, whatever the path, so a new endpoint cannot leak
+//! one by forgetting to ask; and the cluster state, which is made of
+//! secrets, is refused outright. The mask is refused as a secret on writes
+//! (`model::secret`), so a reader's export posted back changes no secret.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use model::apikey::ADMIN_API_GROUP;
+use model::secret::{MASK, SECRET_FIELDS};
 use serde_json::Value;
 
 use crate::error::AdminError;
-
-pub const HIDDEN: &str = "********";
-
-/// Paths whose answers hold API keys.
-fn holds_keys(path: &str) -> bool {
-    path.starts_with("/api/apikeys")
-        || path.starts_with("/apis/apim.otoroshi.io/")
-        || path == "/api/otoroshi.json"
-}
 
 /// Refused outright for read-only callers.
 pub fn forbidden_to_readers(path: &str) -> bool {
     path == "/api/cluster/state"
 }
 
-fn is_admin_key(key: &Value) -> bool {
-    let admin = format!("group_{ADMIN_API_GROUP}");
-    key.get("authorizedEntities")
-        .and_then(Value::as_array)
-        .is_some_and(|entities| entities.iter().any(|e| e.as_str() == Some(&admin)))
-}
-
-fn hide_in_key(key: &mut Value) {
-    if is_admin_key(key)
-        && let Some(secret) = key.get_mut("clientSecret")
-    {
-        *secret = Value::String(HIDDEN.to_string());
-    }
-}
-
-/// Hides admin keys' secrets in a key, a list of keys or a full export.
-pub fn hide_admin_secrets(value: &mut Value) {
+/// Replaces every non-empty secret value in `value`, at any depth.
+pub fn hide_secrets(value: &mut Value) {
     match value {
-        Value::Array(keys) => keys.iter_mut().for_each(hide_in_key),
-        Value::Object(object) => match object.get_mut("apiKeys") {
-            Some(Value::Array(keys)) => keys.iter_mut().for_each(hide_in_key),
-            _ => hide_in_key(value),
-        },
+        Value::Array(items) => items.iter_mut().for_each(hide_secrets),
+        Value::Object(object) => {
+            for (name, field) in object.iter_mut() {
+                match field {
+                    Value::String(secret)
+                        if !secret.is_empty() && SECRET_FIELDS.contains(&name.as_str()) =>
+                    {
+                        *secret = MASK.to_string();
+                    }
+                    other => hide_secrets(other),
+                }
+            }
+        }
         _ => {}
     }
 }
 
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
 /// The answer of a read-only caller's request, with admin secrets hidden.
-pub async fn for_reader(method: &Method, path: &str, response: Response) -> Response {
-    if method != Method::GET || !holds_keys(path) || response.status() != StatusCode::OK {
+/// Streams (SSE) and other media types carry no entities and pass as they are.
+pub async fn for_reader(method: &Method, response: Response) -> Response {
+    if method != Method::GET || response.status() != StatusCode::OK || !is_json(&response) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -66,7 +61,7 @@ pub async fn for_reader(method: &Method, path: &str, response: Response) -> Resp
     let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    hide_admin_secrets(&mut value);
+    hide_secrets(&mut value);
     let text = value.to_string();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
@@ -82,19 +77,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn only_admin_keys_lose_their_secret() {
+    fn every_secret_is_hidden_at_any_depth() {
         let admin = json!({"clientId": "a", "clientSecret": "s", "authorizedEntities": ["group_admin-api-group"]});
         let plain =
             json!({"clientId": "b", "clientSecret": "t", "authorizedEntities": ["group_default"]});
         let mut list = json!([admin.clone(), plain.clone()]);
-        hide_admin_secrets(&mut list);
-        assert_eq!(list[0]["clientSecret"], HIDDEN);
-        assert_eq!(list[1]["clientSecret"], "t");
-        let mut export = json!({"apiKeys": [admin.clone()], "routes": []});
-        hide_admin_secrets(&mut export);
-        assert_eq!(export["apiKeys"][0]["clientSecret"], HIDDEN);
-        let mut one = admin;
-        hide_admin_secrets(&mut one);
-        assert_eq!(one["clientSecret"], HIDDEN);
+        hide_secrets(&mut list);
+        assert_eq!(list[0]["clientSecret"], MASK);
+        assert_eq!(list[1]["clientSecret"], MASK);
+        assert_eq!(list[1]["clientId"], "b");
+        let mut export = json!({"apiKeys": [admin], "certificates": [{"id": "c", "privateKey": "-----BEGIN", "chain": "x"}], "x": {"deep": [{"privateKey": "k"}]}});
+        hide_secrets(&mut export);
+        assert_eq!(export["apiKeys"][0]["clientSecret"], MASK);
+        assert_eq!(export["certificates"][0]["privateKey"], MASK);
+        assert_eq!(export["certificates"][0]["chain"], "x");
+        assert_eq!(export["x"]["deep"][0]["privateKey"], MASK);
+        // An empty secret (a template) stays empty: nothing to hide.
+        let mut template = json!({"clientSecret": ""});
+        hide_secrets(&mut template);
+        assert_eq!(template["clientSecret"], "");
     }
 }

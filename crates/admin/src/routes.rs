@@ -94,7 +94,7 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
         ),
         (
             "/api/openapi.json".to_string(),
-            get(|| async { openapi::document() }),
+            get(|State(ctx): Ctx| async move { openapi::document(ctx.info.mode) }),
         ),
         (
             "/apis/entities".to_string(),

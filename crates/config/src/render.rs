@@ -50,6 +50,13 @@ fn value(entry: &Entry) -> Option<String> {
             let items = items.iter().cloned().map(toml::Value::String).collect();
             return Some(toml::Value::Array(items).to_string());
         }
+        // Yes/no keys print as TOML booleans, as a file would set them.
+        Val::Str(text)
+            if matches!(entry.key.kind, Kind::Choice(..))
+                && (text == "true" || text == "false") =>
+        {
+            return Some(toml::Value::Boolean(text == "true").to_string());
+        }
         Val::Str(text) => match entry.key.kind {
             Kind::Secret => MASK.to_string(),
             Kind::Dsn => mask_password(text),

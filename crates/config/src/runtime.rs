@@ -229,18 +229,33 @@ pub struct ProxyConfig {
     /// `proxy.timeouts.connect` ms (`PROXY_CONNECT_TIMEOUT`), default 5000.
     pub connect_timeout: Duration,
     /// `proxy.timeouts.headerRead` ms (`PROXY_HEADER_READ_TIMEOUT`), default
-    /// 10000: a client must send its request head within this (slowloris).
+    /// 10000: a client must send its request head within this (slowloris),
+    /// and its first bytes (the protocol choice) within this from accept.
     pub header_read_timeout: Duration,
     /// `proxy.timeouts.upstream` ms (`PROXY_UPSTREAM_TIMEOUT`), default 30000:
     /// until the upstream's response head.
     pub upstream_timeout: Duration,
     /// `proxy.timeouts.idle` ms (`PROXY_IDLE_TIMEOUT`), default 60000: idle
-    /// pooled upstream connections are closed after this.
+    /// pooled upstream connections, client connections without a request in
+    /// flight (HTTP/1 keep-alive, HTTP/2) and upgraded (WebSocket)
+    /// connections without traffic either way are closed after this.
     pub idle_timeout: Duration,
     /// `proxy.maxHeaderSize` bytes, default 16384: a larger request head gets 431.
     pub max_header_size: usize,
+    /// `proxy.maxConnections` (`PROXY_MAX_CONNECTIONS`), default 10000, at
+    /// least 1: client connections open at once on the node (HTTP and HTTPS
+    /// listeners together); more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// `proxy.maxConnectionsPerClient` (`PROXY_MAX_CONNECTIONS_PER_CLIENT`),
+    /// default 256: the same for one client address (IPv6 by /64), so that
+    /// one client cannot take every slot; 0 = no per-client cap (a node
+    /// behind a load balancer that hides client addresses).
+    pub max_connections_per_client: usize,
     /// `proxy.accessLog` (`ACCESS_LOG`), default false: one JSON line per request.
     pub access_log: bool,
+    /// `proxy.trustedProxies` (`PROXY_TRUSTED_PROXIES`), default none: peers
+    /// whose X-Forwarded-* / Forwarded headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `proxy.quotas.throttlingWindow` ms, default 10000 (Otoroshi's).
     pub throttling_window: Duration,
     /// `proxy.quotas.flushEvery` ms, default 1000: how often local quota

@@ -17,6 +17,9 @@ pub(crate) enum Kind {
     Choice(&'static [(&'static str, &'static str)], &'static str),
     /// A list of http(s) URLs; a single text is split on commas.
     UrlList,
+    /// A list of IP networks (`10.0.0.0/8`, `::1/128`) or addresses; a
+    /// single text is split on commas.
+    CidrList,
     /// A name usable as a PostgreSQL schema and a Redis key prefix: ASCII
     /// letters, digits and `_`, not starting with a digit, at most 63 bytes.
     Identifier,
@@ -345,7 +348,25 @@ pub(crate) static KEYS: &[Key] = &[
         },
         D("16384"),
     ),
+    key(
+        "proxy.maxConnections",
+        "PROXY_MAX_CONNECTIONS",
+        U32_MIN1,
+        D("10000"),
+    ),
+    key(
+        "proxy.maxConnectionsPerClient",
+        "PROXY_MAX_CONNECTIONS_PER_CLIENT",
+        RETRIES,
+        D("256"),
+    ),
     key("proxy.accessLog", "ACCESS_LOG", BOOL, D("false")),
+    key(
+        "proxy.trustedProxies",
+        "PROXY_TRUSTED_PROXIES",
+        Kind::CidrList,
+        DefaultValue::List(&[]),
+    ),
     key("proxy.quotas.throttlingWindow", "", MS1, D("10000")),
     key("proxy.quotas.flushEvery", "", MS1, D("1000")),
     key("metrics.port", "METRICS_PORT", PORT, Unset),
@@ -380,6 +401,27 @@ pub(crate) fn is_section(name: &str) -> bool {
             .strip_prefix(name)
             .is_some_and(|rest| rest.starts_with('.'))
     })
+}
+
+/// The closest known section (`cluster`, `cluster.leader`, ...) to a
+/// mistyped one, if close enough.
+pub(crate) fn suggest_section(name: &str) -> Option<&'static str> {
+    let wanted = strip_prefix(name).to_ascii_lowercase();
+    KEYS.iter()
+        .flat_map(|k| {
+            k.name
+                .match_indices('.')
+                .map(|(i, _)| k.name.get(..i).unwrap_or(k.name))
+        })
+        .map(|section| {
+            (
+                strsim::levenshtein(&wanted, &section.to_ascii_lowercase()),
+                section,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
 }
 
 /// The closest known key to a mistyped one, if close enough.

@@ -43,7 +43,7 @@ pub(crate) fn collect(sources: &Sources, errors: &mut Vec<ConfigError>) -> Layer
 
 fn insert(set: &mut Layers, key: &'static Key, raw: Raw, origin: Origin) {
     let raw = match (key.kind, raw) {
-        (Kind::UrlList, Raw::Text(text)) => Raw::List(split(&text)),
+        (Kind::UrlList | Kind::CidrList, Raw::Text(text)) => Raw::List(split(&text)),
         (_, raw) => raw,
     };
     set.insert(key.name, (raw, origin));
@@ -109,6 +109,11 @@ fn walk(
             toml::Value::Table(inner) if full == "otoroshi" || schema::is_section(short) => {
                 walk(inner, &full, origin, set, errors)
             }
+            toml::Value::Table(_) => errors.push(ConfigError::UnknownKey {
+                suggestion: schema::suggest_section(&full).or_else(|| schema::suggest(&full)),
+                key: full,
+                origin: origin.clone(),
+            }),
             _ => errors.push(ConfigError::UnknownKey {
                 suggestion: schema::suggest(&full),
                 key: full,
@@ -184,6 +189,6 @@ fn apply_override(text: &str, set: &mut Layers, errors: &mut Vec<ConfigError>) {
 /// `cluster.leader.urls.3` → (the urls key, 3).
 fn list_index(name: &str) -> Option<(&'static Key, usize)> {
     let (list, index) = name.rsplit_once('.')?;
-    let key = schema::find(list).filter(|k| matches!(k.kind, Kind::UrlList))?;
+    let key = schema::find(list).filter(|k| matches!(k.kind, Kind::UrlList | Kind::CidrList))?;
     Some((key, index.parse().ok()?))
 }

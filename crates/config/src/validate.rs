@@ -93,6 +93,7 @@ fn expected(kind: Kind) -> String {
         Kind::Millis { min } => format!("a number of milliseconds, an integer >= {min}"),
         Kind::Choice(_, accepted) => accepted.into(),
         Kind::UrlList => "a list of http:// or https:// URLs with a host".into(),
+        Kind::CidrList => "a list of IP networks (10.0.0.0/8, fd00::/8) or IP addresses".into(),
         Kind::Identifier => {
             "letters, digits and _ (not starting with a digit), at most 63 characters".into()
         }
@@ -108,7 +109,15 @@ fn parse(kind: Kind, raw: &Raw) -> Result<Val, String> {
                 None => Ok(Val::List(items.clone())),
             };
         }
-        (Kind::UrlList, Raw::Text(text)) => return parse(kind, &Raw::List(vec![text.clone()])),
+        (Kind::CidrList, Raw::List(items)) => {
+            return match items.iter().find(|n| parse_network(n).is_none()) {
+                Some(bad) => Err(format!("{}; {bad:?} is not one", expected(kind))),
+                None => Ok(Val::List(items.clone())),
+            };
+        }
+        (Kind::UrlList | Kind::CidrList, Raw::Text(text)) => {
+            return parse(kind, &Raw::List(vec![text.clone()]));
+        }
         (_, Raw::List(_)) => return Err(expected(kind)),
         (_, Raw::Text(text)) => text.trim(),
     };
@@ -123,10 +132,20 @@ fn parse(kind: Kind, raw: &Raw) -> Result<Val, String> {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(text))
             .map(|(_, canonical)| Val::Str(canonical.to_string())),
-        Kind::UrlList => None,
+        Kind::UrlList | Kind::CidrList => None,
         Kind::Identifier => Some(Val::Str(text.to_string())).filter(|_| is_identifier(text)),
     };
     val.ok_or_else(|| expected(kind))
+}
+
+/// A network, or an address taken as a network of one.
+pub(crate) fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
 }
 
 fn is_identifier(text: &str) -> bool {
@@ -335,7 +354,14 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             upstream_timeout: v.ms("proxy.timeouts.upstream"),
             idle_timeout: v.ms("proxy.timeouts.idle"),
             max_header_size: v.num("proxy.maxHeaderSize"),
+            max_connections: v.num("proxy.maxConnections"),
+            max_connections_per_client: v.num("proxy.maxConnectionsPerClient"),
             access_log: v.text("proxy.accessLog") == "true",
+            trusted_proxies: v
+                .list("proxy.trustedProxies")
+                .iter()
+                .filter_map(|n| parse_network(n))
+                .collect(),
             throttling_window: v.ms("proxy.quotas.throttlingWindow"),
             quota_flush_every: v.ms("proxy.quotas.flushEvery"),
         },

@@ -116,6 +116,25 @@ fn defaults() {
         (c.log.format, c.log.level.as_str()),
         (LogFormat::Human, "info")
     );
+    assert_eq!(
+        (c.proxy.max_connections, c.proxy.max_connections_per_client),
+        (10000, 256)
+    );
+}
+
+#[test]
+fn connection_caps_accept_zero_per_client_but_not_node_wide() {
+    let c = ok(None, &[], &["proxy.maxConnectionsPerClient=0"]).config;
+    assert_eq!(c.proxy.max_connections_per_client, 0);
+    let c = ok(None, &[("PROXY_MAX_CONNECTIONS", "50")], &[]).config;
+    assert_eq!(c.proxy.max_connections, 50);
+    let found = errors(None, &[], &["proxy.maxConnections=0"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].to_string().contains("proxy.maxConnections"),
+        "{}",
+        found[0]
+    );
 }
 
 #[test]
@@ -410,6 +429,26 @@ fn unknown_keys_suggest_the_closest() {
         origin: Origin::File(file.path().into()),
         suggestion: None,
     }));
+
+    // A mistyped section is named with the closest section.
+    let file = toml_file("[clustr]\nmode = \"leader\"\n[otoroshi.cluster.leadr]\nname = \"x\"\n");
+    let errs = errors(Some(file.path()), &[], &[]);
+    assert!(
+        errs.contains(&ConfigError::UnknownKey {
+            key: "clustr".into(),
+            origin: Origin::File(file.path().into()),
+            suggestion: Some("cluster"),
+        }),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.contains(&ConfigError::UnknownKey {
+            key: "otoroshi.cluster.leadr".into(),
+            origin: Origin::File(file.path().into()),
+            suggestion: Some("cluster.leader"),
+        }),
+        "{errs:#?}"
+    );
 }
 
 #[test]
@@ -521,6 +560,7 @@ fn render_masks_secrets_and_parses_back() {
     );
     assert!(text.contains("port = 8091  # -D"), "{text}");
     assert!(text.contains("level = \"debug\"  # file"), "{text}");
+    assert!(text.contains("accessLog = false  # default"), "{text}");
     assert!(
         text.contains("mode = \"worker\"  # env CLUSTER_MODE"),
         "{text}"

@@ -2,9 +2,17 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The version and the git revision it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KOMAINU_GIT_REVISION"),
+    ")"
+);
+
 /// komainu: an Otoroshi-compatible API gateway (standalone, leader or worker node).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 pub struct Cli {
     /// TOML configuration file (keys as in Otoroshi: http.port, cluster.mode, ...).
     #[arg(long, short = 'c', value_name = "FILE", global = true)]

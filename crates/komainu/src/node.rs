@@ -95,7 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         plane.state.clone(),
         &config.admin.host,
     )?;
-    spawn_pruner(&plane.state, proxy.clone());
+    spawn_publish_watcher(&plane.state, proxy.clone());
     if let Some(port) = config.metrics.port {
         crate::metrics_port::spawn(&config.http.address, port, metrics.clone()).await?;
     }
@@ -121,6 +121,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let limits = Limits {
         header_read_timeout: config.proxy.header_read_timeout,
         max_header_size: config.proxy.max_header_size,
+        idle_timeout: config.proxy.idle_timeout,
+        max_connections: config.proxy.max_connections,
+        max_connections_per_client: config.proxy.max_connections_per_client,
     };
     let listeners = Listeners {
         http: listener,
@@ -140,13 +143,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lets the proxy drop what deleted routes held, after each publish.
-fn spawn_pruner(state: &StateHandle, proxy: Arc<Proxy>) {
+/// Lets the proxy report what a new state changes (routes that skip
+/// backend certificate checks), after each publish.
+fn spawn_publish_watcher(state: &StateHandle, proxy: Arc<Proxy>) {
     let mut published = state.subscribe();
     tokio::spawn(async move {
-        proxy.prune();
+        proxy.after_publish();
         while published.changed().await.is_ok() {
-            proxy.prune();
+            proxy.after_publish();
         }
     });
 }
@@ -174,6 +178,7 @@ fn proxy_settings(config: &Config, https_port: u16) -> ProxySettings {
         upstream_timeout: config.proxy.upstream_timeout,
         idle_timeout: config.proxy.idle_timeout,
         access_log: config.proxy.access_log,
+        trusted_proxies: proxy::TrustedProxies::new(config.proxy.trusted_proxies.clone()),
     }
 }
 

@@ -4,6 +4,13 @@
 //! shutdown. Only what precedes it differs: an HTTPS connection first does
 //! its TLS handshake, in its own task, so that a stalled or garbage
 //! handshake never holds up the accept loop or other connections.
+//! Connection caps (`conn_caps`) apply at accept, the connection deadlines
+//! (`lifecycle`) while it is served, and the listener's own answers and
+//! refusals (`edge`) before dispatch.
+
+mod conn_caps;
+mod edge;
+mod lifecycle;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,20 +20,21 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use proxy::body::{ProxyBody, boxed, full};
+use proxy::body::{ProxyBody, boxed};
 use proxy::conn::ConnInfo;
 use proxy::{Proxy, host};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 
+use self::conn_caps::{ConnCaps, Slot};
+use self::lifecycle::{Activity, ClientIo, Deadlines};
 use crate::tls::Tls;
 
 /// Routes one request by its host.
@@ -49,6 +57,11 @@ const CLUSTER_PREFIX: &str = "/api/cluster/";
 
 impl Dispatch {
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+        match edge::check(&request) {
+            Ok(None) => {}
+            Ok(Some(answer)) => return answer,
+            Err(refusal) => return refusal.into_response(),
+        }
         let host = host::request_host(&request);
         let for_admin = host.is_some_and(|h| h.eq_ignore_ascii_case(&self.admin_host))
             || request.uri().path() == admin::HEALTH_PATH;
@@ -67,7 +80,7 @@ impl Dispatch {
                 && request.uri().path().starts_with(CLUSTER_PREFIX)
                 && !ConnInfo::of(&request).client_certificate
             {
-                return client_certificate_required();
+                return edge::Refusal::ClientCertificateRequired.into_response();
             }
             answer_with(&self.admin, request.map(Body::new)).await
         } else {
@@ -84,20 +97,6 @@ async fn answer_with(router: &Router, request: Request<Body>) -> Response<ProxyB
     }
 }
 
-fn client_certificate_required() -> Response<ProxyBody> {
-    let body = serde_json::json!({
-        "error": "client_certificate_required",
-        "error_description": "the cluster endpoints require a client certificate signed by https.clientCAPath (mutual TLS)",
-    });
-    let mut response = Response::new(full(body.to_string()));
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
 /// Limits applied to every client connection.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -105,6 +104,13 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// A larger request head is answered 431.
     pub max_header_size: usize,
+    /// Connections without a request in flight (or upgraded ones without
+    /// traffic) are closed after this.
+    pub idle_timeout: Duration,
+    /// Client connections open at once, node-wide and per client address
+    /// (0: no per-client cap).
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
 }
 
 /// The bound sockets of a node.
@@ -123,45 +129,63 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
+    let (closing, closing_seen) = watch::channel(false);
     let connections = Connections {
         builder: Arc::new(http_builder(&limits)),
         dispatch,
+        deadlines: Deadlines {
+            header_read: limits.header_read_timeout,
+            idle: limits.idle_timeout,
+        },
+        closing: closing_seen,
     };
+    let caps = ConnCaps::new(
+        limits.max_connections,
+        limits.max_connections_per_client,
+        connections.dispatch.proxy.metrics.clone(),
+    );
     let Listeners { http, https, tls } = listeners;
-    let graceful = GracefulShutdown::new();
-    // Tells handshakes still in progress to give up: a half-open TLS client
-    // must not hold shutdown for the whole handshake timeout.
-    let (closing, closing_seen) = watch::channel(false);
+    // Each connection task holds a sender: once all are gone, recv() ends.
+    let (alive, mut all_closed) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = http.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let connections = connections.clone();
-                    let watcher = graceful.watcher();
-                    tokio::spawn(async move {
-                        connections.serve(stream, peer, ConnInfo::PLAIN, watcher).await;
-                    });
+                    // Over a cap: dropped here, closed at once.
+                    if let Ok(slot) = caps.admit(peer.ip()) {
+                        let _ = stream.set_nodelay(true);
+                        let connections = connections.clone();
+                        let alive = alive.clone();
+                        tokio::spawn(async move {
+                            connections.serve(stream, peer, ConnInfo::PLAIN, slot).await;
+                            drop(alive);
+                        });
+                    }
                 }
                 Err(e) => accept_failed(e).await,
             },
             accepted = https.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let connections = connections.clone();
-                    let watcher = graceful.watcher();
-                    let (tls, closing) = (tls.clone(), closing_seen.clone());
-                    tokio::spawn(connections.serve_tls(tls, stream, peer, watcher, closing));
+                    if let Ok(slot) = caps.admit(peer.ip()) {
+                        let connections = connections.clone();
+                        let (tls, alive) = (tls.clone(), alive.clone());
+                        tokio::spawn(async move {
+                            connections.serve_tls(tls, stream, peer, slot).await;
+                            drop(alive);
+                        });
+                    }
                 }
                 Err(e) => accept_failed(e).await,
             },
             _ = &mut shutdown => break,
         }
     }
-    drop((http, https));
+    drop((http, https, alive));
+    // Handshakes in progress give up; served connections shut down gracefully.
     let _ = closing.send(true);
     tokio::select! {
-        _ = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = all_closed.recv() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(grace) => tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace period over, closing remaining connections"),
     }
 }
@@ -173,9 +197,13 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_size);
+    // Pings find HTTP/2 clients that vanished with a stream open; an idle
+    // connection is closed by the lifecycle whether it answers them or not.
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(limits.idle_timeout)
+        .keep_alive_timeout(limits.header_read_timeout)
         .max_header_list_size(limits.max_header_size as u32);
     builder
 }
@@ -191,27 +219,26 @@ async fn accept_failed(e: std::io::Error) {
 struct Connections {
     builder: Arc<auto::Builder<TokioExecutor>>,
     dispatch: Dispatch,
+    deadlines: Deadlines,
+    /// Turns true when the node shuts down.
+    closing: watch::Receiver<bool>,
 }
 
 impl Connections {
     /// The TLS handshake, then the same serving as plain HTTP. A failed
     /// handshake (garbage, timeout, no certificate for the name, a refused
     /// client certificate) is the client's problem: debug log and a counter.
-    async fn serve_tls(
-        self,
-        tls: Tls,
-        stream: TcpStream,
-        peer: SocketAddr,
-        watcher: Watcher,
-        mut closing: watch::Receiver<bool>,
-    ) {
+    async fn serve_tls(self, tls: Tls, stream: TcpStream, peer: SocketAddr, slot: Slot) {
         let _ = stream.set_nodelay(true);
+        let mut closing = self.closing.clone();
+        // A half-open TLS client must not hold shutdown for the whole
+        // handshake timeout.
         let handshake = tokio::select! {
             done = tls.handshake(stream) => done,
             _ = closing.wait_for(|closing| *closing) => return,
         };
         match handshake {
-            Ok((stream, info)) => self.serve(stream, peer, info, watcher).await,
+            Ok((stream, info)) => self.serve(stream, peer, info, slot).await,
             Err(reason) => {
                 self.dispatch.proxy.metrics.tls_handshake_failures.inc();
                 tracing::debug!(%peer, %reason, "TLS handshake failed");
@@ -221,25 +248,38 @@ impl Connections {
 
     /// Serves HTTP/1.1 or HTTP/2 (told apart by the preface) on `stream`;
     /// every request carries `info` as an extension.
-    async fn serve<S>(self, stream: S, peer: SocketAddr, info: ConnInfo, watcher: Watcher)
+    async fn serve<S>(self, stream: S, peer: SocketAddr, info: ConnInfo, slot: Slot)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let activity = Activity::new();
+        let io = ClientIo::new(stream, activity.clone(), slot);
         let dispatch = self.dispatch.clone();
+        let requests = activity.clone();
         let service = service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(info);
+            let in_flight = requests.begin();
             let dispatch = dispatch.clone();
-            async move { Ok::<_, Infallible>(dispatch.handle(request, peer).await) }
+            async move {
+                let response = dispatch.handle(request, peer).await;
+                Ok::<_, Infallible>(response.map(|body| lifecycle::track(body, in_flight)))
+            }
         });
         let connection = self
             .builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let open = &self.dispatch.proxy.metrics.open_connections;
-        open.inc();
-        if let Err(e) = watcher.watch(connection).await {
-            tracing::debug!(error = %e, "connection ended with an error");
-        }
-        open.dec();
+            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        let metrics = &self.dispatch.proxy.metrics;
+        metrics.open_connections.inc();
+        lifecycle::supervise(
+            connection.as_mut(),
+            |connection| connection.graceful_shutdown(),
+            &activity,
+            &self.deadlines,
+            self.closing.clone(),
+            metrics,
+        )
+        .await;
+        metrics.open_connections.dec();
     }
 }

@@ -152,3 +152,22 @@ fn sample_configs_load() {
         assert!(line_of(&text(&out.stdout), "mode").contains(mode), "{name}");
     }
 }
+
+#[test]
+fn version_names_the_git_revision() {
+    let out = run(&["--version"], &[]);
+    assert!(out.status.success());
+    let line = text(&out.stdout);
+    let expected = format!("komainu {} (", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&expected), "{line}");
+    let revision = line
+        .trim()
+        .trim_start_matches(&expected)
+        .trim_end_matches(')');
+    // A hex hash (possibly -dirty) in a checkout, `unknown` outside one.
+    let hash = revision.trim_end_matches("-dirty");
+    assert!(
+        hash == "unknown" || (hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{line}"
+    );
+}

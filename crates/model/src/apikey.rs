@@ -90,6 +90,9 @@ impl ApiKey {
         let mut errors = ValidationErrors::default();
         validate::id(&mut errors, "clientId", &self.client_id);
         validate::non_empty(&mut errors, "clientSecret", &self.client_secret);
+        if crate::secret::is_mask(&self.client_secret) {
+            errors.push("clientSecret", crate::secret::REFUSED);
+        }
         validate::non_empty(&mut errors, "clientName", &self.client_name);
         for (i, entity) in self.authorized_entities.iter().enumerate() {
             let path = format!("authorizedEntities[{i}]");

@@ -98,6 +98,10 @@ impl Certificate {
             }
         };
         let key = match parse_key(&self.private_key) {
+            _ if crate::secret::is_mask(&self.private_key) => {
+                errors.push(PRIVATE_KEY_FIELD, crate::secret::REFUSED);
+                None
+            }
             Ok(key) => Some(key),
             Err(message) => {
                 errors.push(PRIVATE_KEY_FIELD, message);

@@ -31,6 +31,8 @@ pub mod plugins;
 pub mod route;
 /// The compiled route table: host index and longest-prefix match.
 pub mod router;
+/// The mask read-only callers see instead of secrets.
+pub mod secret;
 /// The immutable snapshot of every entity the data plane reads.
 pub mod state;
 /// Certificates indexed by SAN for the TLS handshake.

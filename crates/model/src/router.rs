@@ -30,7 +30,10 @@
 //!
 //! **Paths.** Within a host the longest prefix wins. A prefix matches by
 //! plain `starts_with`, as in Otoroshi and nginx: `/users` matches `/users`,
-//! `/users/1` and also `/usersx`. Paths are case-sensitive. With
+//! `/users/1` and also `/usersx`. Prefixes are compared without regard to
+//! ASCII case (`/admin` also matches `/ADMIN/x`): a case-insensitive backend
+//! would serve `/ADMIN` as `/admin`, so a prefix that protects one spelling
+//! must protect them all; the path is forwarded as received. With
 //! `frontend.exact`, the path must equal the prefix, one trailing slash
 //! tolerated (`/users` and `/users/` both match the exact prefix `/users`; the
 //! exact prefix `""` matches `/` and the empty path).
@@ -86,6 +89,9 @@ pub struct RouteTable {
 #[derive(Debug, Clone, Copy)]
 pub struct RouteMatch<'a> {
     pub route: &'a Arc<Route>,
+    /// The route's position in [`RouteTable::routes`]: what was compiled
+    /// for it at publish time sits at the same index.
+    pub index: usize,
     /// The matched domain's path prefix (`""` or `/users`), without trailing
     /// slash.
     pub prefix: &'a str,
@@ -147,7 +153,8 @@ const FEW: usize = 8;
 struct Staged<'r> {
     wildcard: bool,
     host: Cow<'r, str>,
-    prefix: &'r str,
+    /// Lower case: requests are matched on their lower-cased path.
+    prefix: Cow<'r, str>,
     id: &'r str,
     candidate: Candidate,
 }
@@ -156,8 +163,8 @@ impl Staged<'_> {
     /// Groups by host, then prefix; within a prefix, the order candidates
     /// are tried in: exact first, then more matchers, then route id.
     fn order(&self, other: &Self) -> Ordering {
-        (self.wildcard, &self.host, self.prefix)
-            .cmp(&(other.wildcard, &other.host, other.prefix))
+        (self.wildcard, &self.host, &self.prefix)
+            .cmp(&(other.wildcard, &other.host, &other.prefix))
             .then(other.candidate.exact.cmp(&self.candidate.exact))
             .then(other.candidate.matchers.cmp(&self.candidate.matchers))
             .then_with(|| self.id.cmp(other.id))
@@ -209,7 +216,7 @@ impl RouteTable {
                 staged.push(Staged {
                     wildcard,
                     host,
-                    prefix,
+                    prefix: ascii_lower(prefix),
                     id: &route.id,
                     candidate,
                 });
@@ -243,8 +250,9 @@ impl RouteTable {
         header: impl Fn(&str) -> Option<&'h str>,
     ) -> Option<RouteMatch<'a>> {
         let host = normalize_host(host);
+        let path = ascii_lower(path);
         let request = Request {
-            path,
+            path: &path,
             method,
             query,
             header: &header,
@@ -264,6 +272,11 @@ impl RouteTable {
             .filter(|&(i, c)| c == '.' && i > 0)
             .filter_map(|(i, _)| self.wildcards.get(&host[i + 1..]))
             .find_map(|entry| self.find_in(entry, &request))
+    }
+
+    /// The routes of the table (the enabled ones), in index order.
+    pub fn routes(&self) -> impl ExactSizeIterator<Item = &Arc<Route>> {
+        self.routes.iter().map(|c| &c.route)
     }
 
     /// Number of routes in the table (the enabled ones).
@@ -324,6 +337,7 @@ impl RouteTable {
             let compiled = self.routes.get(candidate.index as usize)?;
             (candidate.plain || compiled.accepts(request)).then_some(RouteMatch {
                 route: &compiled.route,
+                index: candidate.index as usize,
                 prefix,
             })
         })
@@ -365,7 +379,11 @@ impl RouteMatch<'_> {
 
     fn build_upstream_path(&self, path: &str) -> String {
         let rest = if self.route.frontend.strip_path {
-            path.strip_prefix(self.prefix).unwrap_or(path)
+            // The prefix is lower case; the path is as the client wrote it.
+            match (path.get(..self.prefix.len()), path.get(self.prefix.len()..)) {
+                (Some(head), Some(rest)) if head.eq_ignore_ascii_case(self.prefix) => rest,
+                _ => path,
+            }
         } else {
             path
         };
@@ -489,15 +507,19 @@ pub fn strip_port(host: &str) -> &str {
     bare.strip_suffix('.').unwrap_or(bare)
 }
 
+/// ASCII lower case; allocates only when there is an upper-case letter.
+fn ascii_lower(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Lower case, without port, IPv6 brackets or trailing dot. Allocates only
 /// when the host has upper-case letters.
 fn normalize_host(host: &str) -> Cow<'_, str> {
-    let bare = strip_port(host);
-    if bare.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(bare.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(bare)
-    }
+    ascii_lower(strip_port(host))
 }
 
 /// Builds the host map from entries sorted by [`Staged::order`].
@@ -515,7 +537,7 @@ fn index_hosts(staged: &[Staged<'_>]) -> HashMap<Box<str>, HostEntry> {
                 [one] => Slot::One(*one),
                 _ => Slot::Many(candidates.into_boxed_slice()),
             };
-            (group.first().map_or("", |s| s.prefix), slot)
+            (group.first().map_or("", |s| s.prefix.as_ref()), slot)
         });
         hosts.insert(
             Box::from(first.host.as_ref()),

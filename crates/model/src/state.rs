@@ -2,8 +2,10 @@
 //! path, and published with one atomic swap, so a request sees either the old
 //! state or the new one, never a mix.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
@@ -44,6 +46,44 @@ pub struct State {
     /// ETag of the leader export this state came from (workers), for the
     /// members view; empty on standalone and leader nodes.
     pub digest: String,
+    /// What the data plane compiled from this state when it was published
+    /// (the proxy's per-route runtimes), so that a request finds them
+    /// through the snapshot it already holds; empty until published through
+    /// a [`StateHandle`] with a [`Compiler`].
+    pub compiled: Compiled,
+}
+
+/// A reader's own view of a state, compiled at publish time. Opaque here:
+/// the model does not know the proxy's types.
+#[derive(Clone, Default)]
+pub struct Compiled(Option<Arc<dyn Any + Send + Sync>>);
+
+impl Compiled {
+    pub fn new(value: Arc<dyn Any + Send + Sync>) -> Self {
+        Self(Some(value))
+    }
+
+    /// The compiled value, if it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.as_deref()?.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Compiled(..)"
+        } else {
+            "Compiled(none)"
+        })
+    }
+}
+
+/// Compiles a state for a reader when it is published; `previous` is the
+/// state in force until then (for what must carry over, such as balancer
+/// positions).
+pub trait Compiler: Send + Sync {
+    fn compile(&self, state: &State, previous: &State) -> Compiled;
 }
 
 impl State {
@@ -114,6 +154,7 @@ impl StateBuilder {
 pub struct StateHandle {
     current: ArcSwap<State>,
     published: watch::Sender<u64>,
+    compiler: OnceLock<Arc<dyn Compiler>>,
 }
 
 impl StateHandle {
@@ -122,7 +163,26 @@ impl StateHandle {
         Self {
             current: ArcSwap::from_pointee(initial),
             published,
+            compiler: OnceLock::new(),
         }
+    }
+
+    /// Sets the one compiler every later publish runs, and compiles the
+    /// state in force with it. A second compiler is refused (`false`).
+    pub fn set_compiler(&self, compiler: Arc<dyn Compiler>) -> bool {
+        if self.compiler.set(compiler).is_err() {
+            return false;
+        }
+        // The same revision, now compiled: nobody needs waking. `rcu`, so
+        // that a publish racing with this one is never overwritten.
+        if let Some(compiler) = self.compiler.get() {
+            self.current.rcu(|current| {
+                let mut state = State::clone(current);
+                state.compiled = compiler.compile(&state, current);
+                state
+            });
+        }
+        true
     }
 
     /// The snapshot in force. Cheap; hold it for the length of one request.
@@ -131,8 +191,12 @@ impl StateHandle {
     }
 
     /// Replaces the snapshot in one swap, then wakes subscribers.
-    pub fn publish(&self, state: State) {
+    pub fn publish(&self, mut state: State) {
         let revision = state.revision;
+        if let Some(compiler) = self.compiler.get() {
+            let previous = self.current.load();
+            state.compiled = compiler.compile(&state, &previous);
+        }
         self.current.store(Arc::new(state));
         self.published.send_replace(revision);
     }

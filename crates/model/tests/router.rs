@@ -139,9 +139,9 @@ fn prefix_is_plain_starts_with() {
     );
     assert_eq!(get(&t, "api.oto.tools", "/user"), None);
     assert_eq!(
-        get(&t, "api.oto.tools", "/Users"),
-        None,
-        "paths are case-sensitive"
+        get(&t, "api.oto.tools", "/USERS/1").as_deref(),
+        Some("users"),
+        "prefixes ignore ASCII case: a case-insensitive backend serves /USERS as /users"
     );
     assert_eq!(get(&t, "api.oto.tools", "/"), None);
     assert_eq!(get(&t, "api.oto.tools", ""), None);
@@ -557,4 +557,23 @@ fn few_prefixes_fall_back_in_length_order() {
     assert_eq!(get(&t, "h", "/a/x").as_deref(), Some("a"));
     assert_eq!(get(&t, "h", "/xyz").as_deref(), Some("xyz"));
     assert_eq!(get(&t, "h", "/b"), None);
+}
+
+#[test]
+fn prefixes_of_any_case_match_and_strip() {
+    let mut upper = route("upper", &["api.oto.tools/Admin"]);
+    upper["frontend"]["strip_path"] = json!(true);
+    let t = build(vec![route("root", &["api.oto.tools"]), upper]);
+    for path in ["/admin", "/ADMIN/x", "/aDmIn"] {
+        assert_eq!(
+            get(&t, "api.oto.tools", path).as_deref(),
+            Some("upper"),
+            "{path}"
+        );
+    }
+    let found = t
+        .find("api.oto.tools", "/ADMIN/x", "GET", None, no_headers)
+        .unwrap();
+    assert_eq!(found.upstream_path("/ADMIN/x"), "/x");
+    assert_eq!(get(&t, "api.oto.tools", "/adm").as_deref(), Some("root"));
 }

@@ -23,3 +23,10 @@ pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
 pub fn empty() -> ProxyBody {
     boxed(Empty::<Bytes>::new())
 }
+
+/// An error of a client's request body (a bad chunk, a cut upload) on its
+/// way upstream: found in an upstream call's error chain, it makes the
+/// failure the client's (400), not the backend's.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body could not be read: {0}")]
+pub struct ClientBodyError(pub BoxError);

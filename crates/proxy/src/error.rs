@@ -32,6 +32,10 @@ pub enum ProxyError {
     /// A worker that has neither synced with a leader nor loaded a snapshot.
     #[error("no state yet: this node has not synced with a leader")]
     NoState,
+    /// The request already went through this many komainu nodes: a route
+    /// leads back to a node on its way.
+    #[error("the request went through {0} gateway nodes: a route loops")]
+    LoopDetected(u32),
 }
 
 impl ProxyError {
@@ -47,6 +51,7 @@ impl ProxyError {
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::NoState => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
         }
     }
 
@@ -60,6 +65,7 @@ impl ProxyError {
             ProxyError::UpstreamTimeout { .. } => "gateway_timeout",
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::NoState => "no_state",
+            ProxyError::LoopDetected(_) => "loop_detected",
         }
     }
 

@@ -16,12 +16,16 @@ pub mod apikey;
 pub mod balancer;
 /// The body type every response is given as.
 pub mod body;
+/// The one canonical request path, matched and forwarded.
+mod canonical;
 /// What the listener knows about a request's connection (TLS, client certificate).
 pub mod conn;
 /// Data-plane errors and their HTTP mapping.
 mod error;
 /// The ForceHttpsTraffic plugin's redirect.
 mod force_https;
+/// Forwarding headers: trusted proxies, replaced client claims, hop limit.
+mod forwarding;
 /// Hop-by-hop and X-Forwarded-* header rules.
 mod headers;
 /// The host a request is for.
@@ -32,8 +36,6 @@ mod jwt;
 pub mod live;
 /// Prometheus metrics, with per-route handles resolved once.
 pub mod metrics;
-/// Refusing dot segments before routing.
-mod path_check;
 /// Per-key quota counters: local atomics, admission, drain and observe.
 pub mod quota;
 /// Per-route balancers and metric handles kept across snapshots.
@@ -42,8 +44,11 @@ mod runtime;
 mod service;
 /// rustls client pieces shared with the cluster worker's leader client.
 pub mod tls_client;
+/// Relaying upgraded (WebSocket) connections, with an idle timeout.
+mod upgrade;
 /// The pooled upstream client.
 mod upstream;
 
 pub use error::ProxyError;
+pub use forwarding::TrustedProxies;
 pub use service::{Proxy, ProxySettings};

@@ -31,6 +31,11 @@ struct StatusLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CapLabels {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     route: String,
     kind: &'static str,
@@ -58,6 +63,14 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// TLS handshakes that failed or timed out on the HTTPS listener.
     pub tls_handshake_failures: Counter,
+    /// Connections closed at accept because `proxy.maxConnections` was reached.
+    pub refused_node_cap: Counter,
+    /// Connections closed at accept because their client reached
+    /// `proxy.maxConnectionsPerClient`.
+    pub refused_client_cap: Counter,
+    /// Client connections closed by the listener's deadlines (no protocol
+    /// choice in time, idle, no answer to a ping).
+    pub closed_idle: Counter,
     /// Quota increments a leader refused from a worker push (unknown key,
     /// malformed counter, or more calls than the key's quota allows).
     pub cluster_refused_quota_increments: Counter,
@@ -88,6 +101,12 @@ impl Metrics {
         let unmatched = Counter::default();
         let open_connections = Gauge::default();
         let tls_handshake_failures = Counter::default();
+        let refused = Family::<CapLabels, Counter>::default();
+        let refused_node_cap = refused.get_or_create(&CapLabels { limit: "node" }).clone();
+        let refused_client_cap = refused
+            .get_or_create(&CapLabels { limit: "client" })
+            .clone();
+        let closed_idle = Counter::default();
         let cluster_refused_quota_increments = Counter::default();
         registry.register(
             "requests",
@@ -130,6 +149,16 @@ impl Metrics {
             tls_handshake_failures.clone(),
         );
         registry.register(
+            "refused_connections",
+            "Client connections closed at accept by proxy.maxConnections (limit=node) or proxy.maxConnectionsPerClient (limit=client)",
+            refused,
+        );
+        registry.register(
+            "closed_idle_connections",
+            "Client connections closed for sending nothing in time or staying idle",
+            closed_idle.clone(),
+        );
+        registry.register(
             "cluster_refused_quota_increments",
             "Quota increments refused from worker pushes",
             cluster_refused_quota_increments.clone(),
@@ -144,6 +173,9 @@ impl Metrics {
             unmatched,
             open_connections,
             tls_handshake_failures,
+            refused_node_cap,
+            refused_client_cap,
+            closed_idle,
             cluster_refused_quota_increments,
             live: Arc::new(LiveCounters::default()),
         }

@@ -1,17 +1,18 @@
-//! Per-route runtime state that must outlive state snapshots: the balancer
-//! (round-robin position, targets marked down, in-flight counts) and the
-//! route's metric handles. A runtime is kept across publishes while the
-//! route's backend is unchanged, and rebuilt when it changes.
+//! Per-route runtime, compiled when a state is published: the balancer
+//! (round-robin position, targets marked down, in-flight counts), the
+//! route's metric handles, parsed target authorities and timeouts. A
+//! runtime is kept across publishes while the route's backend is unchanged,
+//! and rebuilt (taking over its balancer state) when it changes.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
 use http::uri::Authority;
 use model::State;
 use model::route::{Backend, Route};
+use model::state::{Compiled, Compiler};
 
 use crate::balancer::Balancer;
 use crate::metrics::{Metrics, RouteMetrics};
@@ -24,18 +25,12 @@ pub struct RouteRuntime {
     /// Otoroshi's `backend.client.connection_timeout` / `call_timeout` (ms), if set.
     pub connect_timeout: Option<Duration>,
     pub call_timeout: Option<Duration>,
+    route_id: String,
     backend: Backend,
-    /// The last state revision at which this runtime was checked against the route.
-    checked_at: AtomicU64,
 }
 
 impl RouteRuntime {
-    fn new(
-        route: &Route,
-        revision: u64,
-        metrics: &Metrics,
-        previous: Option<&RouteRuntime>,
-    ) -> Self {
+    pub fn new(route: &Route, metrics: &Metrics, previous: Option<&RouteRuntime>) -> Self {
         let backend = &route.backend;
         let client = backend.extra.get("client");
         let millis = |name: &str| {
@@ -62,68 +57,122 @@ impl RouteRuntime {
                 .collect(),
             connect_timeout: millis("connection_timeout"),
             call_timeout: millis("call_timeout"),
+            route_id: route.id.clone(),
             backend: backend.clone(),
-            checked_at: AtomicU64::new(revision),
         }
     }
 }
 
-pub struct Runtimes {
+/// Everything the proxy compiled from one state: the runtime of each
+/// enabled route at the route's index in the state's router, so a request
+/// reaches its route's runtime through the snapshot it holds, without a
+/// lock or a lookup by id.
+pub struct CompiledRoutes {
+    routes: Box<[Arc<RouteRuntime>]>,
+}
+
+impl CompiledRoutes {
+    /// The runtime of the route the router found at `index`.
+    pub fn get(&self, index: usize) -> Option<&Arc<RouteRuntime>> {
+        self.routes.get(index)
+    }
+}
+
+/// Compiles route runtimes each time a state is published. A runtime whose
+/// backend is unchanged is kept as it is (round-robin position, down marks,
+/// in-flight counts and sticky choices go on); a changed one is rebuilt and
+/// takes over what still applies from the previous one.
+pub struct RouteCompiler {
     metrics: Arc<Metrics>,
-    by_route: RwLock<HashMap<String, Arc<RouteRuntime>>>,
 }
 
-impl Runtimes {
+impl RouteCompiler {
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self {
-            metrics,
-            by_route: RwLock::new(HashMap::new()),
-        }
+        Self { metrics }
     }
+}
 
-    /// The runtime for `route` as it is in the snapshot at `revision`.
-    pub fn get(&self, route: &Route, revision: u64) -> Arc<RouteRuntime> {
-        let previous = self
-            .by_route
-            .read()
-            .ok()
-            .and_then(|m| m.get(&route.id).cloned());
-        if let Some(runtime) = &previous {
-            if runtime.checked_at.load(Ordering::Relaxed) == revision {
-                return runtime.clone();
-            }
-            if runtime.backend == route.backend {
-                runtime.checked_at.store(revision, Ordering::Relaxed);
-                return runtime.clone();
-            }
-        }
-        let runtime = Arc::new(RouteRuntime::new(
-            route,
-            revision,
-            &self.metrics,
-            previous.as_deref(),
-        ));
-        if let Ok(mut map) = self.by_route.write() {
-            map.insert(route.id.clone(), runtime.clone());
-        }
-        runtime
-    }
-
-    /// Drops runtimes (and metric series) of routes no longer in the state.
-    pub fn prune(&self, state: &State) {
-        let Ok(mut map) = self.by_route.write() else {
-            return;
-        };
-        let live: std::collections::HashSet<&str> =
-            state.routes.iter().map(|r| r.id.as_str()).collect();
-        let gone: Vec<String> = map
-            .keys()
-            .filter(|id| !live.contains(id.as_str()))
-            .cloned()
+impl Compiler for RouteCompiler {
+    fn compile(&self, state: &State, previous: &State) -> Compiled {
+        let before: HashMap<&str, &Arc<RouteRuntime>> = previous
+            .compiled
+            .get::<CompiledRoutes>()
+            .map(|c| c.routes.iter().map(|r| (r.route_id.as_str(), r)).collect())
+            .unwrap_or_default();
+        let routes = state
+            .router
+            .routes()
+            .map(|route| match before.get(route.id.as_str()) {
+                Some(kept) if kept.backend == route.backend => Arc::clone(kept),
+                previous => Arc::new(RouteRuntime::new(
+                    route,
+                    &self.metrics,
+                    previous.map(|p| p.as_ref()),
+                )),
+            })
             .collect();
-        for id in gone {
-            map.remove(&id);
-            self.metrics.forget_route(&id);
+        // Metric series of deleted routes go with them (disabled routes
+        // keep theirs: they may come back).
+        if !before.is_empty() {
+            let live: HashSet<&str> = state.routes.iter().map(|r| r.id.as_str()).collect();
+            for id in before.keys().filter(|id| !live.contains(*id)) {
+                self.metrics.forget_route(id);
+            }
         }
+        Compiled::new(Arc::new(CompiledRoutes { routes }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use model::{Kind, StateHandle};
+
+    fn state(revision: u64, routes: &[(&str, u16)]) -> State {
+        let mut builder = State::builder(revision);
+        for (id, port) in routes {
+            let route = serde_json::json!({"id": id, "name": id,
+                "frontend": {"domains": [format!("{id}.test")]},
+                "backend": {"targets": [{"hostname": "127.0.0.1", "port": port}]}});
+            builder
+                .add(Kind::Route, route.to_string().as_bytes())
+                .unwrap();
+        }
+        builder.build()
+    }
+
+    fn runtime_of(handle: &StateHandle, host: &str) -> Arc<RouteRuntime> {
+        let state = handle.load();
+        let found = state.router.find(host, "/", "GET", None, |_| None).unwrap();
+        state
+            .compiled
+            .get::<CompiledRoutes>()
+            .unwrap()
+            .get(found.index)
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn runtimes_are_compiled_at_publish_and_kept_while_the_backend_is() {
+        let handle = StateHandle::new(state(1, &[("a", 1), ("b", 2)]));
+        let metrics = Arc::new(Metrics::new());
+        assert!(handle.set_compiler(Arc::new(RouteCompiler::new(metrics))));
+        let a = runtime_of(&handle, "a.test");
+        let b = runtime_of(&handle, "b.test");
+        assert_eq!(a.route_id, "a");
+        assert_eq!(b.route_id, "b");
+
+        // Another route appears and b's backend changes: a is the same object.
+        handle.publish(state(2, &[("a", 1), ("b", 3), ("c", 4)]));
+        assert!(Arc::ptr_eq(&a, &runtime_of(&handle, "a.test")));
+        let b2 = runtime_of(&handle, "b.test");
+        assert!(!Arc::ptr_eq(&b, &b2));
+        assert_eq!(
+            b2.authorities[0].as_ref().unwrap().0.as_str(),
+            "127.0.0.1:3"
+        );
+        assert_eq!(runtime_of(&handle, "c.test").route_id, "c");
     }
 }

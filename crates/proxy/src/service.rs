@@ -12,25 +12,26 @@ use http::header::{HOST, SET_COOKIE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use model::apikey::ApiKey;
 use model::route::Route;
 use model::{State, StateHandle, plugins};
 
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
-use crate::body::{ProxyBody, boxed, empty};
+use crate::body::{ClientBodyError, ProxyBody, boxed, empty};
 use crate::conn::ConnInfo;
 use crate::error::ProxyError;
 use crate::force_https;
+use crate::forwarding::{self, TrustedProxies};
 use crate::headers::{
     self, DAILY_REMAINING, MONTHLY_REMAINING, PROXY_LATENCY, REQUEST_ID, UPSTREAM_LATENCY,
 };
 use crate::live::body::{Counted, Direction};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::quota::{QuotaTracker, Remaining};
-use crate::runtime::{RouteRuntime, Runtimes};
+use crate::runtime::{CompiledRoutes, RouteCompiler, RouteRuntime};
 use crate::upstream::{CallError, TlsTarget, Upstream};
 
 /// Defaults that routes may override.
@@ -42,12 +43,13 @@ pub struct ProxySettings {
     pub access_log: bool,
     /// The HTTPS listener's port, for the ForceHttpsTraffic redirect.
     pub https_port: u16,
+    /// Peers whose forwarding headers are believed (`proxy.trustedProxies`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub struct Proxy {
     state: Arc<StateHandle>,
     upstream: Upstream,
-    runtimes: Runtimes,
     pub metrics: Arc<Metrics>,
     pub quotas: Arc<QuotaTracker>,
     settings: ProxySettings,
@@ -61,10 +63,11 @@ impl Proxy {
         metrics: Arc<Metrics>,
         settings: ProxySettings,
     ) -> Self {
+        // Every state published from now on carries the route runtimes.
+        state.set_compiler(Arc::new(RouteCompiler::new(metrics.clone())));
         Self {
             state,
             upstream: Upstream::new(settings.idle_timeout),
-            runtimes: Runtimes::new(metrics.clone()),
             metrics,
             quotas,
             settings,
@@ -72,12 +75,10 @@ impl Proxy {
         }
     }
 
-    /// Forgets per-route runtime of deleted routes; call after each publish.
-    /// After each publish (and once at start): drops what deleted routes
-    /// held and reports routes that skip backend certificate checks.
-    pub fn prune(&self) {
+    /// After each publish (and once at start): reports routes that skip
+    /// backend certificate checks.
+    pub fn after_publish(&self) {
         let state = self.state.load();
-        self.runtimes.prune(&state);
         self.upstream.report_unverified(&state);
     }
 
@@ -157,14 +158,17 @@ impl Proxy {
         if !state.loaded {
             return Err((ProxyError::NoState, None));
         }
-        if let Err(why) = crate::path_check::check(request.uri().path()) {
-            return Err((ProxyError::BadRequest(why.into()), None));
-        }
-        let host = crate::host::request_host(&request).unwrap_or_default();
+        let bad = |why: &str| (ProxyError::BadRequest(why.into()), None);
+        // Matched and forwarded in one canonical form only.
+        let path = crate::canonical::path(request.uri().path()).map_err(bad)?;
+        let authority = crate::host::request_authority(&request).map_err(bad)?;
+        let host = authority.map(model::router::strip_port).unwrap_or_default();
+        let hops = forwarding::hops(request.headers())
+            .map_err(|hops| (ProxyError::LoopDetected(hops), None))?;
         let headers = request.headers();
         let found = state.router.find(
             host,
-            request.uri().path(),
+            &path,
             request.method().as_str(),
             request.uri().query(),
             |name| headers.get(name).and_then(|v| v.to_str().ok()),
@@ -173,13 +177,22 @@ impl Proxy {
             return Err((
                 ProxyError::NoRoute {
                     host: host.to_string(),
-                    path: request.uri().path().to_string(),
+                    path: path.into_owned(),
                 },
                 None,
             ));
         };
         let route = found.route.clone();
-        let runtime = self.runtimes.get(&route, state.revision);
+        let runtime = match state
+            .compiled
+            .get::<CompiledRoutes>()
+            .and_then(|c| c.get(found.index))
+        {
+            Some(runtime) => runtime.clone(),
+            // Only a state published without this proxy's compiler (none
+            // in a running node): build it for this request.
+            None => Arc::new(RouteRuntime::new(&route, &self.metrics, None)),
+        };
         let fail = |error: ProxyError| (error, Some((runtime.clone(), route.clone())));
         let conn = ConnInfo::of(&request);
         if !conn.tls && route.uses_plugin(plugins::FORCE_HTTPS_TRAFFIC) {
@@ -201,10 +214,9 @@ impl Proxy {
         // changes (the common case), so that no new string is built.
         let path_and_query = {
             let uri = request.uri();
-            let path = uri.path();
-            let upstream_path = found.upstream_path_cow(path);
+            let upstream_path = found.upstream_path_cow(&path);
             let query = uri.query().map(apikey::strip_query_credentials);
-            let unchanged = matches!(upstream_path, Cow::Borrowed(p) if p == path)
+            let unchanged = upstream_path == uri.path()
                 && !matches!(query, Some(Cow::Owned(_)))
                 && !matches!(query.as_deref(), Some(""));
             match uri.path_and_query() {
@@ -234,9 +246,10 @@ impl Proxy {
                     "the Host header does not match the request target".into(),
                 )));
             }
-            (Some(authority), _) => HeaderValue::from_str(authority.as_str()).ok(),
-            (None, Some(header)) if header.to_str().is_ok() => Some(header.clone()),
-            (None, _) => HeaderValue::from_str(host).ok(),
+            (Some(_), _) => authority.and_then(|a| HeaderValue::from_str(a).ok()),
+            // Checked by `request_authority`: a well-formed name[:port].
+            (None, Some(header)) => Some(header.clone()),
+            (None, None) => None,
         };
 
         let mut remaining: Option<Remaining> = None;
@@ -253,11 +266,13 @@ impl Proxy {
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-        headers::set_forwarded(
+        forwarding::apply(
             &mut parts.headers,
+            &self.settings.trusted_proxies,
             peer.ip(),
             conn.scheme(),
             original_host.clone(),
+            hops,
         );
         parts
             .headers
@@ -330,11 +345,10 @@ impl Proxy {
                 upstream_parts.headers.insert(HOST, value);
             }
             let upstream_body = match body.take() {
-                Some(incoming) if !replayable => boxed(Counted::new(
-                    incoming,
-                    self.metrics.live.clone(),
-                    Direction::In,
-                )),
+                Some(incoming) if !replayable => boxed(
+                    Counted::new(incoming, self.metrics.live.clone(), Direction::In)
+                        .map_err(|e| ClientBodyError(e.into())),
+                ),
                 _ => empty(),
             };
             let in_flight = runtime.balancer.start(pick.index);
@@ -359,7 +373,12 @@ impl Proxy {
                     if response.status() == StatusCode::SWITCHING_PROTOCOLS
                         && let Some(client_upgrade) = client_upgrade
                     {
-                        relay_upgrade(client_upgrade, hyper::upgrade::on(&mut response), in_flight);
+                        crate::upgrade::relay_upgrade(
+                            client_upgrade,
+                            hyper::upgrade::on(&mut response),
+                            in_flight,
+                            self.settings.idle_timeout,
+                        );
                     } else {
                         drop(in_flight);
                     }
@@ -420,6 +439,12 @@ impl Proxy {
                         timeout_ms: call_timeout.as_millis() as u64,
                     }));
                 }
+                Err(CallError::ClientBody(reason)) => {
+                    tracing::debug!(target = %target.id, %reason, "the client's request body failed");
+                    return Err(fail(ProxyError::BadRequest(
+                        "the request body is malformed or was cut short".into(),
+                    )));
+                }
                 Err(CallError::Failed(reason)) => {
                     runtime.metrics.upstream_error(UpstreamErrorKind::Failed);
                     return Err(fail(ProxyError::UpstreamUnreachable {
@@ -430,27 +455,6 @@ impl Proxy {
             }
         }
     }
-}
-
-/// Copies bytes both ways between the upgraded client and upstream
-/// connections until either side closes.
-fn relay_upgrade(
-    client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-    in_flight: impl Send + 'static,
-) {
-    tokio::spawn(async move {
-        let _in_flight = in_flight;
-        match tokio::try_join!(client, upstream) {
-            Ok((client, upstream)) => {
-                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                    tracing::debug!(error = %e, "upgraded connection ended with an error");
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "upgrade failed"),
-        }
-    });
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -35,6 +35,9 @@ pub enum CallError {
     Connect(String),
     Timeout,
     Failed(String),
+    /// The client's request body failed on the way (bad chunk, cut
+    /// upload): the client's fault, not the backend's.
+    ClientBody(String),
 }
 
 impl Upstream {
@@ -114,8 +117,20 @@ where
         Err(_) => Err(CallError::Timeout),
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),
+        Ok(Err(e)) if caused_by_client_body(&e) => Err(CallError::ClientBody(error_chain(&e))),
         Ok(Err(e)) => Err(CallError::Failed(error_chain(&e))),
     }
+}
+
+fn caused_by_client_body(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<crate::body::ClientBodyError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -11,6 +11,7 @@
 
 pub mod browser;
 pub mod pki;
+pub mod raw;
 pub mod tls_upstream;
 pub mod ui;
 pub mod upstream;

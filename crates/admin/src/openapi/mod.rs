@@ -1,0 +1,323 @@
+//! The OpenAPI 3 document of the admin API, built from the kinds registry so
+//! that a new kind is documented as soon as it is served. It is served per
+//! node: the cluster endpoints appear only on a leader, which serves them. A
+//! test checks that every path the router serves appears here, and
+//! `.ci/fuzz-admin` checks the real answers against it (status codes and
+//! body schemas).
+
+mod schemas;
+
+use axum::Json;
+use model::Kind;
+use serde_json::{Map, Value, json};
+
+use crate::query::{MAX_PAGE, MAX_PAGE_SIZE};
+use crate::routes::HEALTH_PATH;
+
+/// The document as a node in cluster mode `mode` (`off`, `leader`,
+/// `worker`) serves it.
+pub fn document(mode: &str) -> Json<Value> {
+    let mut paths = Map::new();
+    let mut add = |path: &str, item: Value| {
+        paths.insert(path.to_string(), item);
+    };
+    add(
+        "/api/version",
+        json!({"get": read("Version of this node", "Node", object())}),
+    );
+    add(
+        "/api/infos",
+        json!({"get": read("Node and datastore information", "Node", object())}),
+    );
+    add(
+        "/api/openapi.json",
+        json!({"get": read("This document", "Node", object())}),
+    );
+    add(
+        "/apis/entities",
+        json!({"get": read("Entity kinds served by the generic API", "Node", object())}),
+    );
+    if mode == "leader" {
+        for (path, item) in cluster_paths() {
+            add(path, item);
+        }
+    }
+    add(
+        "/metrics",
+        json!({"get": {
+            "summary": "Prometheus metrics of the node (text exposition)", "tags": ["Node"],
+            "responses": with_errors(json!({
+                "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+            }))
+        }}),
+    );
+    admin_users(&mut add);
+    add(
+        "/api/live",
+        json!({"get": read("Live traffic figures of this node over the last 10 s (requests/s, errors, latency p50/p99, data in/out, connections, CPU, memory)", "Node", schema("LiveFigures"))}),
+    );
+    add(
+        HEALTH_PATH,
+        json!({"get": {
+            "summary": "Health of the node and its datastore (no credentials needed)",
+            "tags": ["Node"], "security": [],
+            "responses": {
+                "200": {"description": "healthy", "content": {"application/json": {"schema": object()}}},
+                "503": {"description": "datastore unhealthy", "content": {"application/json": {"schema": object()}}}
+            }
+        }}),
+    );
+    add(
+        "/api/otoroshi.json",
+        json!({
+            "get": read("Full export, in Otoroshi's layout", "Export", object()),
+            "post": write("Import an export: each kind present replaces that kind, atomically", "Export", object(), object()),
+        }),
+    );
+    add(
+        "/api/globalconfig",
+        json!({
+            "get": read("The global config", "GlobalConfig", schema("GlobalConfig")),
+            "put": write("Replace the global config", "GlobalConfig", schema("GlobalConfig"), schema("GlobalConfig")),
+            "patch": patch_op("GlobalConfig", "GlobalConfig"),
+        }),
+    );
+    for (path, what) in [
+        (
+            "/api/pki/certs",
+            "a certificate (server, or client with client: true)",
+        ),
+        ("/api/pki/cas", "a CA certificate"),
+    ] {
+        let summary = format!(
+            "Generate {what} (ECDSA P-256), self-signed or signed by the CA caRef, and store it"
+        );
+        let post = create(
+            &summary,
+            "Certificate",
+            schema("CertificateRequest"),
+            schema("Certificate"),
+        );
+        add(path, json!({"post": post}));
+    }
+    for kind in Kind::ALL {
+        for base in bases(kind) {
+            kind_paths(kind, &base, &mut add);
+        }
+    }
+    Json(json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "komainu admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers."
+        },
+        "security": [{"basic": []}, {"clientId": [], "clientSecret": []}],
+        "paths": paths,
+        "components": schemas::components(),
+    }))
+}
+
+/// The generic path of a kind, and its legacy one when it has one.
+fn bases(kind: Kind) -> Vec<String> {
+    let mut bases = vec![format!(
+        "/apis/{}/{}/{}",
+        kind.group(),
+        kind.version(),
+        kind.plural()
+    )];
+    if kind != Kind::GlobalConfig {
+        bases.push(format!("/api/{}", kind.legacy_segment()));
+    }
+    bases
+}
+
+fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
+    let tag = kind.name();
+    let entity = schema(kind.name());
+    let one = kind.singular();
+    add(
+        base,
+        json!({
+            "get": list_op(kind),
+            "post": create(&format!("Create a {one}"), tag, entity.clone(), entity.clone()),
+        }),
+    );
+    add(
+        &format!("{base}/_template"),
+        json!({
+            "get": read(&format!("A new {one} with defaults and fresh ids"), tag, entity.clone()),
+        }),
+    );
+    if kind == Kind::ApiKey {
+        add(
+            &format!("{base}/{{id}}/quotas"),
+            json!({
+                "parameters": [{"name": "id", "in": "path", "required": true, "description": "the key's clientId", "schema": {"type": "string"}}],
+                "get": read("The key's quota use in the current windows, as this node counts it (store totals plus calls not flushed yet)", tag, schema("Quotas")),
+                "delete": read("Reset the key's counters of the current windows (throttling, day, month); answers the zeroed quotas", tag, schema("Quotas")),
+            }),
+        );
+    }
+    add(
+        &format!("{base}/{{id}}"),
+        json!({
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:~-]{1,128}$"}}],
+            "get": read(&format!("One {one}"), tag, entity.clone()),
+            "put": write(&format!("Replace a {one}"), tag, entity.clone(), entity),
+            "patch": patch_op(tag, kind.name()),
+            "delete": read(&format!("Delete a {one}"), tag, schema("Deleted")),
+        }),
+    );
+}
+
+/// `/api/admins/simple`: served by the ui crate's router, behind the same
+/// admin key check.
+fn admin_users(add: &mut impl FnMut(&str, Value)) {
+    let tag = "AdminUser";
+    add(
+        "/api/admins/simple",
+        json!({
+            "get": read("Admin users (who sign in to the UI); never their password hashes", tag,
+                json!({"type": "array", "items": schema("AdminUser")})),
+            "post": create("Create an admin user: {username, password (8..72 bytes, stored as bcrypt), label, readOnly}",
+                tag, schema("AdminUserInput"), schema("AdminUser")),
+        }),
+    );
+    add(
+        "/api/admins/simple/_template",
+        json!({"get": read("A new admin user's fields", tag, schema("AdminUserInput"))}),
+    );
+    add(
+        "/api/admins/simple/{username}",
+        json!({
+            "parameters": [{"name": "username", "in": "path", "required": true,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+            "get": read("One admin user", tag, schema("AdminUser")),
+            "put": write("Change label, readOnly and, when given, the password (which ends the user's sessions); the username is the path's",
+                tag, schema("AdminUserInput"), schema("AdminUser")),
+            "delete": read("Delete an admin user (not the last one who may write: 409)", tag, schema("Deleted")),
+        }),
+    );
+}
+
+fn cluster_paths() -> Vec<(&'static str, Value)> {
+    let tag = ["Cluster"];
+    let ndjson = json!({"application/x-ndjson": {"schema": {"type": "string"}}});
+    vec![
+        (
+            "/api/cluster/state",
+            json!({"get": {
+                "summary": "Leader only: the state export for workers (ndjson; ETag, gzip, ?wait= long-poll)",
+                "tags": tag,
+                "responses": with_errors(json!({
+                    "200": {"description": "the state, one entity a line", "content": ndjson},
+                    "304": {"description": "not modified"}
+                }))
+            }}),
+        ),
+        (
+            "/api/cluster/quotas",
+            json!({"put": {
+                "summary": "Leader only: quota increments and stats pushed by a worker (ndjson)",
+                "tags": tag,
+                "requestBody": {"required": true, "content": ndjson},
+                "responses": with_errors(json!({"200": ok(object())}))
+            }}),
+        ),
+        (
+            "/api/cluster/members",
+            json!({"get": read("Leader only: the cluster members and their health", "Cluster", json!({}))}),
+        ),
+        (
+            "/api/cluster/live",
+            json!({"get": {
+                "summary": "Leader only: members and state as server-sent events (?every=ms): {members, revision, stateBuiltAt (ms, first build of that revision), etag}",
+                "tags": tag,
+                "responses": with_errors(json!({
+                    "200": {"description": "event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+                }))
+            }}),
+        ),
+    ]
+}
+
+/// An operation without a body that answers 200 with `answer`.
+fn read(summary: &str, tag: &str, answer: Value) -> Value {
+    json!({"summary": summary, "tags": [tag], "responses": with_errors(json!({"200": ok(answer)}))})
+}
+
+/// An operation with a JSON body that answers 200 with `answer`.
+fn write(summary: &str, tag: &str, body: Value, answer: Value) -> Value {
+    let mut op = read(summary, tag, answer);
+    op["requestBody"] =
+        json!({"required": true, "content": {"application/json": {"schema": body}}});
+    op
+}
+
+/// A create: like `write`, but the answer is 201 Created.
+fn create(summary: &str, tag: &str, body: Value, answer: Value) -> Value {
+    let mut op = write(summary, tag, body, answer);
+    if let Some(responses) = op["responses"].as_object_mut()
+        && let Some(created) = responses.remove("200")
+    {
+        responses.insert("201".into(), created);
+    }
+    op
+}
+
+fn list_op(kind: Kind) -> Value {
+    let mut op = read(
+        &format!("List {}", kind.plural()),
+        kind.name(),
+        json!({"type": "array", "items": schema(kind.name())}),
+    );
+    op["description"] = json!(
+        "Filter with query parameters filter.<field>=<value>: keep entities whose field (dotted path) equals the value or, for an array, contains it."
+    );
+    op["parameters"] = json!([
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "description": "page number, from 1"},
+        {"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, "description": "entities per page; all when absent"}
+    ]);
+    op
+}
+
+fn patch_op(tag: &str, entity: &str) -> Value {
+    let mut op = read(
+        "JSON Merge Patch (object body) or JSON Patch (array body, at most 1000 operations); the patched entity is bounded like a PUT body",
+        tag,
+        schema(entity),
+    );
+    let json_patch = schema("JsonPatch");
+    let merge_patch = json!({"type": "object"});
+    op["requestBody"] = json!({"required": true, "content": {
+        "application/json": {"schema": {"oneOf": [merge_patch, json_patch]}},
+        "application/merge-patch+json": {"schema": merge_patch},
+        "application/json-patch+json": {"schema": json_patch}
+    }});
+    op
+}
+
+fn schema(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn object() -> Value {
+    json!({"type": "object"})
+}
+
+fn ok(answer: Value) -> Value {
+    json!({"description": "OK", "content": {"application/json": {"schema": answer}}})
+}
+
+/// `success` plus the error answers every admin operation may give, in the
+/// one error shape.
+fn with_errors(mut success: Value) -> Value {
+    let error = json!({"description": "error", "content": {"application/json": {"schema": schema("Error")}}});
+    if let Some(responses) = success.as_object_mut() {
+        for status in ["400", "401", "403", "404", "409", "413", "503"] {
+            responses.insert(status.into(), error.clone());
+        }
+    }
+    success
+}

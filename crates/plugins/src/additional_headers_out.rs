@@ -1,0 +1,39 @@
+//! Sets headers on the response sent back to the client.
+
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::config::{self, ConfigError};
+use crate::context::{Plugin, ResponseCtx};
+use crate::header_list::{self, HeadersConfig};
+use crate::registry::Descriptor;
+use crate::step::Step;
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: "cp:otoroshi.next.plugins.AdditionalHeadersOut",
+    name: "Additional headers out",
+    description: "Sets headers on the response sent to the client.",
+    steps: &[Step::TransformResponse],
+    build,
+    default_config: config::defaults::<HeadersConfig>,
+    config_schema: config::schema::<HeadersConfig>,
+};
+
+struct AdditionalHeadersOut(Box<[(HeaderName, HeaderValue)]>);
+
+fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
+    let config: HeadersConfig = config::parse(value)?;
+    Ok(Arc::new(AdditionalHeadersOut(header_list::pairs(
+        &config.headers,
+    )?)))
+}
+
+impl Plugin for AdditionalHeadersOut {
+    fn transform_response(&self, response: &mut ResponseCtx<'_>) {
+        for (name, value) in self.0.iter() {
+            response.headers.insert(name.clone(), value.clone());
+        }
+    }
+}

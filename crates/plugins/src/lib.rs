@@ -1,0 +1,47 @@
+//! Route plugins with Otoroshi's ids and config shapes.
+//!
+//! This crate owns the plugin registry (one table: write-time validation,
+//! `GET /api/plugins`, the OpenAPI document and the UI all read it), each
+//! plugin's typed config and the steps it works in, and the [`Chain`] a
+//! route's plugins are compiled into once per published state. It knows
+//! HTTP heads, not the gateway's entities: what a plugin needs from the node
+//! (API key checks, the HTTPS port) it asks through [`Services`].
+
+/// A route's plugins compiled for the request path, step by step.
+pub mod chain;
+/// Typed configs from JSON, with the path of every bad field.
+pub mod config;
+/// What a plugin sees of a request or a response, and what it may answer.
+pub mod context;
+/// The table of every plugin komainu implements.
+pub mod registry;
+/// The steps of the request path a plugin may declare.
+pub mod step;
+
+/// `cp:otoroshi.next.plugins.AdditionalHeadersIn`
+mod additional_headers_in;
+/// `cp:otoroshi.next.plugins.AdditionalHeadersOut`
+mod additional_headers_out;
+/// `cp:otoroshi.next.plugins.AllowHttpMethods`
+mod allow_http_methods;
+/// `cp:otoroshi.next.plugins.ApikeyCalls`
+pub mod apikey_calls;
+/// `cp:otoroshi.next.plugins.ForceHttpsTraffic`
+mod force_https_traffic;
+/// Shared by the header plugins: names and values checked once.
+mod header_list;
+/// `cp:otoroshi.next.plugins.MaintenanceMode` and the answer it shares with BuildMode.
+mod maintenance_mode;
+/// `cp:otoroshi.next.plugins.OverrideHost`
+mod override_host;
+/// `cp:otoroshi.next.plugins.ReadOnlyCalls`
+mod read_only_calls;
+/// `cp:otoroshi.next.plugins.RemoveHeadersIn`
+mod remove_headers_in;
+/// `cp:otoroshi.next.plugins.RemoveHeadersOut`
+mod remove_headers_out;
+
+pub use chain::{Chain, Declared, Instance};
+pub use config::ConfigError;
+pub use context::{Flow, Plugin, RequestCtx, ResponseCtx, Services};
+pub use step::Step;
