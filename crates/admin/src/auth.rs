@@ -10,6 +10,7 @@ use axum::response::Response;
 use base64::Engine;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use model::apikey::{ROLE_METADATA, Role};
 use subtle::ConstantTimeEq;
 
 use crate::context::AdminContext;
@@ -72,7 +73,8 @@ pub struct SessionGrant {
 }
 
 /// Middleware: lets the request through only with a valid admin key (or a
-/// UI session grant); a read-only key may only read.
+/// UI session grant); a read-only key may only read, a worker-role key may
+/// only call the cluster endpoints a worker needs.
 pub async fn require_admin(
     State(ctx): State<AdminContext>,
     request: Request,
@@ -87,7 +89,12 @@ pub async fn require_admin(
             )?;
             grant.read_only
         }
-        None => authorize(&ctx.state.load(), request.headers(), request.method())?,
+        None => authorize_call(
+            &ctx.state.load(),
+            request.headers(),
+            request.method(),
+            request.uri().path(),
+        )?,
     };
     if !read_only {
         return Ok(next.run(request).await);
@@ -101,6 +108,16 @@ pub async fn require_admin(
     Ok(crate::redact::for_reader(&method, next.run(request).await).await)
 }
 
+/// The calls a worker makes to its leaders: pull the state (which also
+/// registers it as a member) and push quotas and stats. Nothing else.
+fn worker_may(method: &Method, path: &str) -> bool {
+    matches!(
+        (method, path),
+        (&Method::GET | &Method::HEAD, "/api/cluster/state")
+            | (&Method::PUT, "/api/cluster/quotas")
+    )
+}
+
 fn check_writes(read_only: bool, who: &str, method: &Method) -> Result<(), AdminError> {
     let reading = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if read_only && !reading {
@@ -110,8 +127,18 @@ fn check_writes(read_only: bool, who: &str, method: &Method) -> Result<(), Admin
 }
 
 /// The admin key these credentials name, if they are a valid admin key's
-/// (enabled, not expired, right secret: compared in constant time).
+/// (enabled, not expired, right secret: compared in constant time) with the
+/// full admin role. Worker-role keys are left out: they open no session and
+/// call no admin endpoint.
 pub fn admin_key<'a>(
+    state: &'a model::State,
+    credentials: &Credentials,
+) -> Option<&'a std::sync::Arc<model::apikey::ApiKey>> {
+    checked_key(state, credentials).filter(|k| k.role() == Role::Admin)
+}
+
+/// Any valid admin key these credentials name, whatever its role.
+fn checked_key<'a>(
     state: &'a model::State,
     credentials: &Credentials,
 ) -> Option<&'a std::sync::Arc<model::apikey::ApiKey>> {
@@ -125,14 +152,36 @@ pub fn admin_key<'a>(
 
 /// The check itself, against the keys of a state snapshot (a worker node
 /// has no store, but it has the admin keys its leaders synced). Says
-/// whether the key is read-only.
+/// whether the key is read-only. No cluster endpoint is behind it, so a
+/// worker-role key is refused.
 pub fn authorize(
     state: &model::State,
     headers: &HeaderMap,
     method: &Method,
 ) -> Result<bool, AdminError> {
+    authorize_call(state, headers, method, "")
+}
+
+/// [`authorize`] for a call on `path`: a worker-role key passes only on the
+/// worker's own cluster endpoints (whatever its `readOnly`), and gets 403
+/// elsewhere.
+pub fn authorize_call(
+    state: &model::State,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+) -> Result<bool, AdminError> {
     let credentials = credentials(headers).ok_or(AdminError::Unauthorized)?;
-    let key = admin_key(state, &credentials).ok_or(AdminError::Unauthorized)?;
+    let key = checked_key(state, &credentials).ok_or(AdminError::Unauthorized)?;
+    if key.role() == Role::Worker {
+        if worker_may(method, path) {
+            return Ok(false);
+        }
+        return Err(AdminError::Forbidden(format!(
+            "admin key '{}' has the worker role ({ROLE_METADATA}): it may only pull the cluster state and push quotas",
+            key.client_id
+        )));
+    }
     check_writes(
         key.read_only,
         &format!("admin key '{}'", key.client_id),

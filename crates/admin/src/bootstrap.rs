@@ -76,7 +76,9 @@ pub async fn ensure_admin_key(
 async fn has_admin_key(store: &dyn Store) -> Result<bool, StoreError> {
     let mut found = false;
     store::scan_each(store, Kind::ApiKey.store_key(), 500, |_, bytes| {
-        found = serde_json::from_slice::<ApiKey>(bytes).is_ok_and(|k| k.enabled && k.is_admin());
+        // A worker-role key cannot administer: it does not count.
+        found = serde_json::from_slice::<ApiKey>(bytes)
+            .is_ok_and(|k| k.enabled && k.is_admin() && k.role() == model::apikey::Role::Admin);
         Ok::<_, StoreError>(if found {
             ControlFlow::Break(())
         } else {

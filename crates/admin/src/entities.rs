@@ -12,7 +12,7 @@ use model::Kind;
 use model::certificate::PRIVATE_KEY_FIELD;
 use model::normalize::{Normalized, normalize, template};
 use serde_json::{Value, json};
-use store::{Condition, Op};
+use store::{Condition, Op, StoreError};
 
 use crate::context::AdminContext;
 use crate::error::{AdminError, AdminResult};
@@ -135,15 +135,12 @@ fn same_id(kind: Kind, id: &str, entity: &Normalized) -> AdminResult<()> {
 }
 
 pub async fn delete(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Json<Value>> {
-    if kind == Kind::ApiKey {
-        keep_an_admin_key(ctx, id, None)?;
-    }
     let op = Op::Delete {
         kind: kind.store_key().into(),
         id: id.into(),
         condition: Condition::MustExist,
     };
-    let revision = ctx.store.write(vec![op]).await?;
+    let revision = guarded_write(ctx, kind, id, None, op).await?;
     ctx.publisher.publish_up_to(revision).await?;
     Ok(Json(json!({"deleted": true})))
 }
@@ -180,18 +177,15 @@ async fn write(
     } else {
         condition
     };
-    if kind == Kind::ApiKey {
-        keep_an_admin_key(ctx, &entity.id, Some(&entity.value))?;
-    }
     let value =
         serde_json::to_vec(&entity.value).map_err(|e| AdminError::Internal(e.to_string()))?;
     let op = Op::Put {
         kind: kind.store_key().into(),
-        id: entity.id,
+        id: entity.id.clone(),
         value,
         condition,
     };
-    let revision = ctx.store.write(vec![op]).await?;
+    let revision = guarded_write(ctx, kind, &entity.id, Some(&entity.value), op).await?;
     ctx.publisher.publish_up_to(revision).await?;
     let mut answer = entity.value;
     redact(kind, &mut answer);
@@ -225,25 +219,79 @@ fn decode(bytes: &[u8]) -> AdminResult<Value> {
         .map_err(|e| AdminError::Internal(format!("stored entity is not JSON: {e}")))
 }
 
+/// Writes `op` (a put or delete of `kind`/`id`; `replacement` is what a
+/// put stores). For an API key it also makes sure a usable admin key
+/// remains, inside the store's atomic write (see `admin_key_guard`); when
+/// the key counted on changed meanwhile, the check runs again.
+async fn guarded_write(
+    ctx: &AdminContext,
+    kind: Kind,
+    id: &str,
+    replacement: Option<&Value>,
+    op: Op,
+) -> AdminResult<u64> {
+    for _ in 0..GUARD_ATTEMPTS {
+        let mut ops = vec![op.clone()];
+        if kind == Kind::ApiKey {
+            ops.extend(admin_key_guard(ctx, id, replacement).await?);
+        }
+        match ctx.store.write(ops).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            written => return Ok(written?),
+        }
+    }
+    Err(AdminError::Conflict(format!(
+        "apikey '{id}': the admin keys kept changing while this write was checked; retry"
+    )))
+}
+
+/// How many times a guarded write re-reads and retries after a conflict.
+const GUARD_ATTEMPTS: usize = 5;
+
 /// Refuses a change that would leave no usable admin key: nobody could use
-/// the admin API afterwards, short of editing the datastore by hand.
-fn keep_an_admin_key(ctx: &AdminContext, id: &str, replacement: Option<&Value>) -> AdminResult<()> {
-    let state = ctx.state.load();
+/// the admin API afterwards, short of editing the datastore by hand. Reads
+/// the datastore (not the state snapshot, which may lag another leader's
+/// write) and answers the `Op::Expect` the write must carry: another usable
+/// admin key, exactly as read. Two concurrent removals of the last two keys
+/// each count on the other, so the store lets at most one through.
+async fn admin_key_guard(
+    ctx: &AdminContext,
+    id: &str,
+    replacement: Option<&Value>,
+) -> AdminResult<Option<Op>> {
     let now = crate::now_ms();
-    let usable =
-        |k: &model::apikey::ApiKey| k.enabled && k.is_admin() && !k.expired(now) && !k.read_only;
-    let others = state
-        .apikeys
-        .values()
-        .any(|k| k.client_id != id && usable(k));
+    let usable = |bytes: &[u8]| {
+        serde_json::from_slice::<model::apikey::ApiKey>(bytes).is_ok_and(|k| k.can_administer(now))
+    };
+    let store_key = Kind::ApiKey.store_key();
+    let was_admin = ctx
+        .store
+        .get(store_key, id)
+        .await?
+        .is_some_and(|bytes| usable(&bytes));
     let replacement_usable = replacement
         .and_then(|v| serde_json::from_value::<model::apikey::ApiKey>(v.clone()).ok())
-        .is_some_and(|k| usable(&k));
-    let was_admin = state.apikey(id).is_some_and(|k| usable(k));
-    if was_admin && !others && !replacement_usable {
-        return Err(AdminError::Conflict(format!(
-            "apikey '{id}' is the last enabled read-write admin API key; create another before removing or restricting this one"
-        )));
+        .is_some_and(|k| k.can_administer(now));
+    if !was_admin || replacement_usable {
+        return Ok(None);
     }
-    Ok(())
+    let mut survivor: Option<(String, Vec<u8>)> = None;
+    store::scan_each(ctx.store.as_ref(), store_key, SCAN_BATCH, |other, bytes| {
+        if other != id && usable(bytes) {
+            survivor = Some((other.to_string(), bytes.to_vec()));
+            return Ok::<_, AdminError>(ControlFlow::Break(()));
+        }
+        Ok(ControlFlow::Continue(()))
+    })
+    .await?;
+    match survivor {
+        Some((other, value)) => Ok(Some(Op::Expect {
+            kind: store_key.into(),
+            id: other,
+            value,
+        })),
+        None => Err(AdminError::Conflict(format!(
+            "apikey '{id}' is the last enabled read-write admin API key; create another before removing or restricting this one"
+        ))),
+    }
 }

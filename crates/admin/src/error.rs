@@ -53,7 +53,9 @@ impl AdminError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             AdminError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            AdminError::Store(StoreError::AlreadyExists { .. }) => StatusCode::CONFLICT,
+            AdminError::Store(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }) => {
+                StatusCode::CONFLICT
+            }
             AdminError::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
             AdminError::Store(StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,7 +72,8 @@ impl AdminError {
             AdminError::Validation(_) => "validation_failed",
             AdminError::PayloadTooLarge { .. } | AdminError::TooLarge(_) => "payload_too_large",
             AdminError::MethodNotAllowed { .. } => "method_not_allowed",
-            AdminError::Conflict(_) | AdminError::Store(StoreError::AlreadyExists { .. }) => {
+            AdminError::Conflict(_)
+            | AdminError::Store(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }) => {
                 "conflict"
             }
             AdminError::Store(StoreError::Unavailable { .. }) => "datastore_unavailable",

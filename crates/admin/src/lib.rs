@@ -21,6 +21,9 @@ mod entities;
 pub mod error;
 /// Full export and import (`/api/otoroshi.json`).
 mod export;
+/// The last admin key under concurrent removals.
+#[cfg(test)]
+mod last_admin_race;
 /// `GET /api/live`: the node's live traffic figures.
 pub mod live;
 /// Version, infos, the kinds list, health.

@@ -1126,6 +1126,7 @@ async fn against_the_real_leader() {
             location: "eu".into(),
         },
         proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new())),
+        Arc::new(|id: &str| (id == "k1").then(|| Arc::new(key(apikey("k1", 1000))))),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

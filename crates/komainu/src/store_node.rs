@@ -25,11 +25,12 @@ const MIN_REVISION_POLL: std::time::Duration = std::time::Duration::from_millis(
 
 pub struct StoreNode {
     store: Arc<dyn Store>,
+    flusher: Arc<quota_sync::Flusher>,
 }
 
 impl StoreNode {
     pub async fn shutdown(&self, quotas: &QuotaTracker) {
-        quota_sync::flush(self.store.as_ref(), quotas).await;
+        self.flusher.flush(self.store.as_ref(), quotas).await;
     }
 }
 
@@ -76,9 +77,11 @@ pub async fn prepare(
     .with_quotas(quotas.clone())
     .with_live(live.clone());
     spawn_change_watcher(&ctx);
+    let flusher = Arc::new(quota_sync::Flusher::new());
     quota_sync::spawn(
         store.clone(),
         quotas.clone(),
+        flusher.clone(),
         config.proxy.quota_flush_every,
     );
 
@@ -87,6 +90,7 @@ pub async fn prepare(
             store.clone(),
             leader_settings(config, info, http_port),
             live.clone(),
+            api_keys(state.clone()),
         );
         admin::router_with(
             ctx.clone(),
@@ -113,8 +117,13 @@ pub async fn prepare(
         admin,
         ui,
         notes,
-        kind: PlaneKind::Store(StoreNode { store }),
+        kind: PlaneKind::Store(StoreNode { store, flusher }),
     })
+}
+
+/// Quota pushes are checked against the keys of the state in force.
+fn api_keys(state: Arc<StateHandle>) -> cluster::leader::ApiKeys {
+    Arc::new(move |client_id: &str| state.load().apikey(client_id).cloned())
 }
 
 /// The admin UI on `ui.host`, with its first admin user when there is none.

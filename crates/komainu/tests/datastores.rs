@@ -190,15 +190,40 @@ async fn counters_exact_across_leaders(backend: Backend) {
     };
     let (first, _d1) = leader_on(&shared.args());
     let (second, _d2) = leader_on(&shared.args());
+    // Leaders take pushes only for counters of API keys they know.
+    let hammered = json!({"clientId": "hammered", "clientSecret": "s"});
+    assert_eq!(
+        first
+            .send_json(Method::POST, "/api/apikeys", &hammered)
+            .await
+            .0,
+        201
+    );
+    let month = proxy::quota::monthly_window(model::clock::now_ms()).id;
+    let probe = format!("quotas:hammered:monthly:{month}");
+    let mut n = 0;
+    let known = eventually(Duration::from_secs(10), || {
+        n += 1;
+        let body = push(&format!("probe:{n}"), &probe, 1);
+        let second = &second;
+        async move { send_push(second, body).await["counters"][0]["n"] != 0 }
+    })
+    .await;
+    assert!(
+        known.is_some(),
+        "{backend:?}: the second leader never saw the key"
+    );
     let leaders = Arc::new([first, second]);
-    let key = "quotas:hammered:day";
+    let day = proxy::quota::daily_window(model::clock::now_ms()).id;
+    let key: Arc<str> = format!("quotas:hammered:daily:{day}").into();
     let tasks: Vec<_> = (0..4)
         .map(|task| {
             let leaders = leaders.clone();
+            let key = key.clone();
             tokio::spawn(async move {
                 for n in 0..25 {
                     let batch = format!("w{task}:{n}");
-                    let body = push(&batch, key, 3);
+                    let body = push(&batch, &key, 3);
                     send_push(&leaders[task % 2], body.clone()).await;
                     // A worker that timed out retries on the other leader:
                     // the same batch must not count twice.
@@ -210,7 +235,7 @@ async fn counters_exact_across_leaders(backend: Backend) {
     for task in tasks {
         task.await.unwrap();
     }
-    let answer = send_push(&leaders[1], push("reader", key, 0)).await;
+    let answer = send_push(&leaders[1], push("reader", &key, 0)).await;
     assert_eq!(
         answer["counters"][0]["n"], 300,
         "{backend:?}: 4 workers × 25 pushes × 3, each push sent to both leaders: {answer}"

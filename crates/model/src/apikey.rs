@@ -17,6 +17,21 @@ pub const UNLIMITED: u64 = 10_000_000;
 /// The service group whose keys may use the admin API (Otoroshi's name).
 pub const ADMIN_API_GROUP: &str = "admin-api-group";
 
+/// Metadata entry that narrows an admin key to one role (see [`ApiKey::role`]).
+pub const ROLE_METADATA: &str = "komainu.role";
+
+/// What an admin key may do. A key without `komainu.role` metadata is a
+/// full admin key (read-write, or read-only with `readOnly`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything the admin API allows (within `readOnly`).
+    Admin,
+    /// `"komainu.role": "worker"`: a cluster worker's key. It may pull the
+    /// cluster state and push quotas, nothing else, so that a compromised
+    /// worker cannot rewrite the configuration.
+    Worker,
+}
+
 fn yes() -> bool {
     true
 }
@@ -86,6 +101,14 @@ impl ApiKey {
                 _ => errors.push(path, format!("'{entity}' must be route_<id> or group_<id>")),
             }
         }
+        if let Some(role) = self.metadata.get(ROLE_METADATA)
+            && !matches!(role.as_str(), "admin" | "worker")
+        {
+            errors.push(
+                format!("metadata.{ROLE_METADATA}"),
+                format!("'{role}' is not a role; use 'worker' (cluster workers) or 'admin'"),
+            );
+        }
         for feature in ["restrictions", "rotation"] {
             if enabled_object(self.extra.get(feature)) {
                 errors.push(
@@ -114,6 +137,26 @@ impl ApiKey {
             .any(|e| e == &format!("group_{ADMIN_API_GROUP}"))
     }
 
+    /// The role the key's metadata gives it. An unknown role value is read
+    /// as `Worker`, the least power, rather than as a full admin: a typo must
+    /// not widen a key.
+    pub fn role(&self) -> Role {
+        match self.metadata.get(ROLE_METADATA).map(String::as_str) {
+            None | Some("admin") => Role::Admin,
+            Some(_) => Role::Worker,
+        }
+    }
+
+    /// An enabled, unexpired, read-write admin key with the full admin role:
+    /// one that can still administer (the last of them may not be removed).
+    pub fn can_administer(&self, now_ms: u64) -> bool {
+        self.enabled
+            && self.is_admin()
+            && !self.expired(now_ms)
+            && !self.read_only
+            && self.role() == Role::Admin
+    }
+
     pub fn expired(&self, now_ms: u64) -> bool {
         self.valid_until.is_some_and(|until| until <= now_ms)
     }
@@ -124,4 +167,35 @@ fn enabled_object(value: Option<&Value>) -> bool {
         .and_then(|v| v.get("enabled"))
         .and_then(Value::as_bool)
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(metadata: serde_json::Value) -> ApiKey {
+        serde_json::from_value(serde_json::json!({"clientId": "k", "clientSecret": "s",
+            "clientName": "k", "authorizedEntities": ["group_admin-api-group"],
+            "metadata": metadata}))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_worker_role_narrows_an_admin_key() {
+        assert_eq!(key(serde_json::json!({})).role(), Role::Admin);
+        assert_eq!(
+            key(serde_json::json!({"komainu.role": "admin"})).role(),
+            Role::Admin
+        );
+        let worker = key(serde_json::json!({"komainu.role": "worker"}));
+        assert_eq!(worker.role(), Role::Worker);
+        assert!(worker.is_admin() && !worker.can_administer(0));
+        assert!(key(serde_json::json!({})).can_administer(0));
+        // A typo is refused on write, and reads as the least power.
+        let typo = key(serde_json::json!({"komainu.role": "wroker"}));
+        assert_eq!(typo.role(), Role::Worker);
+        let errors = typo.validate().unwrap_err();
+        assert_eq!(errors.0[0].path, "metadata.komainu.role");
+    }
 }

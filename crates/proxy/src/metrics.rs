@@ -71,6 +71,9 @@ pub struct Metrics {
     /// Client connections closed by the listener's deadlines (no protocol
     /// choice in time, idle, no answer to a ping).
     pub closed_idle: Counter,
+    /// Quota increments a leader refused from a worker push (unknown key,
+    /// malformed counter, or more calls than the key's quota allows).
+    pub cluster_refused_quota_increments: Counter,
     /// The live figures' counters (`GET /api/live`, cluster stats).
     pub live: Arc<LiveCounters>,
 }
@@ -104,6 +107,7 @@ impl Metrics {
             .get_or_create(&CapLabels { limit: "client" })
             .clone();
         let closed_idle = Counter::default();
+        let cluster_refused_quota_increments = Counter::default();
         registry.register(
             "requests",
             "Proxied requests by route and status class",
@@ -154,6 +158,11 @@ impl Metrics {
             "Client connections closed for sending nothing in time or staying idle",
             closed_idle.clone(),
         );
+        registry.register(
+            "cluster_refused_quota_increments",
+            "Quota increments refused from worker pushes",
+            cluster_refused_quota_increments.clone(),
+        );
         Self {
             registry,
             requests,
@@ -167,6 +176,7 @@ impl Metrics {
             refused_node_cap,
             refused_client_cap,
             closed_idle,
+            cluster_refused_quota_increments,
             live: Arc::new(LiveCounters::default()),
         }
     }

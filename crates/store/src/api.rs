@@ -31,6 +31,16 @@ pub enum Op {
     },
     /// Remove every entity of a kind (used by a full import).
     DeleteKind { kind: String },
+    /// Writes nothing: rejects the batch with `StoreError::Conflict` unless
+    /// the entity holds exactly `value` at this point of the batch. Guards
+    /// that read before writing (the last admin key must stay) name what
+    /// they counted on, so that a concurrent change of it fails the write
+    /// instead of slipping past the check.
+    Expect {
+        kind: String,
+        id: String,
+        value: Vec<u8>,
+    },
 }
 
 /// A counter value and the instant (ms since the Unix epoch) it expires at.

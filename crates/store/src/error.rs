@@ -9,6 +9,10 @@ pub enum StoreError {
     /// A write with `Condition::MustExist` found nothing.
     #[error("{kind} '{id}' not found")]
     NotFound { kind: String, id: String },
+    /// An `Op::Expect` found the entity changed or gone: another write got
+    /// there first. Reading again and retrying is safe.
+    #[error("{kind} '{id}' changed concurrently; retry")]
+    Conflict { kind: String, id: String },
     /// The backend itself failed (I/O, corruption, connection lost...).
     #[error("datastore '{backend}' unavailable: {message}")]
     Unavailable {

@@ -109,6 +109,14 @@ fn apply_op(entities: &mut Entities, op: Op, undo: &mut Vec<Undo>) -> Result<(),
             });
             check(condition, existed, kind, id)
         }
+        Op::Expect { kind, id, value } => {
+            let held = entities.get(&kind).and_then(|of_kind| of_kind.get(&id));
+            if held == Some(&value) {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict { kind, id })
+            }
+        }
         Op::DeleteKind { kind } => {
             if let Some(removed) = entities.remove(&kind) {
                 undo.push(Undo::Kind {

@@ -165,51 +165,76 @@ async fn replace(
             ValidationErrors::single("username", "cannot be changed; create another user").into(),
         );
     }
-    if submitted.read_only && !user.read_only {
-        keep_a_writer(&ctx, &username).await?;
-    }
+    let demoted = submitted.read_only && !user.read_only;
     if let Some(password) = submitted.password {
         user.password = users::hash(password).await?;
         tracing::info!(user = %username, "admin user password changed");
     }
     user.label = submitted.label;
     user.read_only = submitted.read_only;
-    users::save(ctx.store.as_ref(), &user, Condition::MustExist).await?;
-    Ok(Json(public(&user)))
+    for _ in 0..GUARD_ATTEMPTS {
+        let guard = if demoted {
+            Some(keep_a_writer(&ctx, &username).await?)
+        } else {
+            None
+        };
+        match users::save_guarded(ctx.store.as_ref(), &user, Condition::MustExist, guard).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            saved => {
+                saved?;
+                return Ok(Json(public(&user)));
+            }
+        }
+    }
+    Err(still_changing(&username))
 }
 
 async fn remove(
     State(ctx): State<AdminContext>,
     Path(username): Path<String>,
 ) -> AdminResult<Json<Value>> {
-    let user = load(&ctx, &username).await?;
-    if !user.read_only {
-        keep_a_writer(&ctx, &username).await?;
-    }
-    ctx.store
-        .write(vec![Op::Delete {
+    for _ in 0..GUARD_ATTEMPTS {
+        let user = load(&ctx, &username).await?;
+        let mut ops = vec![Op::Delete {
             kind: KIND.to_string(),
             id: username.clone(),
             condition: Condition::MustExist,
-        }])
-        .await?;
-    tracing::info!(user = %username, "admin user deleted");
-    Ok(Json(json!({"deleted": true})))
+        }];
+        if !user.read_only {
+            ops.push(keep_a_writer(&ctx, &username).await?);
+        }
+        match ctx.store.write(ops).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            written => {
+                written?;
+                tracing::info!(user = %username, "admin user deleted");
+                return Ok(Json(json!({"deleted": true})));
+            }
+        }
+    }
+    Err(still_changing(&username))
 }
 
-/// Refuses to leave the deployment without an admin user who may write.
-async fn keep_a_writer(ctx: &AdminContext, leaving: &str) -> AdminResult<()> {
-    let writers = all(ctx)
+/// How many times a guarded write re-reads and retries after a conflict.
+const GUARD_ATTEMPTS: usize = 5;
+
+fn still_changing(username: &str) -> AdminError {
+    AdminError::Conflict(format!(
+        "admin user '{username}': the admin users kept changing while this write was checked; retry"
+    ))
+}
+
+/// Refuses to leave the deployment without an admin user who may write;
+/// otherwise the guard the write must carry (the other writer counted on,
+/// checked inside the store's atomic write).
+async fn keep_a_writer(ctx: &AdminContext, leaving: &str) -> AdminResult<Op> {
+    users::other_writer(ctx.store.as_ref(), leaving)
         .await?
-        .iter()
-        .filter(|u| !u.read_only && u.username != leaving)
-        .count();
-    if writers == 0 {
-        return Err(AdminError::Conflict(format!(
-            "'{leaving}' is the last admin user who may write; create another first"
-        )));
-    }
-    Ok(())
+        .ok_or_else(|| {
+            AdminError::Conflict(format!(
+                "'{leaving}' is the last admin user who may write; create another first"
+            ))
+        })
 }
 
 #[cfg(test)]

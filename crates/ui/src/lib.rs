@@ -18,6 +18,9 @@ mod bridge;
 pub mod context;
 /// UI errors and their HTTP answers (pages or JSON).
 mod error;
+/// The last admin user who may write, under concurrent removals.
+#[cfg(test)]
+mod last_writer_race;
 /// Sign-in, sign-out and the throttle on failed attempts.
 mod login;
 /// The HTML pages.

@@ -124,6 +124,8 @@ impl UiContext {
                     .filter(|key| {
                         key.enabled
                             && key.is_admin()
+                            // A key narrowed to the worker role ends its sessions.
+                            && key.role() == model::apikey::Role::Admin
                             && !key.expired(crate::now_ms())
                             && self.fingerprint(key.client_secret.as_bytes()) == session.fp
                     })

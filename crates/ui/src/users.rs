@@ -132,35 +132,86 @@ pub async fn ensure_admin_user(
     }
 }
 
+/// Another admin user who may write, exactly as stored, as the
+/// `Op::Expect` a change that takes write rights from `leaving` must carry:
+/// two such changes at once each count on the other, and the store lets at
+/// most one through. `None` when there is no such user.
+pub async fn other_writer(store: &dyn Store, leaving: &str) -> Result<Option<Op>, StoreError> {
+    let mut found: Option<Op> = None;
+    store::scan_each::<StoreError>(store, KIND, 500, |id, bytes| {
+        let writer = id != leaving
+            && serde_json::from_slice::<AdminUser>(bytes).is_ok_and(|user| !user.read_only);
+        if writer {
+            found = Some(Op::Expect {
+                kind: KIND.to_string(),
+                id: id.to_string(),
+                value: bytes.to_vec(),
+            });
+            return Ok(std::ops::ControlFlow::Break(()));
+        }
+        Ok(std::ops::ControlFlow::Continue(()))
+    })
+    .await?;
+    Ok(found)
+}
+
 /// Writes a user under `condition` (create: `MustNotExist`, change: `MustExist`).
 pub async fn save(
     store: &dyn Store,
     user: &AdminUser,
     condition: Condition,
 ) -> Result<u64, StoreError> {
+    save_guarded(store, user, condition, None).await
+}
+
+/// `save`, with a guard op (see `other_writer`) in the same atomic write.
+pub async fn save_guarded(
+    store: &dyn Store,
+    user: &AdminUser,
+    condition: Condition,
+    guard: Option<Op>,
+) -> Result<u64, StoreError> {
     let value = serde_json::to_vec(user).map_err(|e| StoreError::Unavailable {
         backend: store.backend(),
         message: format!("encoding admin user '{}': {e}", user.username),
     })?;
-    store
-        .write(vec![Op::Put {
-            kind: KIND.to_string(),
-            id: user.username.clone(),
-            value,
-            condition,
-        }])
-        .await
+    let mut ops = vec![Op::Put {
+        kind: KIND.to_string(),
+        id: user.username.clone(),
+        value,
+        condition,
+    }];
+    ops.extend(guard);
+    store.write(ops).await
 }
 
 fn hash_now(password: &str) -> Result<String, UiError> {
     bcrypt::hash(password, COST).map_err(|e| UiError::Internal(format!("hashing a password: {e}")))
 }
 
+/// How many bcrypt computations may run at once: max(1, cores / 4), so
+/// that sign-ins and password changes never take more than a quarter of
+/// the machine from the traffic the node proxies.
+pub fn bcrypt_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 4).max(1)
+}
+
+/// Taken by every bcrypt run (check, hash, decoy): the node-wide bound.
+fn bcrypt_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(bcrypt_slots()))
+}
+
 /// bcrypt takes tens of ms of CPU: it runs off the async workers that
-/// serve traffic.
+/// serve traffic, one of `bcrypt_slots` at a time (later ones wait).
 async fn off_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, UiError> {
+    let _permit = bcrypt_permits()
+        .acquire()
+        .await
+        .map_err(|e| UiError::Internal(format!("password work: {e}")))?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| UiError::Internal(format!("password work: {e}")))

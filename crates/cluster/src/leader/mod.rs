@@ -13,6 +13,8 @@ use axum::routing::{get, put};
 use proxy::live::LiveStats;
 use store::Store;
 
+/// What a worker's quota push may add.
+mod bounds;
 /// The cached export, single-flight building and when to rebuild.
 mod cache;
 /// Writing an export to `stateDumpPath` atomically.
@@ -32,6 +34,7 @@ mod quotas;
 /// `GET /api/cluster/state`: the export, 304s and the long-poll.
 mod state;
 
+pub use bounds::ApiKeys;
 use cache::ExportCache;
 use members::Members;
 
@@ -67,6 +70,8 @@ pub struct Leader {
     members: Members,
     /// This node's own traffic figures, for its member record.
     live: Arc<LiveStats>,
+    /// The API keys quota pushes are checked against.
+    keys: ApiKeys,
 }
 
 impl Leader {
@@ -74,6 +79,7 @@ impl Leader {
         store: Arc<dyn Store>,
         settings: LeaderSettings,
         live: Arc<LiveStats>,
+        keys: ApiKeys,
     ) -> Arc<Leader> {
         let cache = ExportCache::new(store.clone(), &settings);
         let members = Members::new(settings.member_timeout);
@@ -83,6 +89,7 @@ impl Leader {
             cache,
             members,
             live,
+            keys,
         });
         leader.spawn_member_publisher();
         leader

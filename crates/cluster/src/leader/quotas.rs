@@ -67,13 +67,15 @@ impl Leader {
     /// the datastore in one atomic step, so a retried push (same batch id)
     /// adds nothing and a failed one adds nothing either.
     async fn apply(&self, push: &Push) -> Result<Vec<CounterTotal>, LeaderError> {
+        let (allowed, refused) =
+            super::bounds::check(push.increments.clone(), &self.keys, now_ms());
+        self.report_refused(push, &refused);
         let once = push.batch.as_ref().map(|id| Once {
             key: format!("{BATCH_PREFIX}{id}"),
             expires_at_ms: now_ms() + BATCH_MEMORY_MS,
         });
         // A zero increment only asks for the total: no write.
-        let increments: Vec<Increment> = push
-            .increments
+        let increments: Vec<Increment> = allowed
             .iter()
             .filter(|(_, by, _)| *by != 0)
             .map(|(key, by, expiry)| Increment {
@@ -89,6 +91,21 @@ impl Leader {
             tracing::debug!(batch = ?push.batch, "quota batch already applied; acknowledged again");
         }
         self.totals(push).await
+    }
+
+    /// Logs and counts what the bound refused: an honest worker never sends
+    /// it, so each one is worth an operator's look.
+    fn report_refused(&self, push: &Push, refused: &[super::bounds::Refused]) {
+        if refused.is_empty() {
+            return;
+        }
+        self.live
+            .metrics()
+            .cluster_refused_quota_increments
+            .inc_by(refused.len() as u64);
+        for r in refused {
+            tracing::warn!(batch = ?push.batch, counter = %r.key, calls = r.by, reason = %r.why, "refused quota increments from a worker push");
+        }
     }
 
     /// The global value of every counter the batch named, once each, in the

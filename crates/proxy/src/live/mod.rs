@@ -222,6 +222,11 @@ impl LiveStats {
     }
 
     /// The figures now, over the last [`WINDOW`].
+    /// The node's metrics, for the cluster endpoints' own counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     pub fn figures(&self) -> LiveFigures {
         let now = self.metrics.live.snapshot(self.mono_ms());
         let mut figures = self.ring().figures(&now);

@@ -114,6 +114,17 @@ fn apply(entities: &mut EntityTable<'_>, op: Op) -> Result<(), StoreError> {
                 .is_some();
             check(condition, existed, kind, id)
         }
+        Op::Expect { kind, id, value } => {
+            let same = entities
+                .get((kind.as_str(), id.as_str()))
+                .map_err(unavailable)?
+                .is_some_and(|held| held.value() == value.as_slice());
+            if same {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict { kind, id })
+            }
+        }
         Op::DeleteKind { kind } => {
             let end = kind_end(&kind);
             entities

@@ -202,6 +202,18 @@ async fn apply(shared: &Shared, tx: &Transaction<'_>, op: Op) -> Result<(), Stor
             let removed = execute(shared, tx, &sql.delete, &params, "deleting an entity").await?;
             check(condition, removed > 0, kind, id)
         }
+        Op::Expect { kind, id, value } => {
+            // Under the revision lock taken first: no other writer moves the
+            // row between this read and the commit.
+            let params: [&(dyn ToSql + Sync); 3] =
+                [&kind.as_bytes(), &id.as_bytes(), &value.as_slice()];
+            let same = execute(shared, tx, &sql.expect, &params, "checking an entity").await?;
+            if same > 0 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict { kind, id })
+            }
+        }
         Op::DeleteKind { kind } => execute(
             shared,
             tx,

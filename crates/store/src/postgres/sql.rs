@@ -53,6 +53,7 @@ pub(super) struct Statements {
     pub(super) put_existing: String,
     pub(super) delete: String,
     pub(super) delete_kind: String,
+    pub(super) expect: String,
     pub(super) incr: String,
     pub(super) claim_marker: String,
     pub(super) counters: String,
@@ -98,6 +99,7 @@ impl Statements {
             put_existing: format!("UPDATE {entities} SET value = $3 WHERE kind = $1 AND id = $2"),
             delete: format!("DELETE FROM {entities} WHERE kind = $1 AND id = $2"),
             delete_kind: format!("DELETE FROM {entities} WHERE kind = $1"),
+            expect: format!("SELECT 1 FROM {entities} WHERE kind = $1 AND id = $2 AND value = $3"),
             // One statement, so concurrent increments of a key (from any
             // node) queue on its row lock and none is lost. `$4` is the
             // node's clock: an expiry at or before it is over and the

@@ -71,6 +71,8 @@ struct Target {
     kind: String,
     id: String,
     condition: Condition,
+    /// An `Op::Expect`: its failure is a conflict.
+    expect: bool,
 }
 
 /// Runs a non-empty batch as one script, announces the new revision to this
@@ -107,6 +109,7 @@ pub(super) async fn write(
                 condition,
             } => ("D", kind, id, condition, Vec::new()),
             Op::DeleteKind { kind } => ("K", kind, String::new(), Condition::Any, Vec::new()),
+            Op::Expect { kind, id, value } => ("X", kind, id, Condition::Any, value),
         };
         let next_slot = 3 + 2 * slots.len();
         let slot = *slots.entry(kind.clone()).or_insert_with(|| {
@@ -124,6 +127,7 @@ pub(super) async fn write(
             kind,
             id,
             condition,
+            expect: code == "X",
         });
     }
     let reply: Vec<Value> = link.invoke(&invocation).await?;
@@ -139,9 +143,13 @@ pub(super) async fn write(
         .and_then(|index| targets.into_iter().nth(index));
     match failed {
         Some(Target {
+            kind, id, expect, ..
+        }) if expect => Err(StoreError::Conflict { kind, id }),
+        Some(Target {
             kind,
             id,
             condition,
+            ..
         }) => {
             // The script stops at a MustNotExist that found the entity or a
             // MustExist that did not: `check` names the matching error.

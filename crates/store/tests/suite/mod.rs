@@ -13,6 +13,7 @@ pub mod changes;
 pub mod counters;
 pub mod entities;
 pub mod ephemeral;
+pub mod guards;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -74,6 +75,9 @@ macro_rules! store_suite {
             batches::ops_apply_in_batch_order,
             batches::delete_kind_then_puts_replaces_a_kind,
             batches::revision_bumps_once_per_batch,
+            guards::expect_passes_on_the_same_bytes,
+            guards::expect_on_changed_or_missing_rejects_the_batch,
+            guards::concurrent_deletes_guarded_by_each_other_leave_one,
             changes::changes_wake_with_the_new_revision,
             changes::changes_ignore_failed_and_empty_batches,
             changes::changes_end_on_the_last_revision_under_concurrency,

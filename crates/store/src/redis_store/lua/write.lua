@@ -7,8 +7,10 @@
 -- KEYS[s], KEYS[s+1]  values hash and id index of a kind (s = its slot)
 -- ARGV[1]             the changes channel
 -- ARGV[2], ARGV[3]    the epoch the writing node knows, the revision it announced
--- then 5 per op:      type (P put, D delete, K delete kind), condition (A any,
---                     N must not exist, E must exist), slot, id, value
+-- then 5 per op:      type (P put, D delete, K delete kind, X expect: the
+--                     entity holds exactly value, else the batch fails),
+--                     condition (A any, N must not exist, E must exist),
+--                     slot, id, value
 --
 -- Returns {0, new revision, epoch}, or {1, index of the first failed op
 -- (0-based)}.
@@ -18,11 +20,13 @@ local FIRST_OP = 4
 local op_count = (#ARGV - FIRST_OP + 1) / STRIDE
 
 -- What earlier ops of this batch did, so that later ops see them:
--- present[values key][id] = true/false, and kinds a DeleteKind emptied.
+-- present[values key][id] = the value put, or false once deleted; and the
+-- kinds a DeleteKind emptied.
 local present = {}
 local emptied = {}
 
-local function exists(values, id)
+-- The entity's value as the batch has it so far, or false when absent.
+local function current(values, id)
   local known = present[values]
   if known ~= nil and known[id] ~= nil then
     return known[id]
@@ -30,16 +34,20 @@ local function exists(values, id)
   if emptied[values] then
     return false
   end
-  return redis.call('HEXISTS', values, id) == 1
+  local stored = redis.call('HGET', values, id)
+  if stored == false or stored == nil then
+    return false
+  end
+  return stored
 end
 
-local function remember(values, id, is_present)
+local function remember(values, id, value)
   local known = present[values]
   if known == nil then
     known = {}
     present[values] = known
   end
-  known[id] = is_present
+  known[id] = value
 end
 
 for i = 0, op_count - 1 do
@@ -49,12 +57,20 @@ for i = 0, op_count - 1 do
   if op == 'K' then
     emptied[values] = true
     present[values] = nil
+  elseif op == 'X' then
+    if current(values, id) ~= ARGV[at + 4] then
+      return {1, i}
+    end
   else
-    local existed = exists(values, id)
+    local existed = current(values, id) ~= false
     if (condition == 'N' and existed) or (condition == 'E' and not existed) then
       return {1, i}
     end
-    remember(values, id, op == 'P')
+    if op == 'P' then
+      remember(values, id, ARGV[at + 4])
+    else
+      remember(values, id, false)
+    end
   end
 end
 
@@ -68,7 +84,7 @@ for i = 0, op_count - 1 do
   elseif op == 'D' then
     redis.call('HDEL', values, id)
     redis.call('ZREM', ids, id)
-  else
+  elseif op == 'K' then
     -- UNLINK frees a big kind in the background instead of inside the script.
     redis.call('UNLINK', values, ids)
   end

@@ -1,0 +1,173 @@
+//! The race of issue 12 item 10: two admins remove the last two admin keys
+//! at the same moment. Each check passes on what it read; the store must
+//! still let at most one of the writes through.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use store::{Condition, Counter, Increment, MemoryStore, Once, Op, Store, StoreError};
+use tokio::sync::{Barrier, watch};
+use tower::ServiceExt;
+
+use crate::auth::SessionGrant;
+use crate::context::{AdminContext, NodeInfo};
+
+/// A memory store whose first two writes wait for each other: both
+/// requests have done all their reading before either writes, the worst
+/// interleaving two leaders can produce.
+struct Lockstep {
+    inner: MemoryStore,
+    held: Barrier,
+    writes: AtomicUsize,
+}
+
+#[async_trait]
+impl Store for Lockstep {
+    fn backend(&self) -> &'static str {
+        "lockstep"
+    }
+    async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(kind, id).await
+    }
+    async fn scan(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.inner.scan(kind, after, limit).await
+    }
+    async fn count(&self, kind: &str) -> Result<u64, StoreError> {
+        self.inner.count(kind).await
+    }
+    async fn write(&self, ops: Vec<Op>) -> Result<u64, StoreError> {
+        if self.writes.fetch_add(1, Ordering::SeqCst) < 2 {
+            self.held.wait().await;
+        }
+        self.inner.write(ops).await
+    }
+    async fn revision(&self) -> Result<u64, StoreError> {
+        self.inner.revision().await
+    }
+    fn changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes()
+    }
+    async fn incr(&self, key: &str, by: i64, at: Option<u64>) -> Result<i64, StoreError> {
+        self.inner.incr(key, by, at).await
+    }
+    async fn incr_batch(&self, once: Option<&Once>, inc: &[Increment]) -> Result<bool, StoreError> {
+        self.inner.incr_batch(once, inc).await
+    }
+    async fn counters(&self, keys: &[String]) -> Result<Vec<Option<Counter>>, StoreError> {
+        self.inner.counters(keys).await
+    }
+    async fn scan_counters(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Counter)>, StoreError> {
+        self.inner.scan_counters(prefix, after, limit).await
+    }
+    async fn reset_counters(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.inner.reset_counters(keys).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn admin_key(id: &str) -> Vec<u8> {
+    serde_json::to_vec(
+        &json!({"clientId": id, "clientSecret": "s", "clientName": id,
+        "authorizedEntities": ["group_admin-api-group"]}),
+    )
+    .unwrap()
+}
+
+async fn context() -> AdminContext {
+    let inner = MemoryStore::new();
+    let put = |id: &str| Op::Put {
+        kind: "apikeys".into(),
+        id: id.into(),
+        value: admin_key(id),
+        condition: Condition::Any,
+    };
+    inner.write(vec![put("a"), put("b")]).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(Lockstep {
+        inner,
+        held: Barrier::new(2),
+        writes: AtomicUsize::new(0),
+    });
+    let state = Arc::new(model::StateHandle::new(model::State::builder(0).build()));
+    let info = NodeInfo {
+        name: "t".into(),
+        version: "0",
+        mode: "off",
+        started_at_ms: 0,
+    };
+    let ctx = AdminContext::new(store, state, info, 1 << 20);
+    ctx.publisher.publish_up_to(1).await.unwrap();
+    ctx
+}
+
+async fn send(ctx: &AdminContext, method: Method, path: &str, body: Option<Value>) -> StatusCode {
+    let mut request = Request::builder().method(method).uri(path);
+    request = request.header("content-type", "application/json");
+    let mut request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    request.extensions_mut().insert(SessionGrant {
+        subject: "someone".into(),
+        read_only: false,
+    });
+    crate::router(ctx.clone())
+        .oneshot(request)
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn usable_admin_keys(ctx: &AdminContext) -> usize {
+    let keys = ctx.store.scan("apikeys", None, 10).await.unwrap();
+    keys.iter()
+        .filter(|(_, bytes)| {
+            serde_json::from_slice::<model::apikey::ApiKey>(bytes)
+                .is_ok_and(|k| k.can_administer(crate::now_ms()))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deletes_of_the_last_two_admin_keys_leave_one() {
+    let ctx = context().await;
+    let (first, second) = tokio::join!(
+        send(&ctx, Method::DELETE, "/api/apikeys/a", None),
+        send(&ctx, Method::DELETE, "/api/apikeys/b", None),
+    );
+    let mut answers = [first, second];
+    answers.sort();
+    assert_eq!(answers, [StatusCode::OK, StatusCode::CONFLICT]);
+    assert_eq!(usable_admin_keys(&ctx).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_and_a_disable_at_once_leave_one_admin_key() {
+    let ctx = context().await;
+    let disabled = json!({"clientId": "b", "clientSecret": "s", "clientName": "b",
+        "authorizedEntities": ["group_admin-api-group"], "enabled": false});
+    let (first, second) = tokio::join!(
+        send(&ctx, Method::DELETE, "/api/apikeys/a", None),
+        send(&ctx, Method::PUT, "/api/apikeys/b", Some(disabled)),
+    );
+    let mut answers = [first, second];
+    answers.sort();
+    assert_eq!(answers, [StatusCode::OK, StatusCode::CONFLICT]);
+    assert_eq!(usable_admin_keys(&ctx).await, 1);
+}
