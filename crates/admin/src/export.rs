@@ -99,12 +99,7 @@ pub async fn import(ctx: &AdminContext, body: Value) -> AdminResult<Json<Value>>
                     }
                     if kind == Kind::ApiKey {
                         admin_key_present |= serde_json::from_value::<ApiKey>(entity.value.clone())
-                            .is_ok_and(|k| {
-                                k.enabled
-                                    && k.is_admin()
-                                    && !k.read_only
-                                    && !k.expired(crate::now_ms())
-                            });
+                            .is_ok_and(|k| k.can_administer(crate::now_ms()));
                     }
                     let value = serde_json::to_vec(&entity.value)
                         .map_err(|e| AdminError::Internal(e.to_string()))?;
