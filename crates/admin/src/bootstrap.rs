@@ -38,6 +38,26 @@ pub async fn ensure_admin_key(
     let secret = client_secret
         .or_else(|| generated_secret.clone())
         .unwrap_or_default();
+    match create_admin_key(store.as_ref(), &client_id, &secret, "komainu admin API key").await {
+        Ok(()) => Ok(Bootstrap::Created {
+            client_id,
+            generated_secret,
+        }),
+        // Another node sharing the datastore bootstrapped first.
+        Err(StoreError::AlreadyExists { .. }) => Ok(Bootstrap::Existing),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a new read-write admin key (and the groups it needs), failing
+/// with `AlreadyExists` when the client id is taken. Also how a lost admin
+/// secret is recovered (`komainu admin reset-key`).
+pub async fn create_admin_key(
+    store: &dyn Store,
+    client_id: &str,
+    secret: &str,
+    name: &str,
+) -> Result<(), StoreError> {
     let mut ops = Vec::new();
     for (id, name) in [
         (ADMIN_API_GROUP, "Otoroshi Admin Api group"),
@@ -58,19 +78,11 @@ pub async fn ensure_admin_key(
     let key = json!({
         "clientId": client_id,
         "clientSecret": secret,
-        "clientName": "komainu admin API key",
+        "clientName": name,
         "authorizedEntities": [format!("group_{ADMIN_API_GROUP}")],
     });
     ops.push(put(Kind::ApiKey, key, Condition::MustNotExist)?);
-    match store.write(ops).await {
-        Ok(_) => Ok(Bootstrap::Created {
-            client_id,
-            generated_secret,
-        }),
-        // Another node sharing the datastore bootstrapped first.
-        Err(StoreError::AlreadyExists { .. }) => Ok(Bootstrap::Existing),
-        Err(e) => Err(e),
-    }
+    store.write(ops).await.map(|_| ())
 }
 
 async fn has_admin_key(store: &dyn Store) -> Result<bool, StoreError> {

@@ -51,4 +51,22 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Recovery of lost admin credentials, written straight into the
+    /// configured datastore (stop the node first on the embedded datastore).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Create a new read-write admin API key and print its secret once.
+    ResetKey,
+    /// Set a new random password for an admin user of the UI (created if
+    /// missing, made read-write) and print it once.
+    ResetPassword {
+        /// The user; default: app.adminLogin (admin@otoroshi.io).
+        username: Option<String>,
+    },
 }

@@ -2,6 +2,8 @@
 //! the effective configuration. A bad configuration stops here, before any
 //! port is bound, with every problem listed.
 
+/// `admin reset-key` / `reset-password`: recovering lost admin credentials.
+mod admin_reset;
 /// Command-line arguments.
 mod cli;
 /// `copy-datastore`: moving data between datastores.
@@ -36,7 +38,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::Parser;
 use config::{ProcessEnv, Sources};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AdminAction, Cli, Command};
 
 /// Exit code for a configuration that does not load.
 const CONFIG_ERROR: u8 = 2;
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run => run(loaded.config),
+        Command::Admin { action } => admin(&loaded.config, action),
         Command::CopyDatastore { to, replace } => {
             let overrides: Vec<String> = cli.defines.iter().chain(&to).cloned().collect();
             let target = Sources {
@@ -93,6 +96,36 @@ fn copy_datastore(source: &config::Config, target: &config::Config, replace: boo
         }
         Err(e) => {
             eprintln!("komainu: copy-datastore failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn admin(config: &config::Config, action: AdminAction) -> ExitCode {
+    let outcome = runtime().and_then(|runtime| {
+        runtime.block_on(async {
+            match action {
+                AdminAction::ResetKey => admin_reset::reset_key(config).await.map(|(id, secret)| {
+                    format!("admin API key created: {id}:{secret} (shown once, keep it)")
+                }),
+                AdminAction::ResetPassword { username } => {
+                    let username = username.unwrap_or_else(|| config.ui.initial_login.clone());
+                    admin_reset::reset_password(config, &username)
+                        .await
+                        .map(|password| {
+                            format!("admin user password set: {username} / {password} (shown once, keep it)")
+                        })
+                }
+            }
+        })
+    });
+    match outcome {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("komainu: admin reset failed: {e:#}");
             ExitCode::FAILURE
         }
     }

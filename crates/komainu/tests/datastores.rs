@@ -15,69 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::datastore::{Backend, SharedRoot, datastore_args};
 use common::upstream;
 use common::{Node, command, eventually, leader, route_to, worker};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const SOON: Duration = Duration::from_secs(5);
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Redis,
-    Postgres,
-}
-
-/// The `-D` arguments that put a node on `url` under `root`.
-fn datastore_args(backend: Backend, url: &str, root: &str) -> Vec<String> {
-    let (storage, url_key) = match backend {
-        Backend::Redis => ("redis", "app.redis.url"),
-        Backend::Postgres => ("postgresql", "app.pg.uri"),
-    };
-    vec![
-        format!("-Dapp.storage={storage}"),
-        format!("-D{url_key}={url}"),
-        format!("-Dapp.storageRoot={root}"),
-    ]
-}
-
-/// A fresh root on the machine's shared server, removed when dropped.
-struct SharedRoot {
-    backend: Backend,
-    url: String,
-    root: String,
-}
-
-impl SharedRoot {
-    fn new(backend: Backend) -> Option<SharedRoot> {
-        let url = match backend {
-            Backend::Redis => testkit::redis::shared_url()?,
-            Backend::Postgres => testkit::postgres::shared_uri()?,
-        };
-        Some(SharedRoot {
-            backend,
-            url,
-            root: testkit::unique_name("komainu_it"),
-        })
-    }
-
-    fn args(&self) -> Vec<String> {
-        datastore_args(self.backend, &self.url, &self.root)
-    }
-}
-
-impl Drop for SharedRoot {
-    fn drop(&mut self) {
-        match self.backend {
-            Backend::Redis => {
-                let _ = testkit::redis::delete_keys(&self.url, &format!("{{{}}}:*", self.root));
-            }
-            Backend::Postgres => {
-                let _ = testkit::postgres::drop_schema(&self.url, &self.root);
-            }
-        }
-    }
-}
 
 fn leader_on(args: &[String]) -> (Node, tempfile::TempDir) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -10,6 +10,7 @@
 )]
 
 pub mod browser;
+pub mod datastore;
 pub mod pki;
 pub mod raw;
 pub mod tls_upstream;
