@@ -204,6 +204,25 @@ async fn security_headers_are_set_on_responses() {
     assert!(h.get("strict-transport-security").is_none(), "{h:?}");
     assert!(h.get("x-xss-protection").is_none(), "{h:?}");
     assert!(h.get("referrer-policy").is_none(), "{h:?}");
+
+    // Over HTTPS the same route sends HSTS, Otoroshi's max-age by default.
+    let https = std::net::SocketAddr::from(([127, 0, 0, 1], node.https_port.unwrap()));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .danger_accept_invalid_certs(true)
+        .resolve("https-only.test", https)
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("https://https-only.test:{}/", https.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=3600"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
