@@ -48,6 +48,9 @@ pub struct RequestCtx<'a> {
     pub headers: &'a mut HeaderMap,
     /// Send the target's `host:port` as Host (OverrideHost).
     pub override_host: bool,
+    /// The most request body bytes sent upstream; over it the call is cut
+    /// and answered 413 (RequestBodyLengthLimiter).
+    pub body_limit: Option<u64>,
     pub services: &'a dyn Services,
 }
 
@@ -57,6 +60,8 @@ pub struct ResponseCtx<'a> {
     pub headers: &'a mut HeaderMap,
     pub method: &'a Method,
     pub path: &'a str,
+    /// The client called over HTTPS.
+    pub tls: bool,
 }
 
 /// One plugin, its config compiled. Each step method is called only when

@@ -36,10 +36,20 @@ mod maintenance_mode;
 mod override_host;
 /// `cp:otoroshi.next.plugins.ReadOnlyCalls`
 mod read_only_calls;
+/// `cp:otoroshi.next.plugins.Redirection`
+mod redirection;
 /// `cp:otoroshi.next.plugins.RemoveHeadersIn`
 mod remove_headers_in;
 /// `cp:otoroshi.next.plugins.RemoveHeadersOut`
 mod remove_headers_out;
+/// `cp:otoroshi.next.plugins.RequestBodyLengthLimiter`
+mod request_body_length_limiter;
+/// `cp:otoroshi.next.plugins.Robots`
+mod robots;
+/// `cp:otoroshi.next.plugins.SecurityHeadersPlugin`
+mod security_headers;
+/// `cp:otoroshi.next.plugins.StaticResponse`
+mod static_response;
 
 pub use chain::{Chain, Declared, Instance};
 pub use config::ConfigError;

@@ -13,8 +13,9 @@ use crate::context::Plugin;
 use crate::step::Step;
 use crate::{
     additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls,
-    force_https_traffic, maintenance_mode, override_host, read_only_calls, remove_headers_in,
-    remove_headers_out,
+    force_https_traffic, maintenance_mode, override_host, read_only_calls, redirection,
+    remove_headers_in, remove_headers_out, request_body_length_limiter, robots, security_headers,
+    static_response,
 };
 
 /// Otoroshi's plugin ids all start with this.
@@ -45,6 +46,11 @@ pub static REGISTRY: &[Descriptor] = &[
     read_only_calls::DESCRIPTOR,
     maintenance_mode::MAINTENANCE,
     maintenance_mode::BUILD,
+    redirection::DESCRIPTOR,
+    static_response::DESCRIPTOR,
+    security_headers::DESCRIPTOR,
+    robots::DESCRIPTOR,
+    request_body_length_limiter::DESCRIPTOR,
 ];
 
 /// The plugin with this id (`cp:otoroshi.next.plugins.X`).

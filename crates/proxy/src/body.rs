@@ -1,3 +1,6 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
@@ -30,3 +33,20 @@ pub fn empty() -> ProxyBody {
 #[derive(Debug, thiserror::Error)]
 #[error("the request body could not be read: {0}")]
 pub struct ClientBodyError(pub BoxError);
+
+/// The client's body cut after `max` bytes: the upstream call fails as a
+/// client body error, and `over` tells it was the limit (413, not 400).
+pub fn limited<B>(body: B, max: u64, over: &Arc<AtomicBool>) -> ProxyBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let over = over.clone();
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    boxed(http_body_util::Limited::new(body, max).map_err(move |e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            over.store(true, Ordering::Relaxed);
+        }
+        ClientBodyError(e)
+    }))
+}

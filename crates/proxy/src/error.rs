@@ -28,6 +28,9 @@ pub enum ProxyError {
     UpstreamTimeout { target: String, timeout_ms: u64 },
     #[error("invalid request: {0}")]
     BadRequest(String),
+    /// A RequestBodyLengthLimiter's limit, passed by a streamed body.
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(u64),
     #[error("route '{0}' has no usable target")]
     NoTarget(String),
     /// A worker that has neither synced with a leader nor loaded a snapshot.
@@ -51,6 +54,7 @@ impl ProxyError {
             }
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::NoState => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
         }
@@ -65,6 +69,7 @@ impl ProxyError {
             ProxyError::UpstreamUnreachable { .. } | ProxyError::NoTarget(_) => "bad_gateway",
             ProxyError::UpstreamTimeout { .. } => "gateway_timeout",
             ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::BodyTooLarge(_) => "payload_too_large",
             ProxyError::NoState => "no_state",
             ProxyError::LoopDetected(_) => "loop_detected",
         }

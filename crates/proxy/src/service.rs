@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use plugins::{RequestCtx, ResponseCtx};
 
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
-use crate::body::{ClientBodyError, ProxyBody, boxed, empty, full};
+use crate::body::{ClientBodyError, ProxyBody, boxed, empty, full, limited};
 use crate::conn::ConnInfo;
 use crate::error::ProxyError;
 use crate::forwarding::{self, TrustedProxies};
@@ -217,6 +217,7 @@ impl Proxy {
             remaining: Cell::new(None),
         };
         let mut override_host = false;
+        let mut body_limit = None;
         if !runtime.chain.is_empty() {
             let mut ctx = RequestCtx {
                 method: &parts.method,
@@ -228,13 +229,16 @@ impl Proxy {
                 client_ip: peer.ip(),
                 headers: &mut parts.headers,
                 override_host: false,
+                body_limit: None,
                 services: &services,
             };
             if let Some(answer) = pipeline::request_steps(&runtime.chain, &mut ctx) {
-                let answer = self.plugin_answer(answer, &runtime, &parts.method, &path, started);
+                let answer =
+                    self.plugin_answer(answer, &runtime, &parts.method, &path, conn.tls, started);
                 return Ok((answer, Some(route)));
             }
             override_host = ctx.override_host;
+            body_limit = ctx.body_limit;
         }
         let remaining = services.remaining.take();
         // What the response steps need once the request head has gone.
@@ -302,6 +306,8 @@ impl Proxy {
             .unwrap_or(self.settings.upstream_timeout);
         let mut parts = Some(parts);
         let mut tried: Vec<usize> = Vec::new();
+        // Set when the client's body passed the RequestBodyLengthLimiter's limit.
+        let over_limit = body_limit.map(|_| Arc::new(AtomicBool::new(false)));
         loop {
             let pick = runtime
                 .balancer
@@ -349,10 +355,13 @@ impl Proxy {
                 upstream_parts.headers.insert(HOST, value);
             }
             let upstream_body = match body.take() {
-                Some(incoming) if !replayable => boxed(
-                    Counted::new(incoming, self.metrics.live.clone(), Direction::In)
-                        .map_err(|e| ClientBodyError(e.into())),
-                ),
+                Some(incoming) if !replayable => {
+                    let counted = Counted::new(incoming, self.metrics.live.clone(), Direction::In);
+                    match (body_limit, &over_limit) {
+                        (Some(max), Some(over)) => limited(counted, max, over),
+                        _ => boxed(counted.map_err(|e| ClientBodyError(e.into()))),
+                    }
+                }
                 _ => empty(),
             };
             let in_flight = runtime.balancer.start(pick.index);
@@ -424,6 +433,7 @@ impl Proxy {
                                 headers: &mut head.headers,
                                 method,
                                 path,
+                                tls: conn.tls,
                             },
                         );
                     }
@@ -455,6 +465,15 @@ impl Proxy {
                         timeout_ms: call_timeout.as_millis() as u64,
                     }));
                 }
+                Err(CallError::ClientBody(_))
+                    if over_limit
+                        .as_ref()
+                        .is_some_and(|o| o.load(Ordering::Relaxed)) =>
+                {
+                    return Err(fail(ProxyError::BodyTooLarge(
+                        body_limit.unwrap_or_default(),
+                    )));
+                }
                 Err(CallError::ClientBody(reason)) => {
                     tracing::debug!(target = %target.id, %reason, "the client's request body failed");
                     return Err(fail(ProxyError::BadRequest(
@@ -482,6 +501,7 @@ impl Proxy {
         runtime: &RouteRuntime,
         method: &http::Method,
         path: &str,
+        tls: bool,
         started: Instant,
     ) -> Response<ProxyBody> {
         let status = answer.status();
@@ -492,6 +512,7 @@ impl Proxy {
                 headers: answer.headers_mut(),
                 method,
                 path,
+                tls,
             },
         );
         let bytes = answer.body().len() as u64;
