@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::apikey_calls::ApikeyCallsConfig;
 
@@ -57,6 +57,8 @@ pub struct ResponseCtx<'a> {
     pub headers: &'a mut HeaderMap,
     pub method: &'a Method,
     pub path: &'a str,
+    /// The request's `Origin` (Cors echoes it), as the client sent it.
+    pub origin: Option<&'a HeaderValue>,
 }
 
 /// One plugin, its config compiled. Each step method is called only when

@@ -12,9 +12,10 @@ use crate::config::ConfigError;
 use crate::context::Plugin;
 use crate::step::Step;
 use crate::{
-    additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls,
-    force_https_traffic, maintenance_mode, override_host, read_only_calls, remove_headers_in,
-    remove_headers_out,
+    additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls, cors,
+    force_https_traffic, headers_validation, ip_address_allowed_list, ip_address_block_list,
+    maintenance_mode, missing_headers_in, missing_headers_out, override_host, read_only_calls,
+    remove_headers_in, remove_headers_out,
 };
 
 /// Otoroshi's plugin ids all start with this.
@@ -45,6 +46,12 @@ pub static REGISTRY: &[Descriptor] = &[
     read_only_calls::DESCRIPTOR,
     maintenance_mode::MAINTENANCE,
     maintenance_mode::BUILD,
+    cors::DESCRIPTOR,
+    ip_address_allowed_list::DESCRIPTOR,
+    ip_address_block_list::DESCRIPTOR,
+    headers_validation::DESCRIPTOR,
+    missing_headers_in::DESCRIPTOR,
+    missing_headers_out::DESCRIPTOR,
 ];
 
 /// The plugin with this id (`cp:otoroshi.next.plugins.X`).

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HOST, SET_COOKIE};
+use http::header::{HOST, ORIGIN, SET_COOKIE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
@@ -216,6 +216,11 @@ impl Proxy {
             https_port: self.settings.https_port,
             remaining: Cell::new(None),
         };
+        // The client's Origin, kept before request plugins may change the
+        // headers: Cors answers with it.
+        let origin = (!runtime.chain.transform_response.is_empty())
+            .then(|| parts.headers.get(ORIGIN).cloned())
+            .flatten();
         let mut override_host = false;
         if !runtime.chain.is_empty() {
             let mut ctx = RequestCtx {
@@ -231,7 +236,14 @@ impl Proxy {
                 services: &services,
             };
             if let Some(answer) = pipeline::request_steps(&runtime.chain, &mut ctx) {
-                let answer = self.plugin_answer(answer, &runtime, &parts.method, &path, started);
+                let answer = self.plugin_answer(
+                    answer,
+                    &runtime,
+                    &parts.method,
+                    &path,
+                    origin.as_ref(),
+                    started,
+                );
                 return Ok((answer, Some(route)));
             }
             override_host = ctx.override_host;
@@ -424,6 +436,7 @@ impl Proxy {
                                 headers: &mut head.headers,
                                 method,
                                 path,
+                                origin: origin.as_ref(),
                             },
                         );
                     }
@@ -482,6 +495,7 @@ impl Proxy {
         runtime: &RouteRuntime,
         method: &http::Method,
         path: &str,
+        origin: Option<&HeaderValue>,
         started: Instant,
     ) -> Response<ProxyBody> {
         let status = answer.status();
@@ -492,6 +506,7 @@ impl Proxy {
                 headers: answer.headers_mut(),
                 method,
                 path,
+                origin,
             },
         );
         let bytes = answer.body().len() as u64;
