@@ -119,9 +119,17 @@ async fn cors_answers_preflights_and_marks_responses() {
         header(&call, "access-control-expose-headers"),
         Some("x-upstream")
     );
+    // Without an Origin: `*`, and caches are told the answer varies by Origin.
+    let plain = node
+        .through(Method::GET, "cors.test", "/api/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&plain, "access-control-allow-origin"), Some("*"));
+    assert_eq!(header(&plain, "vary"), Some("Origin"));
     let options = send_status(&node, Method::OPTIONS, "cors.test", "/api/x").await;
     assert_eq!(options, 200);
-    assert_eq!(up.hits(), hits + 2);
+    assert_eq!(up.hits(), hits + 3);
 
     // One allowed origin: others are refused; excluded paths are left alone.
     let evil = preflight(&node, "strict.test", "https://evil.test", "GET")

@@ -253,18 +253,20 @@ impl Cors {
     /// Sets the CORS headers; with credentials and `*`, the request's own
     /// Origin is echoed (browsers refuse `*` on credentialed calls).
     fn apply(&self, headers: &mut HeaderMap, origin: Option<&HeaderValue>) {
+        let echo = self.credentials && matches!(self.origin, AllowOrigin::Any);
+        if echo {
+            // The answer depends on Origin: caches must not share it.
+            let varies = headers
+                .get_all(VARY)
+                .iter()
+                .any(|v| v.as_bytes().eq_ignore_ascii_case(b"origin"));
+            if !varies {
+                headers.append(VARY, HeaderValue::from_static("Origin"));
+            }
+        }
         let allow = match (&self.origin, origin) {
             (AllowOrigin::One(value), _) => value,
-            (AllowOrigin::Any, Some(origin)) if self.credentials => {
-                let varies = headers
-                    .get_all(VARY)
-                    .iter()
-                    .any(|v| v.as_bytes().eq_ignore_ascii_case(b"origin"));
-                if !varies {
-                    headers.append(VARY, HeaderValue::from_static("Origin"));
-                }
-                origin
-            }
+            (AllowOrigin::Any, Some(origin)) if echo => origin,
             (AllowOrigin::Any, _) => &WILDCARD,
         };
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow.clone());
@@ -297,5 +299,64 @@ impl Plugin for Cors {
         if !self.excluded(response.path) {
             self.apply(response.headers, response.origin);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cors(config: Value) -> Cors {
+        let config: CorsConfig = config::parse(&config).unwrap();
+        Cors {
+            origin: AllowOrigin::Any,
+            credentials: config.allow_credentials,
+            allow_headers: config
+                .allow_headers
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .filter(|h| h != "*")
+                .collect(),
+            any_header: config.allow_headers.iter().any(|h| h == "*"),
+            allow_methods: config
+                .allow_methods
+                .iter()
+                .map(|m| m.to_ascii_lowercase())
+                .collect(),
+            any_method: false,
+            excluded: Box::new([]),
+            fixed: Box::new([]),
+        }
+    }
+
+    fn preflight(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("GET"),
+        );
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_star_header_list_holds_only_without_credentials() {
+        let c = cors(serde_json::json!({"allow_methods": ["GET"], "allow_headers": ["*"]}));
+        let asked = ("access-control-request-headers", "x-anything");
+        assert_eq!(c.refusal(&preflight(&[asked])), None);
+        assert!(
+            c.refusal(&preflight(&[asked, ("authorization", "Bearer x")]))
+                .is_some()
+        );
+        assert!(c.refusal(&preflight(&[asked, ("cookie", "a=b")])).is_some());
+    }
+
+    #[test]
+    fn default_config_allows_no_preflight_method() {
+        let c = cors(Value::Null);
+        assert!(c.refusal(&preflight(&[])).is_some());
+        assert!(build(&Value::Null).is_ok());
     }
 }
