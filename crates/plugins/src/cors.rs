@@ -124,7 +124,10 @@ fn is_method(s: &str) -> bool {
 }
 
 fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
-    let config: CorsConfig = config::parse(value)?;
+    Ok(Arc::new(compile(config::parse(value)?)?))
+}
+
+fn compile(config: CorsConfig) -> Result<Cors, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let origin = match config.allow_origin.trim() {
         "*" => AllowOrigin::Any,
@@ -182,7 +185,7 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
             .collect()
     };
     let has_star = |list: &[String]| list.iter().any(|e| e.trim() == "*");
-    Ok(Arc::new(Cors {
+    Ok(Cors {
         origin,
         credentials: config.allow_credentials,
         allow_headers: lower(&config.allow_headers),
@@ -191,7 +194,7 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
         any_method: has_star(&config.allow_methods),
         excluded: excluded.into_boxed_slice(),
         fixed: fixed.into_boxed_slice(),
-    }))
+    })
 }
 
 impl Cors {
@@ -307,26 +310,7 @@ mod tests {
     use super::*;
 
     fn cors(config: Value) -> Cors {
-        let config: CorsConfig = config::parse(&config).unwrap();
-        Cors {
-            origin: AllowOrigin::Any,
-            credentials: config.allow_credentials,
-            allow_headers: config
-                .allow_headers
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .filter(|h| h != "*")
-                .collect(),
-            any_header: config.allow_headers.iter().any(|h| h == "*"),
-            allow_methods: config
-                .allow_methods
-                .iter()
-                .map(|m| m.to_ascii_lowercase())
-                .collect(),
-            any_method: false,
-            excluded: Box::new([]),
-            fixed: Box::new([]),
-        }
+        compile(config::parse(&config).unwrap()).unwrap()
     }
 
     fn preflight(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -358,5 +342,23 @@ mod tests {
         let c = cors(Value::Null);
         assert!(c.refusal(&preflight(&[])).is_some());
         assert!(build(&Value::Null).is_ok());
+    }
+
+    #[test]
+    fn credentials_with_any_origin_echo_it_once() {
+        let origin = HeaderValue::from_static("https://a.test");
+        let mut headers = HeaderMap::new();
+        let c = cors(Value::Null);
+        c.apply(&mut headers, Some(&origin));
+        c.apply(&mut headers, Some(&origin));
+        assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.test");
+        assert_eq!(headers.get_all(VARY).iter().count(), 1);
+        assert_eq!(headers[ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+
+        let mut headers = HeaderMap::new();
+        cors(serde_json::json!({"allow_credentials": false})).apply(&mut headers, Some(&origin));
+        assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(headers.get(VARY).is_none());
+        assert!(headers.get(ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
     }
 }
