@@ -165,7 +165,11 @@ fn compile_one(plugin: &Declared<'_>) -> Result<(Instance, &'static [Step]), Vec
 /// Longest accepted pattern: a path pattern, not a program.
 const MAX_PATTERN: usize = 1024;
 
-fn patterns(field: &str, sources: &[String], errors: &mut Vec<ConfigError>) -> Vec<Regex> {
+pub(crate) fn patterns(
+    field: &str,
+    sources: &[String],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Regex> {
     sources
         .iter()
         .enumerate()

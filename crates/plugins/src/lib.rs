@@ -26,12 +26,26 @@ mod additional_headers_out;
 mod allow_http_methods;
 /// `cp:otoroshi.next.plugins.ApikeyCalls`
 pub mod apikey_calls;
+/// `cp:otoroshi.next.plugins.Cors`
+mod cors;
 /// `cp:otoroshi.next.plugins.ForceHttpsTraffic`
 mod force_https_traffic;
 /// Shared by the header plugins: names and values checked once.
 mod header_list;
+/// `cp:otoroshi.next.plugins.HeadersValidation`
+mod headers_validation;
+/// `cp:otoroshi.next.plugins.IpAddressAllowedList`
+mod ip_address_allowed_list;
+/// `cp:otoroshi.next.plugins.IpAddressBlockList`
+mod ip_address_block_list;
+/// Shared by the IP list plugins: addresses, ranges and wildcards parsed once.
+mod ip_list;
 /// `cp:otoroshi.next.plugins.MaintenanceMode` and the answer it shares with BuildMode.
 mod maintenance_mode;
+/// `cp:otoroshi.next.plugins.MissingHeadersIn`
+mod missing_headers_in;
+/// `cp:otoroshi.next.plugins.MissingHeadersOut`
+mod missing_headers_out;
 /// `cp:otoroshi.next.plugins.OverrideHost`
 mod override_host;
 /// `cp:otoroshi.next.plugins.ReadOnlyCalls`

@@ -12,10 +12,11 @@ use crate::config::ConfigError;
 use crate::context::Plugin;
 use crate::step::Step;
 use crate::{
-    additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls,
-    force_https_traffic, maintenance_mode, override_host, read_only_calls, redirection,
-    remove_headers_in, remove_headers_out, request_body_length_limiter, robots, security_headers,
-    static_response,
+    additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls, cors,
+    force_https_traffic, headers_validation, ip_address_allowed_list, ip_address_block_list,
+    maintenance_mode, missing_headers_in, missing_headers_out, override_host, read_only_calls,
+    redirection, remove_headers_in, remove_headers_out, request_body_length_limiter, robots,
+    security_headers, static_response,
 };
 
 /// Otoroshi's plugin ids all start with this.
@@ -51,6 +52,12 @@ pub static REGISTRY: &[Descriptor] = &[
     security_headers::DESCRIPTOR,
     robots::DESCRIPTOR,
     request_body_length_limiter::DESCRIPTOR,
+    cors::DESCRIPTOR,
+    ip_address_allowed_list::DESCRIPTOR,
+    ip_address_block_list::DESCRIPTOR,
+    headers_validation::DESCRIPTOR,
+    missing_headers_in::DESCRIPTOR,
+    missing_headers_out::DESCRIPTOR,
 ];
 
 /// The plugin with this id (`cp:otoroshi.next.plugins.X`).
