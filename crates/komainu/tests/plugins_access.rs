@@ -7,22 +7,11 @@
 
 mod common;
 
+use common::plugins::{P, plugin, route_with};
 use common::upstream;
 use common::{Node, json, route_to};
 use reqwest::Method;
-use serde_json::{Value, json};
-
-const P: &str = "cp:otoroshi.next.plugins.";
-
-fn plugin(name: &str, config: Value) -> Value {
-    json!({"plugin": format!("{P}{name}"), "enabled": true, "config": config})
-}
-
-async fn route_with(node: &Node, id: &str, port: u16, plugins: Value) {
-    let mut route = route_to(id, &format!("{id}.test"), &[port]);
-    route["plugins"] = plugins;
-    node.create_route(&route).await;
-}
+use serde_json::json;
 
 fn preflight(node: &Node, host: &str, origin: &str, method: &str) -> reqwest::RequestBuilder {
     node.through(Method::OPTIONS, host, "/api/x")

@@ -34,6 +34,10 @@ mod remote;
 /// Reading a whole kind page by page.
 mod scan;
 
+/// Stores that misbehave on purpose, for tests of the crates above.
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use api::*;
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;

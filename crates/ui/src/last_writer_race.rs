@@ -5,83 +5,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use admin::AdminContext;
 use admin::auth::SessionGrant;
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use store::{Condition, Counter, Increment, MemoryStore, Once, Op, Store, StoreError};
-use tokio::sync::{Barrier, watch};
+use store::testing::Lockstep;
+use store::{Condition, MemoryStore, Op, Store};
 use tower::ServiceExt;
 
 use crate::users::{AdminUser, KIND};
-
-/// A memory store whose first two writes wait for each other, so that both
-/// requests have read everything before either writes.
-struct Lockstep {
-    inner: MemoryStore,
-    held: Barrier,
-    writes: AtomicUsize,
-}
-
-#[async_trait]
-impl Store for Lockstep {
-    fn backend(&self) -> &'static str {
-        "lockstep"
-    }
-    async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(kind, id).await
-    }
-    async fn scan(
-        &self,
-        kind: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.inner.scan(kind, after, limit).await
-    }
-    async fn count(&self, kind: &str) -> Result<u64, StoreError> {
-        self.inner.count(kind).await
-    }
-    async fn write(&self, ops: Vec<Op>) -> Result<u64, StoreError> {
-        if self.writes.fetch_add(1, Ordering::SeqCst) < 2 {
-            self.held.wait().await;
-        }
-        self.inner.write(ops).await
-    }
-    async fn revision(&self) -> Result<u64, StoreError> {
-        self.inner.revision().await
-    }
-    fn changes(&self) -> watch::Receiver<u64> {
-        self.inner.changes()
-    }
-    async fn incr(&self, key: &str, by: i64, at: Option<u64>) -> Result<i64, StoreError> {
-        self.inner.incr(key, by, at).await
-    }
-    async fn incr_batch(&self, once: Option<&Once>, inc: &[Increment]) -> Result<bool, StoreError> {
-        self.inner.incr_batch(once, inc).await
-    }
-    async fn counters(&self, keys: &[String]) -> Result<Vec<Option<Counter>>, StoreError> {
-        self.inner.counters(keys).await
-    }
-    async fn scan_counters(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Counter)>, StoreError> {
-        self.inner.scan_counters(prefix, after, limit).await
-    }
-    async fn reset_counters(&self, keys: &[String]) -> Result<(), StoreError> {
-        self.inner.reset_counters(keys).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
 
 async fn context() -> AdminContext {
     let inner = MemoryStore::new();
@@ -92,11 +26,7 @@ async fn context() -> AdminContext {
         condition: Condition::Any,
     };
     inner.write(vec![put("u1"), put("u2")]).await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(Lockstep {
-        inner,
-        held: Barrier::new(2),
-        writes: AtomicUsize::new(0),
-    });
+    let store: Arc<dyn Store> = Arc::new(Lockstep::new(inner));
     let state = Arc::new(model::StateHandle::new(model::State::builder(0).build()));
     let info = admin::NodeInfo {
         name: "t".into(),

@@ -12,6 +12,7 @@
 pub mod browser;
 pub mod datastore;
 pub mod pki;
+pub mod plugins;
 pub mod raw;
 pub mod tls_upstream;
 pub mod ui;
