@@ -134,12 +134,14 @@ def route(i, backend_port, host=None):
     }
 
 
-def wrk(port, host, seconds, connections, cpus, script=None):
+def wrk(port, host, seconds, connections, cpus, script=None, headers=()):
     args = ["taskset", "-c", cpus, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     if script:
         args += ["-s", script]
     else:
         args += ["-H", f"Host: {host}"]
+    for header in headers:
+        args += ["-H", header]
     args.append(f"http://127.0.0.1:{port}/")
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))

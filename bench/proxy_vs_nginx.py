@@ -15,6 +15,20 @@ from common import (build_komainu, cpu_seconds, free_port, need, nginx_pids, rou
                     start_nginx, tempdir, wrk, admin)
 
 
+P = "cp:otoroshi.next.plugins."
+FIVE_PLUGINS = [
+    ("AdditionalHeadersIn", {"headers": {"x-bench-in": "1"}}),
+    ("AdditionalHeadersOut", {"headers": {"x-bench-out": "1"}}),
+    ("Cors", {"allow_origin": "https://app.local", "allow_methods": ["GET"]}),
+    ("IpAddressAllowedList", {"addresses": ["127.0.0.0/8"]}),
+    ("ApikeyCalls", {}),
+]
+
+
+def plugin(name, config):
+    return {"plugin": P + name, "enabled": True, "config": config}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -32,15 +46,26 @@ def main():
     proxy_nginx = start_nginx(work, nginx_port, "1", upstream_port=backend_port)
     komainu = start_komainu(work, komainu_port, "1", threads=args.threads)
     admin(komainu_port, "POST", "/api/routes", route(0, backend_port, host="bench.local"))
-    procs = {"nginx": (nginx_port, lambda: nginx_pids(proxy_nginx)), "komainu": (komainu_port, lambda: [komainu.pid])}
+    # The same route with the five plugins issue 13 budgets at +10% CPU.
+    with_plugins = route(1, backend_port, host="plugins.local")
+    with_plugins["plugins"] = [plugin(name, config) for name, config in FIVE_PLUGINS]
+    admin(komainu_port, "POST", "/api/routes", with_plugins)
+    admin(komainu_port, "POST", "/api/apikeys",
+          {"clientId": "bench", "clientSecret": "bench-secret", "authorizedEntities": ["route_r1"]})
+    key = ("Otoroshi-Client-Id: bench", "Otoroshi-Client-Secret: bench-secret", "Origin: https://app.local")
+    procs = {
+        "nginx": (nginx_port, "bench.local", (), lambda: nginx_pids(proxy_nginx)),
+        "komainu": (komainu_port, "bench.local", (), lambda: [komainu.pid]),
+        "plugins": (komainu_port, "plugins.local", key, lambda: [komainu.pid]),
+    }
     results = {name: [] for name in procs}
     try:
-        for name, (port, _) in procs.items():  # warm-up
-            wrk(port, "bench.local", 2, args.connections, "0")
+        for name, (port, host, headers, _) in procs.items():  # warm-up
+            wrk(port, host, 2, args.connections, "0", headers=headers)
         for r in range(args.rounds):
-            for name, (port, pids) in procs.items():
+            for name, (port, host, headers, pids) in procs.items():
                 before = sum(cpu_seconds(p) for p in pids())
-                res = wrk(port, "bench.local", args.seconds, args.connections, "0")
+                res = wrk(port, host, args.seconds, args.connections, "0", headers=headers)
                 res["cpu_us_per_req"] = (sum(cpu_seconds(p) for p in pids()) - before) / max(res["requests"], 1) * 1e6
                 results[name].append(res)
                 print(f"round {r + 1} {name:8} {res['rps']:>10.0f} req/s  {res['cpu_us_per_req']:6.1f} µs CPU/req  "
@@ -59,6 +84,9 @@ def main():
     print(f"ratio komainu/nginx: throughput {med['komainu']['rps'] / med['nginx']['rps']:.2f} (target >= 1.0), "
           f"CPU per request {med['komainu']['cpu_us_per_req'] / med['nginx']['cpu_us_per_req']:.2f} (target <= 1.0), "
           f"errors + non-2xx: {bad}")
+    print(f"ratio five plugins/bare route: CPU per request "
+          f"{med['plugins']['cpu_us_per_req'] / med['komainu']['cpu_us_per_req']:.2f} (target <= 1.10), "
+          f"throughput {med['plugins']['rps'] / med['komainu']['rps']:.2f}")
 
 
 if __name__ == "__main__":
