@@ -33,7 +33,7 @@ async fn context() -> AdminContext {
         condition: Condition::Any,
     };
     inner.write(vec![put("a"), put("b")]).await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(Lockstep::new(inner));
+    let store: Arc<dyn Store> = Arc::new(Lockstep::lockstep(inner));
     let state = Arc::new(model::StateHandle::new(model::State::builder(0).build()));
     let info = NodeInfo {
         name: "t".into(),

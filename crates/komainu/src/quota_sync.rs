@@ -184,103 +184,17 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use std::sync::atomic::AtomicBool;
-
-    use async_trait::async_trait;
     use model::apikey::ApiKey;
-    use store::{Counter, MemoryStore, Op};
-    use tokio::sync::watch;
+    use store::MemoryStore;
+    use store::testing::{Faulty, LoseFirstAnswer};
 
     use super::*;
-
-    /// A datastore whose first counter batch lands and then times out, as a
-    /// remote store does when the answer is lost after the commit.
-    struct LostAnswer {
-        inner: MemoryStore,
-        failed_once: AtomicBool,
-    }
-
-    #[async_trait]
-    impl Store for LostAnswer {
-        fn backend(&self) -> &'static str {
-            "lost-answer"
-        }
-        async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.get(kind, id).await
-        }
-        async fn scan(
-            &self,
-            kind: &str,
-            after: Option<&str>,
-            limit: usize,
-        ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-            self.inner.scan(kind, after, limit).await
-        }
-        async fn count(&self, kind: &str) -> Result<u64, StoreError> {
-            self.inner.count(kind).await
-        }
-        async fn write(&self, ops: Vec<Op>) -> Result<u64, StoreError> {
-            self.inner.write(ops).await
-        }
-        async fn revision(&self) -> Result<u64, StoreError> {
-            self.inner.revision().await
-        }
-        fn changes(&self) -> watch::Receiver<u64> {
-            self.inner.changes()
-        }
-        async fn incr(&self, key: &str, by: i64, at: Option<u64>) -> Result<i64, StoreError> {
-            let total = self.inner.incr(key, by, at).await?;
-            self.timed_out()?;
-            Ok(total)
-        }
-        async fn incr_batch(
-            &self,
-            once: Option<&Once>,
-            increments: &[Increment],
-        ) -> Result<bool, StoreError> {
-            let applied = self.inner.incr_batch(once, increments).await?;
-            self.timed_out()?;
-            Ok(applied)
-        }
-        async fn counters(&self, keys: &[String]) -> Result<Vec<Option<Counter>>, StoreError> {
-            self.inner.counters(keys).await
-        }
-        async fn scan_counters(
-            &self,
-            prefix: &str,
-            after: Option<&str>,
-            limit: usize,
-        ) -> Result<Vec<(String, Counter)>, StoreError> {
-            self.inner.scan_counters(prefix, after, limit).await
-        }
-        async fn reset_counters(&self, keys: &[String]) -> Result<(), StoreError> {
-            self.inner.reset_counters(keys).await
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
-
-    impl LostAnswer {
-        fn timed_out(&self) -> Result<(), StoreError> {
-            if self.failed_once.swap(true, Ordering::SeqCst) {
-                return Ok(());
-            }
-            Err(StoreError::Unavailable {
-                backend: "lost-answer",
-                message: "timed out after 5s".into(),
-            })
-        }
-    }
 
     /// The attack of issue 12 item 10: a flush whose answer is lost after
     /// the store applied it is sent again, and used to count twice.
     #[tokio::test]
     async fn a_flush_that_timed_out_after_landing_counts_once() {
-        let store = LostAnswer {
-            inner: MemoryStore::new(),
-            failed_once: AtomicBool::new(false),
-        };
+        let store = Faulty::new(MemoryStore::new(), LoseFirstAnswer::default());
         let quotas = QuotaTracker::new(Duration::from_secs(10));
         let key: ApiKey = serde_json::from_value(serde_json::json!({"clientId": "k"})).unwrap();
         let now = model::clock::now_ms();

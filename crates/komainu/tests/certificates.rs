@@ -83,14 +83,7 @@ async fn imported_certificates_describe_themselves_and_hide_their_key() {
         "{exported}"
     );
     assert_eq!(exported["description"], "edited");
-    let state = node
-        .admin(Method::GET, "/api/cluster/state")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let state = node.get_text("/api/cluster/state").await;
     assert!(state.contains(&line), "cluster state lacks the private key");
 }
 

@@ -162,14 +162,7 @@ async fn a_push_of_i64_max_on_a_victim_key_is_refused() {
         quotas["currentCallsPerDay"].as_u64().unwrap() <= 2,
         "{quotas}"
     );
-    let metrics = leader
-        .admin(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = leader.get_text("/metrics").await;
     assert!(
         metrics.contains("komainu_cluster_refused_quota_increments_total 2"),
         "{metrics}"

@@ -362,15 +362,7 @@ async fn bad_chunk_size_is_the_clients_fault() {
         .send(b"POST /upload HTTP/1.1\r\nHost: bp.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
         .await;
     assert_eq!(raw::status_of(&text), 400, "{text}");
-    let metrics = s
-        .node
-        .admin(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.node.get_text("/metrics").await;
     let failed = metrics
         .lines()
         .find(|l| {

@@ -242,14 +242,7 @@ async fn metrics_after_traffic_on_admin_host_and_separate_port() {
         .await
         .unwrap();
 
-    let text = node
-        .admin(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = node.get_text("/metrics").await;
     assert!(
         text.contains(r#"komainu_requests_total{route="counted",class="2xx"} 3"#),
         "{text}"

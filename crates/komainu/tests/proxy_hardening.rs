@@ -14,31 +14,19 @@ use common::upstream::{self, Upstream};
 use common::{Node, route_to};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const APIKEY_PLUGIN: &str = "cp:otoroshi.next.plugins.ApikeyCalls";
 
 /// One raw HTTP/1.1 request; the status and the body of the answer.
 async fn raw(node: &Node, head: &str, body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer));
-    read.await.expect("the node answers").unwrap();
-    let text = String::from_utf8_lossy(&answer).to_string();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let request = [head.as_bytes(), body].concat();
+    let text = common::raw::exchange(node.port, &request, Duration::from_secs(10)).await;
     let body = text
         .split("\r\n\r\n")
         .nth(1)
         .unwrap_or_default()
         .to_string();
-    (status, body)
+    (common::raw::status_of(&text), body)
 }
 
 async fn get(node: &Node, host: &str, target: &str) -> (u16, String) {
@@ -223,14 +211,7 @@ async fn a_malformed_request_body_is_the_clients_fault() {
     let (status, body) = raw(&node, head, b"5\r\nhello\r\nzz\r\nbad\r\n0\r\n\r\n").await;
     assert_eq!(status, 400, "{body}");
     // Not counted against the backend: no upstream error in the metrics.
-    let metrics = node
-        .admin(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.get_text("/metrics").await;
     assert!(
         !metrics
             .lines()

@@ -8,7 +8,6 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn quickstart_block() -> String {
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
@@ -52,7 +51,6 @@ fn the_readme_quick_start_works_as_written() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let started = Instant::now();
     let out = Command::new("bash")
         .arg("-c")
         .arg(&script)
@@ -79,5 +77,4 @@ fn the_readme_quick_start_works_as_written() {
     );
     assert!(stdout.contains("\n401\n"), "{stdout}");
     assert!(stdout.contains("komainu_requests"), "{stdout}");
-    assert!(started.elapsed() < Duration::from_secs(60));
 }

@@ -89,18 +89,14 @@ pub fn apply(
     for name in [&X_ORIGINAL_URL, &X_REWRITE_URL] {
         headers.remove(name);
     }
-    let real_ip = if trusted.trusts(peer) {
+    let peer_trusted = trusted.trusts(peer);
+    let real_ip = if peer_trusted {
         let client = trusted.client(headers, peer);
         // A trusted proxy's view of the scheme and host wins over ours.
-        let host = if headers.contains_key(&X_FORWARDED_HOST) {
-            None
-        } else {
-            host
-        };
-        let scheme_known = headers.contains_key(&X_FORWARDED_PROTO);
+        let host = host.filter(|_| !headers.contains_key(&X_FORWARDED_HOST));
         let proto = headers.get(&X_FORWARDED_PROTO).cloned();
         set_forwarded(headers, peer, scheme, host);
-        if let (true, Some(proto)) = (scheme_known, proto) {
+        if let Some(proto) = proto {
             headers.insert(X_FORWARDED_PROTO.clone(), proto);
         }
         client
@@ -120,7 +116,7 @@ pub fn apply(
     };
     match headers.get(&X_FORWARDED_FOR) {
         // Untrusted peer: the chain is the peer alone, the same value.
-        Some(value) if real_ip == peer && !trusted.trusts(peer) => {
+        Some(value) if !peer_trusted => {
             let value = value.clone();
             headers.insert(X_REAL_IP.clone(), value);
         }

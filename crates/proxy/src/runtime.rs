@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use http::uri::Authority;
 use model::State;
-use model::route::{Backend, PluginInstance, Route};
+use model::route::Route;
 use model::state::{Compiled, Compiler};
 
 use crate::balancer::Balancer;
@@ -27,13 +27,13 @@ pub struct RouteRuntime {
     /// Otoroshi's `backend.client.connection_timeout` / `call_timeout` (ms), if set.
     pub connect_timeout: Option<Duration>,
     pub call_timeout: Option<Duration>,
-    route_id: String,
-    backend: Backend,
-    plugins: Vec<PluginInstance>,
+    /// The route this was compiled from, to tell at the next publish
+    /// whether it changed.
+    route: Arc<Route>,
 }
 
 impl RouteRuntime {
-    pub fn new(route: &Route, metrics: &Metrics, previous: Option<&RouteRuntime>) -> Self {
+    pub fn new(route: &Arc<Route>, metrics: &Metrics, previous: Option<&RouteRuntime>) -> Self {
         let backend = &route.backend;
         let client = backend.extra.get("client");
         let millis = |name: &str| {
@@ -74,9 +74,7 @@ impl RouteRuntime {
                 .collect(),
             connect_timeout: millis("connection_timeout"),
             call_timeout: millis("call_timeout"),
-            route_id: route.id.clone(),
-            backend: backend.clone(),
-            plugins: route.plugins.clone(),
+            route: Arc::clone(route),
         }
     }
 }
@@ -115,13 +113,16 @@ impl Compiler for RouteCompiler {
         let before: HashMap<&str, &Arc<RouteRuntime>> = previous
             .compiled
             .get::<CompiledRoutes>()
-            .map(|c| c.routes.iter().map(|r| (r.route_id.as_str(), r)).collect())
+            .map(|c| c.routes.iter().map(|r| (r.route.id.as_str(), r)).collect())
             .unwrap_or_default();
         let routes = state
             .router
             .routes()
             .map(|route| match before.get(route.id.as_str()) {
-                Some(kept) if kept.backend == route.backend && kept.plugins == route.plugins => {
+                Some(kept)
+                    if kept.route.backend == route.backend
+                        && kept.route.plugins == route.plugins =>
+                {
                     Arc::clone(kept)
                 }
                 previous => Arc::new(RouteRuntime::new(
@@ -181,8 +182,8 @@ mod tests {
         assert!(handle.set_compiler(Arc::new(RouteCompiler::new(metrics))));
         let a = runtime_of(&handle, "a.test");
         let b = runtime_of(&handle, "b.test");
-        assert_eq!(a.route_id, "a");
-        assert_eq!(b.route_id, "b");
+        assert_eq!(a.route.id, "a");
+        assert_eq!(b.route.id, "b");
 
         // Another route appears and b's backend changes: a is the same object.
         handle.publish(state(2, &[("a", 1), ("b", 3), ("c", 4)]));
@@ -193,6 +194,6 @@ mod tests {
             b2.authorities[0].as_ref().unwrap().0.as_str(),
             "127.0.0.1:3"
         );
-        assert_eq!(runtime_of(&handle, "c.test").route_id, "c");
+        assert_eq!(runtime_of(&handle, "c.test").route.id, "c");
     }
 }

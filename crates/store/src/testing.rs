@@ -1,37 +1,95 @@
-//! Test support for the crates above the store (feature `testing`): stores
-//! that misbehave at a chosen moment, to write races and faults as tests.
+//! Test support for the crates above the store (feature `testing`): a
+//! memory store that misbehaves at a chosen moment, to write races and
+//! faults as tests. Every call goes to the memory store; a [`Fault`] says
+//! what happens around writes and increments.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use tokio::sync::{Barrier, watch};
 
 use crate::{Counter, Increment, MemoryStore, Once, Op, StoreError};
 
-/// A memory store whose first two writes wait for each other: both
-/// requests have done all their reading before either writes, the worst
-/// interleaving two leaders can produce.
-pub struct Lockstep {
+/// What a [`Faulty`] store does around the memory store's calls.
+#[async_trait]
+pub trait Fault: Send + Sync {
+    /// Before an entity write reaches the store.
+    async fn before_write(&self) {}
+    /// After an increment (or a batch) was applied: `Err` is what the
+    /// caller sees instead of the answer.
+    fn after_increment(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A memory store with a [`Fault`].
+pub struct Faulty<F> {
     inner: MemoryStore,
+    fault: F,
+}
+
+impl<F: Fault> Faulty<F> {
+    pub fn new(inner: MemoryStore, fault: F) -> Self {
+        Self { inner, fault }
+    }
+}
+
+/// The first two writes wait for each other: both requests have done all
+/// their reading before either writes, the worst interleaving two leaders
+/// can produce.
+pub struct HoldFirstTwoWrites {
     held: Barrier,
     writes: AtomicUsize,
 }
 
+/// A memory store whose first two writes wait for each other.
+pub type Lockstep = Faulty<HoldFirstTwoWrites>;
+
 impl Lockstep {
-    /// `inner`, whose first two writes are held until both arrived.
-    pub fn new(inner: MemoryStore) -> Self {
-        Self {
+    pub fn lockstep(inner: MemoryStore) -> Self {
+        Faulty::new(
             inner,
-            held: Barrier::new(2),
-            writes: AtomicUsize::new(0),
-        }
+            HoldFirstTwoWrites {
+                held: Barrier::new(2),
+                writes: AtomicUsize::new(0),
+            },
+        )
     }
 }
 
 #[async_trait]
-impl crate::Store for Lockstep {
+impl Fault for HoldFirstTwoWrites {
+    async fn before_write(&self) {
+        if self.writes.fetch_add(1, Ordering::SeqCst) < 2 {
+            self.held.wait().await;
+        }
+    }
+}
+
+/// The first increment lands, then its answer is lost (a timeout), as a
+/// remote store does when the connection drops after the commit.
+#[derive(Default)]
+pub struct LoseFirstAnswer {
+    lost: AtomicBool,
+}
+
+#[async_trait]
+impl Fault for LoseFirstAnswer {
+    fn after_increment(&self) -> Result<(), StoreError> {
+        if self.lost.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        Err(StoreError::Unavailable {
+            backend: "lost-answer",
+            message: "timed out after 5s".into(),
+        })
+    }
+}
+
+#[async_trait]
+impl<F: Fault + 'static> crate::Store for Faulty<F> {
     fn backend(&self) -> &'static str {
-        "lockstep"
+        "faulty"
     }
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get(kind, id).await
@@ -48,9 +106,7 @@ impl crate::Store for Lockstep {
         self.inner.count(kind).await
     }
     async fn write(&self, ops: Vec<Op>) -> Result<u64, StoreError> {
-        if self.writes.fetch_add(1, Ordering::SeqCst) < 2 {
-            self.held.wait().await;
-        }
+        self.fault.before_write().await;
         self.inner.write(ops).await
     }
     async fn revision(&self) -> Result<u64, StoreError> {
@@ -60,10 +116,14 @@ impl crate::Store for Lockstep {
         self.inner.changes()
     }
     async fn incr(&self, key: &str, by: i64, at: Option<u64>) -> Result<i64, StoreError> {
-        self.inner.incr(key, by, at).await
+        let total = self.inner.incr(key, by, at).await?;
+        self.fault.after_increment()?;
+        Ok(total)
     }
     async fn incr_batch(&self, once: Option<&Once>, inc: &[Increment]) -> Result<bool, StoreError> {
-        self.inner.incr_batch(once, inc).await
+        let applied = self.inner.incr_batch(once, inc).await?;
+        self.fault.after_increment()?;
+        Ok(applied)
     }
     async fn counters(&self, keys: &[String]) -> Result<Vec<Option<Counter>>, StoreError> {
         self.inner.counters(keys).await

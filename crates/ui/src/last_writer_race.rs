@@ -26,7 +26,7 @@ async fn context() -> AdminContext {
         condition: Condition::Any,
     };
     inner.write(vec![put("u1"), put("u2")]).await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(Lockstep::new(inner));
+    let store: Arc<dyn Store> = Arc::new(Lockstep::lockstep(inner));
     let state = Arc::new(model::StateHandle::new(model::State::builder(0).build()));
     let info = admin::NodeInfo {
         name: "t".into(),

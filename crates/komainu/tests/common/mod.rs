@@ -147,6 +147,17 @@ impl Node {
             .basic_auth(ADMIN_ID, Some(ADMIN_SECRET))
     }
 
+    /// The body of an admin GET (metrics, NDJSON), as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.admin(Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         json(self.admin(Method::GET, path).send().await.unwrap()).await
     }
