@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::config::ConfigError;
 use crate::context::{Flow, Plugin, RequestCtx, json_answer};
-use crate::registry;
+use crate::registry::{self, Descriptor};
 use crate::step::Step;
+use crate::{otoroshi_headers_in, send_otoroshi_headers_back, x_forwarded_headers};
 
 /// A plugin instance as a route declares it.
 pub struct Declared<'a> {
@@ -63,7 +64,9 @@ impl Chain {
     ) -> Result<Chain, Vec<ChainError>> {
         let mut steps: [Vec<Instance>; 4] = Default::default();
         let mut errors = Vec::new();
+        let mut lists_classic_headers = false;
         for (index, plugin) in declared.into_iter().enumerate() {
+            lists_classic_headers |= CLASSIC_HEADERS.contains(&plugin.plugin);
             if !plugin.enabled {
                 continue;
             }
@@ -88,6 +91,9 @@ impl Chain {
         }
         if !errors.is_empty() {
             return Err(errors);
+        }
+        if !lists_classic_headers {
+            add_classic_headers(&mut steps);
         }
         let [
             pre_route,
@@ -159,6 +165,44 @@ fn compile_one(plugin: &Declared<'_>) -> Result<(Instance, &'static [Step]), Vec
             descriptor.steps,
         )),
         _ => Err(errors),
+    }
+}
+
+/// The plugins that carry the headers every komainu route sent before
+/// routes had plugins.
+const CLASSIC_HEADERS: [&str; 3] = [
+    x_forwarded_headers::DESCRIPTOR.id,
+    otoroshi_headers_in::DESCRIPTOR.id,
+    send_otoroshi_headers_back::DESCRIPTOR.id,
+];
+
+/// A route that lists none of [`CLASSIC_HEADERS`] (enabled or not) runs all
+/// three, where komainu always applied them: the forwarding and Otoroshi
+/// headers after the route's own request plugins, the response headers
+/// before its response plugins (which may then remove them). Routes made
+/// before plugins existed keep their behaviour; listing one of them, even
+/// disabled, gives exactly the enabled ones listed, as in Otoroshi.
+fn add_classic_headers(steps: &mut [Vec<Instance>; 4]) {
+    let implicit = |descriptor: &Descriptor| {
+        (descriptor.build)(&Value::Null)
+            .ok()
+            .map(|plugin| Instance {
+                plugin,
+                include: Arc::new([]),
+                exclude: Arc::new([]),
+            })
+    };
+    let [_, _, transform_request, transform_response] = steps;
+    transform_request.extend(
+        [
+            &x_forwarded_headers::DESCRIPTOR,
+            &otoroshi_headers_in::DESCRIPTOR,
+        ]
+        .into_iter()
+        .filter_map(implicit),
+    );
+    if let Some(instance) = implicit(&send_otoroshi_headers_back::DESCRIPTOR) {
+        transform_response.insert(0, instance);
     }
 }
 
@@ -241,13 +285,46 @@ mod tests {
                 &[],
                 &[],
             ),
+            declared(
+                "cp:otoroshi.next.plugins.XForwardedHeaders",
+                &none,
+                &[],
+                &[],
+            ),
         ])
         .unwrap();
-        assert_eq!(chain.transform_request.len(), 1);
+        assert_eq!(chain.transform_request.len(), 2);
         assert_eq!(chain.validate_access.len(), 1);
         assert_eq!(chain.transform_response.len(), 1);
         assert!(chain.pre_route.is_empty());
-        assert!(Chain::compile([]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn routes_listing_no_classic_header_plugin_get_all_three() {
+        let headers = json!({"headers": {"x-a": "1"}});
+        let implicit = Chain::compile([declared(
+            "cp:otoroshi.next.plugins.AdditionalHeadersOut",
+            &headers,
+            &[],
+            &[],
+        )])
+        .unwrap();
+        // XForwardedHeaders and OtoroshiHeadersIn; SendOtoroshiHeadersBack
+        // first among the response plugins.
+        assert_eq!(implicit.transform_request.len(), 2);
+        assert_eq!(implicit.transform_response.len(), 2);
+        let bare = Chain::compile([]).unwrap();
+        assert_eq!(bare.transform_request.len(), 2);
+        assert_eq!(bare.transform_response.len(), 1);
+        // One listed, even disabled, turns the implicit ones off.
+        let mut disabled = declared(
+            "cp:otoroshi.next.plugins.SendOtoroshiHeadersBack",
+            &Value::Null,
+            &[],
+            &[],
+        );
+        disabled.enabled = false;
+        assert!(Chain::compile([disabled]).unwrap().is_empty());
     }
 
     #[test]

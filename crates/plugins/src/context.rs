@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::apikey_calls::ApikeyCallsConfig;
 
@@ -30,6 +30,37 @@ pub trait Services {
 
     /// The HTTPS port clients reach this node on.
     fn https_port(&self) -> u16;
+
+    /// Sets X-Forwarded-For/-Proto/-Host and X-Real-IP on the upstream
+    /// request, believing a trusted proxy's own (XForwardedHeaders).
+    fn add_forwarded(&self, headers: &mut HeaderMap);
+
+    /// What OtoroshiHeadersIn and SendOtoroshiHeadersBack report.
+    fn call(&self) -> &dyn CallInfo;
+}
+
+/// What the node knows of the call, formatted only when a plugin asks.
+pub trait CallInfo {
+    /// `Otoroshi-Request-Id`.
+    fn request_id(&self) -> HeaderValue;
+    /// When the request arrived, as Otoroshi writes it
+    /// (`2026-12-07T06:30:00.123+00:00`).
+    fn request_timestamp(&self) -> HeaderValue;
+    /// The Host the client asked for, as it sent it.
+    fn proxied_host(&self) -> Option<HeaderValue>;
+    /// The API key's calls left today and this month, once ApikeyCalls
+    /// counted the call.
+    fn remaining(&self) -> Option<(u64, u64)>;
+}
+
+/// How long the call took, known once the response is back.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Latency {
+    /// The gateway's own time, in milliseconds.
+    pub proxy_ms: u64,
+    /// The backend's time, in milliseconds; `None` when no backend was
+    /// called (a plugin answered).
+    pub upstream_ms: Option<u64>,
 }
 
 /// A request on its way upstream.
@@ -62,6 +93,8 @@ pub struct ResponseCtx<'a> {
     pub path: &'a str,
     /// The client called over HTTPS.
     pub tls: bool,
+    pub latency: Latency,
+    pub call: &'a dyn CallInfo,
 }
 
 /// One plugin, its config compiled. Each step method is called only when

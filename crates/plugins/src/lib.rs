@@ -46,6 +46,8 @@ mod maintenance_mode;
 mod missing_headers_in;
 /// `cp:otoroshi.next.plugins.MissingHeadersOut`
 mod missing_headers_out;
+/// `cp:otoroshi.next.plugins.OtoroshiHeadersIn`
+pub mod otoroshi_headers_in;
 /// `cp:otoroshi.next.plugins.OverrideHost`
 mod override_host;
 /// `cp:otoroshi.next.plugins.ReadOnlyCalls`
@@ -62,10 +64,14 @@ mod request_body_length_limiter;
 mod robots;
 /// `cp:otoroshi.next.plugins.SecurityHeadersPlugin`
 mod security_headers;
+/// `cp:otoroshi.next.plugins.SendOtoroshiHeadersBack`
+pub mod send_otoroshi_headers_back;
 /// `cp:otoroshi.next.plugins.StaticResponse`
 mod static_response;
+/// `cp:otoroshi.next.plugins.XForwardedHeaders`
+mod x_forwarded_headers;
 
 pub use chain::{Chain, Declared, Instance};
 pub use config::ConfigError;
-pub use context::{Flow, Plugin, RequestCtx, ResponseCtx, Services};
+pub use context::{CallInfo, Flow, Latency, Plugin, RequestCtx, ResponseCtx, Services};
 pub use step::Step;

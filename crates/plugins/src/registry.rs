@@ -14,9 +14,10 @@ use crate::step::Step;
 use crate::{
     additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls, cors,
     force_https_traffic, headers_validation, ip_address_allowed_list, ip_address_block_list,
-    maintenance_mode, missing_headers_in, missing_headers_out, override_host, read_only_calls,
-    redirection, remove_headers_in, remove_headers_out, request_body_length_limiter, robots,
-    security_headers, static_response,
+    maintenance_mode, missing_headers_in, missing_headers_out, otoroshi_headers_in, override_host,
+    read_only_calls, redirection, remove_headers_in, remove_headers_out,
+    request_body_length_limiter, robots, security_headers, send_otoroshi_headers_back,
+    static_response, x_forwarded_headers,
 };
 
 /// Otoroshi's plugin ids all start with this.
@@ -58,6 +59,9 @@ pub static REGISTRY: &[Descriptor] = &[
     headers_validation::DESCRIPTOR,
     missing_headers_in::DESCRIPTOR,
     missing_headers_out::DESCRIPTOR,
+    x_forwarded_headers::DESCRIPTOR,
+    otoroshi_headers_in::DESCRIPTOR,
+    send_otoroshi_headers_back::DESCRIPTOR,
 ];
 
 /// The plugin with this id (`cp:otoroshi.next.plugins.X`).

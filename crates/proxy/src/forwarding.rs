@@ -76,31 +76,15 @@ pub fn hops(headers: &HeaderMap) -> Result<u32, u32> {
     }
 }
 
-/// Sets the forwarding headers of the upstream request; `hops` is what
-/// [`hops`] returned.
-pub fn apply(
-    headers: &mut HeaderMap,
-    trusted: &TrustedProxies,
-    peer: IpAddr,
-    scheme: &'static str,
-    host: Option<HeaderValue>,
-    hops: u32,
-) {
-    for name in [&X_ORIGINAL_URL, &X_REWRITE_URL] {
+/// Before any plugin runs: removes what a client must never set (the
+/// forwarding headers of an untrusted peer, X-Real-IP, X-Original-URL,
+/// X-Rewrite-URL). Returns whether the peer is a trusted proxy.
+pub fn sanitize(headers: &mut HeaderMap, trusted: &TrustedProxies, peer: IpAddr) -> bool {
+    for name in [&X_ORIGINAL_URL, &X_REWRITE_URL, &X_REAL_IP] {
         headers.remove(name);
     }
     let peer_trusted = trusted.trusts(peer);
-    let real_ip = if peer_trusted {
-        let client = trusted.client(headers, peer);
-        // A trusted proxy's view of the scheme and host wins over ours.
-        let host = host.filter(|_| !headers.contains_key(&X_FORWARDED_HOST));
-        let proto = headers.get(&X_FORWARDED_PROTO).cloned();
-        set_forwarded(headers, peer, scheme, host);
-        if let Some(proto) = proto {
-            headers.insert(X_FORWARDED_PROTO.clone(), proto);
-        }
-        client
-    } else {
+    if !peer_trusted {
         for name in [
             &X_FORWARDED_FOR,
             &X_FORWARDED_HOST,
@@ -111,21 +95,60 @@ pub fn apply(
             headers.remove(name);
         }
         headers.remove(FORWARDED);
-        set_forwarded(headers, peer, scheme, host);
-        peer
-    };
-    match headers.get(&X_FORWARDED_FOR) {
-        // Untrusted peer: the chain is the peer alone, the same value.
-        Some(value) if !peer_trusted => {
-            let value = value.clone();
-            headers.insert(X_REAL_IP.clone(), value);
+    }
+    peer_trusted
+}
+
+/// Where a request came from, for the forwarding headers.
+pub struct Origin<'a> {
+    pub trusted: &'a TrustedProxies,
+    pub peer: IpAddr,
+    /// What [`sanitize`] returned.
+    pub peer_trusted: bool,
+    pub scheme: &'static str,
+    pub host: Option<&'a HeaderValue>,
+}
+
+/// Sets X-Forwarded-For/-Proto/-Host and X-Real-IP (XForwardedHeaders),
+/// after [`sanitize`]: a trusted proxy's chain is extended and its scheme
+/// and host kept; anyone else's were removed and are set from what this
+/// node saw.
+pub fn add(headers: &mut HeaderMap, origin: &Origin<'_>) {
+    let peer = origin.peer;
+    let host = origin.host.cloned();
+    if origin.peer_trusted {
+        let client = origin.trusted.client(headers, peer);
+        // A trusted proxy's view of the scheme and host wins over ours.
+        let host = host.filter(|_| !headers.contains_key(&X_FORWARDED_HOST));
+        let proto = headers.get(&X_FORWARDED_PROTO).cloned();
+        set_forwarded(headers, peer, origin.scheme, host);
+        if let Some(proto) = proto {
+            headers.insert(X_FORWARDED_PROTO.clone(), proto);
         }
-        _ => {
-            if let Ok(value) = HeaderValue::from_str(&real_ip.to_string()) {
+        set_real_ip(headers, client);
+    } else {
+        let chain_was_empty = !headers.contains_key(&X_FORWARDED_FOR);
+        set_forwarded(headers, peer, origin.scheme, host);
+        match headers.get(&X_FORWARDED_FOR) {
+            // The chain is the peer alone: the same text, no formatting.
+            Some(value) if chain_was_empty => {
+                let value = value.clone();
                 headers.insert(X_REAL_IP.clone(), value);
             }
+            _ => set_real_ip(headers, peer),
         }
     }
+}
+
+fn set_real_ip(headers: &mut HeaderMap, ip: IpAddr) {
+    if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
+        headers.insert(X_REAL_IP.clone(), value);
+    }
+}
+
+/// Counts this node in the hop counter; set on every upstream request,
+/// whatever the route's plugins, so that loops are always cut.
+pub fn count_hop(headers: &mut HeaderMap, hops: u32) {
     headers.insert(HOPS.clone(), HeaderValue::from(hops + 1));
 }
 
@@ -141,6 +164,35 @@ mod tests {
             .collect()
     }
 
+    /// What a route with XForwardedHeaders does, in order.
+    fn apply(h: &mut HeaderMap, trusted: &TrustedProxies, peer: IpAddr, hops: u32) {
+        let peer_trusted = sanitize(h, trusted, peer);
+        let origin = Origin {
+            trusted,
+            peer,
+            peer_trusted,
+            scheme: "http",
+            host: None,
+        };
+        add(h, &origin);
+        count_hop(h, hops);
+    }
+
+    #[test]
+    fn without_the_plugin_nothing_a_client_sent_passes() {
+        let mut h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+            ("x-rewrite-url", "/admin"),
+        ]);
+        sanitize(
+            &mut h,
+            &TrustedProxies::default(),
+            "10.0.0.9".parse().unwrap(),
+        );
+        assert!(h.is_empty(), "{h:?}");
+    }
+
     #[test]
     fn untrusted_peers_cannot_pose_as_anyone() {
         let mut h = headers(&[
@@ -152,7 +204,7 @@ mod tests {
             ("x-original-url", "/admin"),
         ]);
         let peer: IpAddr = "10.0.0.9".parse().unwrap();
-        apply(&mut h, &TrustedProxies::default(), peer, "http", None, 0);
+        apply(&mut h, &TrustedProxies::default(), peer, 0);
         assert_eq!(h.get("x-forwarded-for").unwrap(), "10.0.0.9");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "http");
         assert_eq!(h.get("x-real-ip").unwrap(), "10.0.0.9");
@@ -171,14 +223,7 @@ mod tests {
             ("komainu-hops", "2"),
         ]);
         let hops = hops(&h).unwrap();
-        apply(
-            &mut h,
-            &trusted,
-            "10.0.0.1".parse().unwrap(),
-            "http",
-            None,
-            hops,
-        );
+        apply(&mut h, &trusted, "10.0.0.1".parse().unwrap(), hops);
         assert_eq!(
             h.get("x-forwarded-for").unwrap(),
             "6.6.6.6, 1.2.3.4, 10.0.0.2, 10.0.0.1"

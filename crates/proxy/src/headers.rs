@@ -13,12 +13,7 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-pub static REQUEST_ID: HeaderName = HeaderName::from_static("otoroshi-request-id");
-pub static PROXY_LATENCY: HeaderName = HeaderName::from_static("otoroshi-proxy-latency");
-pub static UPSTREAM_LATENCY: HeaderName = HeaderName::from_static("otoroshi-upstream-latency");
-pub static DAILY_REMAINING: HeaderName = HeaderName::from_static("otoroshi-daily-calls-remaining");
-pub static MONTHLY_REMAINING: HeaderName =
-    HeaderName::from_static("otoroshi-monthly-calls-remaining");
+pub use plugins::otoroshi_headers_in::REQUEST_ID;
 
 /// Removes hop-by-hop headers, including those the Connection header names.
 /// With `keep_upgrade`, the Upgrade handshake headers survive so that a

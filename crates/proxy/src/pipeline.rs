@@ -6,14 +6,15 @@
 use std::cell::Cell;
 
 use bytes::Bytes;
-use http::Response;
+use http::{HeaderMap, HeaderValue, Response};
 use model::State;
 use model::route::Route;
 use plugins::apikey_calls::ApikeyCallsConfig;
-use plugins::{Chain, Flow, Instance, RequestCtx, ResponseCtx, Services};
+use plugins::{CallInfo, Chain, Flow, Instance, RequestCtx, ResponseCtx, Services};
 
 use crate::apikey::{self, KeyError, Sources};
 use crate::error::ProxyError;
+use crate::forwarding::{self, Origin};
 use crate::quota::{QuotaTracker, Remaining};
 use crate::service::now_ms;
 
@@ -56,7 +57,10 @@ pub struct NodeServices<'a> {
     pub route: &'a Route,
     pub quotas: &'a QuotaTracker,
     pub request_id: &'a str,
+    /// When the request arrived (ms since the epoch).
+    pub arrived_ms: u64,
     pub https_port: u16,
+    pub origin: Origin<'a>,
     /// The key's quota left, once ApikeyCalls counted the call.
     pub remaining: Cell<Option<Remaining>>,
 }
@@ -110,5 +114,32 @@ impl Services for NodeServices<'_> {
 
     fn https_port(&self) -> u16 {
         self.https_port
+    }
+
+    fn add_forwarded(&self, headers: &mut HeaderMap) {
+        forwarding::add(headers, &self.origin);
+    }
+
+    fn call(&self) -> &dyn CallInfo {
+        self
+    }
+}
+
+impl CallInfo for NodeServices<'_> {
+    fn request_id(&self) -> HeaderValue {
+        HeaderValue::from_str(self.request_id).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    fn request_timestamp(&self) -> HeaderValue {
+        HeaderValue::from_str(&model::clock::otoroshi_timestamp(self.arrived_ms))
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    fn proxied_host(&self) -> Option<HeaderValue> {
+        self.origin.host.cloned()
+    }
+
+    fn remaining(&self) -> Option<(u64, u64)> {
+        self.remaining.get().map(|r| (r.daily, r.monthly))
     }
 }

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HOST, SET_COOKIE};
 use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use model::route::Route;
 use model::{State, StateHandle};
-use plugins::{RequestCtx, ResponseCtx};
+use plugins::{Latency, RequestCtx, ResponseCtx};
 
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
@@ -26,9 +26,7 @@ use crate::body::{ClientBodyError, ProxyBody, boxed, empty, full, limited};
 use crate::conn::ConnInfo;
 use crate::error::ProxyError;
 use crate::forwarding::{self, TrustedProxies};
-use crate::headers::{
-    self, DAILY_REMAINING, MONTHLY_REMAINING, PROXY_LATENCY, REQUEST_ID, UPSTREAM_LATENCY,
-};
+use crate::headers::{self, REQUEST_ID};
 use crate::live::body::{Counted, Direction};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::pipeline::{self, NodeServices};
@@ -105,13 +103,19 @@ impl Proxy {
         let outcome = self
             .proxy(request, peer, &state, request_id.as_str(), started)
             .await;
-        let (mut response, route_id) = match outcome {
+        let (response, route_id) = match outcome {
+            // The route's plugins decide what it sends back
+            // (SendOtoroshiHeadersBack).
             Ok(done) => done,
             Err((error, runtime)) => {
                 if let ProxyError::NoRoute { .. } = error {
                     self.metrics.unmatched.inc();
                 }
-                let response = error.into_response(request_id.as_str());
+                let mut response = error.into_response(request_id.as_str());
+                // The node's own answers always name the request, for support.
+                response
+                    .headers_mut()
+                    .insert(REQUEST_ID.clone(), request_id.header_value());
                 let status = response.status().as_u16();
                 let elapsed = started.elapsed().as_secs_f64();
                 match &runtime {
@@ -128,9 +132,6 @@ impl Proxy {
                 (response, runtime.map(|r| r.1))
             }
         };
-        response
-            .headers_mut()
-            .insert(REQUEST_ID.clone(), request_id.header_value());
         if let Some((method, path, host)) = logged {
             access_log(
                 request_id.as_str(),
@@ -208,12 +209,33 @@ impl Proxy {
             .unwrap_or_default();
 
         // The route's plugins, step by step; a route without any skips this.
+        let upgrade = headers::wants_upgrade(&parts.headers);
+        let client_upgrade = if upgrade {
+            parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+        } else {
+            None
+        };
+        headers::remove_hop_by_hop(&mut parts.headers, upgrade);
+        // Before any plugin: what a client must never set is gone.
+        let peer_trusted = forwarding::sanitize(
+            &mut parts.headers,
+            &self.settings.trusted_proxies,
+            peer.ip(),
+        );
         let services = NodeServices {
             state,
             route: &route,
             quotas: &self.quotas,
             request_id,
+            arrived_ms: now_ms().saturating_sub(started.elapsed().as_millis() as u64),
             https_port: self.settings.https_port,
+            origin: forwarding::Origin {
+                trusted: &self.settings.trusted_proxies,
+                peer: peer.ip(),
+                peer_trusted,
+                scheme: conn.scheme(),
+                host: original_host.as_ref(),
+            },
             remaining: Cell::new(None),
         };
         let mut override_host = false;
@@ -233,14 +255,25 @@ impl Proxy {
                 services: &services,
             };
             if let Some(answer) = pipeline::request_steps(&runtime.chain, &mut ctx) {
-                let answer =
-                    self.plugin_answer(answer, &runtime, &parts.method, &path, conn.tls, started);
+                let answer = self.plugin_answer(
+                    answer,
+                    &runtime,
+                    ResponseCtx {
+                        status: http::StatusCode::OK,
+                        headers: &mut HeaderMap::new(),
+                        method: &parts.method,
+                        path: &path,
+                        tls: conn.tls,
+                        latency: Latency::default(),
+                        call: &services,
+                    },
+                    started,
+                );
                 return Ok((answer, Some(route)));
             }
             override_host = ctx.override_host;
             body_limit = ctx.body_limit;
         }
-        let remaining = services.remaining.take();
         // What the response steps need once the request head has gone.
         let response_steps = (!runtime.chain.transform_response.is_empty())
             .then(|| (parts.method.clone(), path.to_string()));
@@ -268,24 +301,7 @@ impl Proxy {
             }
         };
 
-        let upgrade = headers::wants_upgrade(&parts.headers);
-        let client_upgrade = if upgrade {
-            parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
-        } else {
-            None
-        };
-        headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-        forwarding::apply(
-            &mut parts.headers,
-            &self.settings.trusted_proxies,
-            peer.ip(),
-            conn.scheme(),
-            original_host.clone(),
-            hops,
-        );
-        parts
-            .headers
-            .insert(REQUEST_ID.clone(), RequestId::value_of(request_id));
+        forwarding::count_hop(&mut parts.headers, hops);
         parts.version = http::Version::HTTP_11;
 
         // Only a body-less request can be replayed on another target.
@@ -399,30 +415,12 @@ impl Proxy {
                     let keep_upgrade = head.status == StatusCode::SWITCHING_PROTOCOLS;
                     headers::remove_hop_by_hop(&mut head.headers, keep_upgrade);
                     let total = started.elapsed();
-                    let out = &mut head.headers;
-                    out.insert(
-                        PROXY_LATENCY.clone(),
-                        HeaderValue::from(
-                            ((total.as_secs_f64() - upstream_secs).max(0.0) * 1000.0) as u64,
-                        ),
-                    );
-                    out.insert(
-                        UPSTREAM_LATENCY.clone(),
-                        HeaderValue::from((upstream_secs * 1000.0) as u64),
-                    );
-                    if let Some(remaining) = &remaining {
-                        out.insert(DAILY_REMAINING.clone(), HeaderValue::from(remaining.daily));
-                        out.insert(
-                            MONTHLY_REMAINING.clone(),
-                            HeaderValue::from(remaining.monthly),
-                        );
-                    }
                     if let Some(value) = pick
                         .set_sticky
                         .as_deref()
                         .and_then(|v| HeaderValue::from_str(&set_sticky_cookie(v)).ok())
                     {
-                        out.append(SET_COOKIE, value);
+                        head.headers.append(SET_COOKIE, value);
                     }
                     // Last, so that plugins see (and may change) every header.
                     if let Some((method, path)) = &response_steps {
@@ -434,6 +432,13 @@ impl Proxy {
                                 method,
                                 path,
                                 tls: conn.tls,
+                                latency: Latency {
+                                    proxy_ms: ((total.as_secs_f64() - upstream_secs).max(0.0)
+                                        * 1000.0)
+                                        as u64,
+                                    upstream_ms: Some((upstream_secs * 1000.0) as u64),
+                                },
+                                call: &services,
                             },
                         );
                     }
@@ -495,13 +500,13 @@ impl Proxy {
 impl Proxy {
     /// A plugin's answer, through the route's response steps, counted like
     /// any answer of the route.
+    /// `response` describes the request; its status, headers and latency
+    /// are replaced by the answer's.
     fn plugin_answer(
         &self,
         mut answer: Response<Bytes>,
         runtime: &RouteRuntime,
-        method: &http::Method,
-        path: &str,
-        tls: bool,
+        response: ResponseCtx<'_>,
         started: Instant,
     ) -> Response<ProxyBody> {
         let status = answer.status();
@@ -510,9 +515,11 @@ impl Proxy {
             &mut ResponseCtx {
                 status,
                 headers: answer.headers_mut(),
-                method,
-                path,
-                tls,
+                latency: Latency {
+                    proxy_ms: started.elapsed().as_millis() as u64,
+                    upstream_ms: None,
+                },
+                ..response
             },
         );
         let bytes = answer.body().len() as u64;
