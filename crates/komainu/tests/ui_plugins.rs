@@ -253,6 +253,9 @@ async fn plugins_are_added_configured_refused_reordered_and_removed_in_the_edito
     let fits = browser
         .execute("return document.documentElement.scrollWidth <= window.innerWidth;")
         .await;
+    browser
+        .execute("document.querySelector('#plugins').scrollIntoView(); return true;")
+        .await;
     browser.screenshot("editor-phone").await;
     assert_eq!(
         fits,
