@@ -13,41 +13,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{Browser, Key, UI_HOST};
+use common::browser::{Browser, Key, editor_ready, sign_in, ui_url};
 use common::ui::{ADMIN_LOGIN, ADMIN_PASSWORD, admin_user_args};
 use common::{Node, eventually, leader, upstream, worker};
 use reqwest::Method;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn ui_url(node: &Node, path: &str) -> String {
-    format!("http://{UI_HOST}:{}{path}", node.port)
-}
-
-async fn sign_in(browser: &Browser, node: &Node) {
-    browser.goto(&ui_url(node, "/")).await;
-    // Not signed in: the home page sends us to the form.
-    browser.wait_for("#login-form", WAIT).await;
-    assert!(browser.current_url().await.contains("/login?next=/"));
-    browser.fill("#username", ADMIN_LOGIN).await;
-    browser.fill("#password", ADMIN_PASSWORD).await;
-    browser.screenshot("login").await;
-    browser.click("#login-submit").await;
-    browser.wait_for("#node-tiles", WAIT).await;
-    assert!(browser.text("header .who").await.contains(ADMIN_LOGIN));
-}
-
-/// Waits until the editor has loaded its entity (the script hides the
-/// "Loading…" line then).
-async fn editor_ready(browser: &Browser) {
-    browser
-        .eventually(
-            "document.querySelector('#form-loading').hidden && document.querySelector('#raw-json').value.length > 2",
-            WAIT,
-        )
-        .await;
-}
 
 #[tokio::test]
 async fn sign_in_create_a_route_in_the_ui_and_traffic_reaches_its_backend() {

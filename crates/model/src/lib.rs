@@ -25,8 +25,6 @@ pub mod id;
 pub mod kind;
 /// Decoding, defaulting and validating any kind from JSON.
 pub mod normalize;
-/// Plugins komainu implements, by Otoroshi's plugin id.
-pub mod plugins;
 /// Routes (`proxy.otoroshi.io/v1/routes`).
 pub mod route;
 /// The compiled route table: host index and longest-prefix match.

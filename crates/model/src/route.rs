@@ -131,7 +131,11 @@ impl Default for LoadBalancing {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One plugin on a route. Fields komainu does not read (`debug`,
+/// `bound_listeners`, `plugin_index`...) stay in `extra`; it is written back
+/// in Otoroshi's key order (see the `Serialize` impl) so that an export
+/// re-imported into Otoroshi, or diffed against its source, is unchanged.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PluginInstance {
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -144,6 +148,34 @@ pub struct PluginInstance {
     pub config: Value,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The keys Otoroshi writes before `plugin` (`NgPluginInstance.json`):
+/// `enabled`, then `debug`. The rest of `extra` follows `config`, in the
+/// order it came.
+const KEYS_BEFORE_PLUGIN: [&str; 1] = ["debug"];
+
+impl Serialize for PluginInstance {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(5 + self.extra.len()))?;
+        map.serialize_entry("enabled", &self.enabled)?;
+        for key in KEYS_BEFORE_PLUGIN {
+            if let Some(value) = self.extra.get(key) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.serialize_entry("plugin", &self.plugin)?;
+        map.serialize_entry("include", &self.include)?;
+        map.serialize_entry("exclude", &self.exclude)?;
+        map.serialize_entry("config", &self.config)?;
+        for (key, value) in &self.extra {
+            if !KEYS_BEFORE_PLUGIN.contains(&key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 impl Route {

@@ -76,6 +76,25 @@ fn unknown_enabled_plugin_is_refused_but_disabled_is_kept() {
 }
 
 #[test]
+fn plugin_instances_are_written_in_otoroshis_key_order() {
+    // As Otoroshi's NgPluginInstance writes it: enabled, debug, plugin,
+    // include, exclude, config, bound_listeners, plugin_index.
+    let text = r#"{"enabled":true,"debug":false,"plugin":"cp:otoroshi.next.plugins.Cors","include":[],"exclude":["/x"],"config":{"max_age":null,"allow_origin":"*"},"bound_listeners":[],"plugin_index":{"pre_route":0}}"#;
+    let mut body = route(json!([{"hostname": "h", "port": 80}]));
+    body["plugins"] = json!([serde_json::from_str::<serde_json::Value>(text).unwrap()]);
+    let n = normalize(Kind::Route, body, None).unwrap();
+    assert_eq!(serde_json::to_string(&n.value["plugins"][0]).unwrap(), text);
+    // Keys sent in another order come back in Otoroshi's.
+    let mut body = route(json!([{"hostname": "h", "port": 80}]));
+    body["plugins"] = json!([{"plugin_index": {}, "config": {}, "plugin": "cp:otoroshi.next.plugins.Cors", "debug": true}]);
+    let n = normalize(Kind::Route, body, None).unwrap();
+    assert_eq!(
+        serde_json::to_string(&n.value["plugins"][0]).unwrap(),
+        r#"{"enabled":true,"debug":true,"plugin":"cp:otoroshi.next.plugins.Cors","include":[],"exclude":[],"config":{},"plugin_index":{}}"#
+    );
+}
+
+#[test]
 fn ids_follow_the_path_and_are_checked() {
     let body = json!({"name": "g"});
     assert_eq!(

@@ -235,19 +235,6 @@ function readField(input, entity) {
     case "targets":
       setPath(entity, path, linesToTargets(input.value, getPath(entity, path)));
       break;
-    case "plugin": {
-      // In place: the plugin keeps its position (the order plugins run in)
-      // and its config; unticking disables it rather than deleting it.
-      const plugin = input.dataset.plugin;
-      const plugins = Array.isArray(entity.plugins) ? entity.plugins : [];
-      const mine = plugins.filter((p) => p.plugin === plugin);
-      if (mine.length === 0 && input.checked) {
-        plugins.push({ enabled: true, plugin, include: [], exclude: [], config: {} });
-      }
-      for (const p of mine) p.enabled = input.checked;
-      entity.plugins = plugins;
-      break;
-    }
     default:
       setPath(entity, path, input.value);
   }
@@ -264,9 +251,6 @@ function writeField(input, entity) {
       break;
     case "targets":
       input.value = targetsToLines(value);
-      break;
-    case "plugin":
-      input.checked = (entity.plugins || []).some((p) => p.plugin === input.dataset.plugin && p.enabled);
       break;
     default:
       input.value = value === undefined || value === null ? "" : String(value);
@@ -287,11 +271,17 @@ function clearErrors(form) {
 // Puts each message next to the field whose path is the longest prefix of
 // the error's path (backend.targets[0].port → the targets field); what no
 // field shows goes under the raw JSON.
-function showErrors(form, fields, answer) {
-  const inputs = $$("[data-path]", form).filter((i) => i.dataset.type !== "plugin");
+function showErrors(form, fields, answer, pluginList) {
+  const inputs = $$("[data-path]", form);
   let first = null;
   const problems = fields.length ? fields : [{ path: "", message: describe(answer) }];
   for (const problem of problems) {
+    // A route's plugin errors go next to the plugin they name.
+    const shown = pluginList ? pluginList.showError(problem) : null;
+    if (shown) {
+      first = first || shown;
+      continue;
+    }
     const path = String(problem.path || "").replace(/\[\d+\]/g, "");
     let best = null;
     for (const input of inputs) {
@@ -342,6 +332,7 @@ async function initEditor() {
   const showRaw = () => {
     raw.value = JSON.stringify(entity, null, 2);
   };
+  const pluginList = initPluginList(form, () => entity, showRaw);
   const load = await api("GET", url);
   $("#form-loading").hidden = true;
   if (load.status !== 200) {
@@ -351,6 +342,7 @@ async function initEditor() {
   }
   entity = load.body || {};
   for (const input of inputs) writeField(input, entity);
+  if (pluginList) pluginList.render();
   showRaw();
   ready = true;
   save.disabled = document.body.dataset.readOnly === "true";
@@ -372,6 +364,7 @@ async function initEditor() {
       rawSlot.hidden = true;
       raw.removeAttribute("aria-invalid");
       for (const input of inputs) writeField(input, entity);
+      if (pluginList) pluginList.render();
     } catch (e) {
       rawSlot.textContent = "Not valid JSON: " + e.message;
       rawSlot.hidden = false;
@@ -382,15 +375,29 @@ async function initEditor() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
+    // A plugin config that does not parse is not in the raw JSON: saving
+    // would silently send its previous value.
+    const badConfig = pluginList && pluginList.checkConfigs();
+    if (badConfig) {
+      const general = $("#form-error", form);
+      general.textContent = "Not saved: a plugin's config is not valid JSON.";
+      general.hidden = false;
+      badConfig.focus();
+      return;
+    }
     // Fields and raw JSON are kept in step as they change: what is sent is
     // the raw JSON, so values no field can hold are sent as they are.
     try {
       entity = JSON.parse(raw.value);
+      // The list edits the plugin objects of the entity it was given.
+      if (pluginList) pluginList.render();
     } catch (e) {
-      showErrors(form, [{ path: "", message: "Not valid JSON: " + e.message }], {
-        status: 400,
-        body: { error_description: "the raw JSON does not parse" },
-      });
+      showErrors(
+        form,
+        [{ path: "", message: "Not valid JSON: " + e.message }],
+        { status: 400, body: { error_description: "the raw JSON does not parse" } },
+        null,
+      );
       return;
     }
     save.disabled = true;
@@ -403,8 +410,246 @@ async function initEditor() {
       location.assign(form.dataset.back + "?saved=" + encodeURIComponent(saved));
       return;
     }
-    showErrors(form, (answer.body && answer.body.fields) || [], answer);
+    showErrors(form, (answer.body && answer.body.fields) || [], answer, pluginList);
   });
+}
+
+// ---------- the route editor's plugin list ----------
+
+// The route's `plugins` array as a list of items, in run order: enabled,
+// include / exclude, config as JSON, move up / down, remove, and "add" from
+// the registry rendered into the page's select. Field edits change the
+// entity in place (the raw JSON follows); moves, additions and removals
+// render the list again and put the focus back where the keyboard was.
+function initPluginList(form, getEntity, changed) {
+  const list = $("#plugin-list", form);
+  const template = $("#plugin-item-template", form);
+  if (!list || !template) return null;
+  const empty = $("#plugin-list-empty", form);
+  const select = $("#plugin-add", form);
+  const addButton = $("#plugin-add-button", form);
+  const addHelp = $("#plugin-add-help", form);
+  const status = $("#plugin-status", form);
+  const registry = new Map(
+    $$("option", select).map((o) => [o.value, { name: o.dataset.name, description: o.dataset.description, defaults: o.dataset.default }]),
+  );
+  // Config text that does not parse, by plugin object: kept across renders
+  // so that moving an item does not lose what is being typed.
+  const drafts = new WeakMap();
+
+  const plugins = () => {
+    const entity = getEntity();
+    if (!Array.isArray(entity.plugins)) entity.plugins = [];
+    return entity.plugins;
+  };
+  const shortName = (id) => String(id || "").split(".").pop() || String(id);
+  const announce = (text) => {
+    status.textContent = text;
+  };
+  const lines = (text) => text.split("\n").map((l) => l.trim()).filter(Boolean);
+
+  function showJsonError(item, textarea, message) {
+    const slot = $(".plugin-json-error", item);
+    slot.textContent = message;
+    slot.hidden = !message;
+    if (message) textarea.setAttribute("aria-invalid", "true");
+    else textarea.removeAttribute("aria-invalid");
+  }
+
+  // Parses a config textarea into its plugin; false (and a message next to
+  // it) when it is not a JSON object.
+  function readConfig(item, textarea, plugin) {
+    let value;
+    try {
+      value = JSON.parse(textarea.value);
+    } catch (e) {
+      drafts.set(plugin, textarea.value);
+      showJsonError(item, textarea, "Not valid JSON: " + e.message);
+      return false;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      drafts.set(plugin, textarea.value);
+      showJsonError(item, textarea, "The config must be a JSON object, e.g. {}.");
+      return false;
+    }
+    drafts.delete(plugin);
+    showJsonError(item, textarea, "");
+    plugin.config = value;
+    return true;
+  }
+
+  function renderItem(plugin, index, count) {
+    const item = template.content.firstElementChild.cloneNode(true);
+    const short = shortName(plugin.plugin);
+    const known = registry.get(plugin.plugin);
+    const base = "plugin-" + index;
+    item.dataset.plugin = plugin.plugin;
+    item.dataset.index = String(index);
+    item.setAttribute("aria-label", short + ", plugin " + (index + 1) + " of " + count);
+    $(".plugin-position", item).textContent = String(index + 1);
+    $(".plugin-name", item).textContent = short;
+    $(".plugin-id", item).textContent = plugin.plugin;
+    $(".plugin-description", item).textContent = known
+      ? known.description
+      : "Not implemented by komainu: kept as written, and refused if enabled.";
+    const bind = (selector, labelSelector, suffix, label) => {
+      const control = $(selector, item);
+      control.id = base + "-" + suffix;
+      const labelEl = $(labelSelector, item);
+      labelEl.htmlFor = control.id;
+      if (label) labelEl.textContent = label;
+      return control;
+    };
+    const enabled = bind(".plugin-enabled", ".plugin-enabled-label", "enabled", "Enabled");
+    enabled.checked = plugin.enabled !== false;
+    enabled.addEventListener("change", () => {
+      plugin.enabled = enabled.checked;
+      changed();
+    });
+    for (const side of ["include", "exclude"]) {
+      const area = bind(".plugin-" + side, ".plugin-" + side + "-label", side);
+      area.value = Array.isArray(plugin[side]) ? plugin[side].join("\n") : "";
+      area.addEventListener("input", () => {
+        plugin[side] = lines(area.value);
+        changed();
+      });
+    }
+    const config = bind(".plugin-config", ".plugin-config-label", "config", "Config of " + short + " (JSON)");
+    // Both messages about the config, the browser's parse and the API's
+    // check, are read with it.
+    $(".plugin-json-error", item).id = base + "-config-error";
+    $(".plugin-api-error", item).id = base + "-error";
+    config.setAttribute("aria-describedby", base + "-config-error " + base + "-error");
+    if (drafts.has(plugin)) {
+      config.value = drafts.get(plugin);
+      readConfig(item, config, plugin);
+    } else {
+      config.value = plugin.config === undefined ? "{}" : JSON.stringify(plugin.config, null, 2);
+    }
+    config.addEventListener("input", () => {
+      if (readConfig(item, config, plugin)) changed();
+    });
+    $(".plugin-api-error", item).dataset.for = "plugins[" + index + "]";
+
+    const up = $(".plugin-up", item);
+    const down = $(".plugin-down", item);
+    const remove = $(".plugin-remove", item);
+    up.disabled = index === 0;
+    down.disabled = index === count - 1;
+    up.setAttribute("aria-label", "Move " + short + " up");
+    down.setAttribute("aria-label", "Move " + short + " down");
+    remove.setAttribute("aria-label", "Remove " + short);
+    up.addEventListener("click", () => move(index, -1, "up"));
+    down.addEventListener("click", () => move(index, 1, "down"));
+    remove.addEventListener("click", () => removeAt(index));
+    return item;
+  }
+
+  function render() {
+    const all = plugins();
+    list.replaceChildren(...all.map((p, i) => renderItem(p, i, all.length)));
+    empty.hidden = all.length > 0;
+  }
+
+  const itemAt = (index) => list.children[index] || null;
+
+  function move(index, by, direction) {
+    const all = plugins();
+    const to = index + by;
+    if (to < 0 || to >= all.length) return;
+    const [plugin] = all.splice(index, 1);
+    all.splice(to, 0, plugin);
+    render();
+    changed();
+    // The keyboard stays on the moved item: the same button, or the other
+    // one once it has reached an end of the list.
+    const item = itemAt(to);
+    const same = $(direction === "up" ? ".plugin-up" : ".plugin-down", item);
+    (same.disabled ? $(direction === "up" ? ".plugin-down" : ".plugin-up", item) : same).focus();
+    announce(shortName(plugin.plugin) + " moved to position " + (to + 1) + " of " + all.length + ".");
+  }
+
+  function removeAt(index) {
+    const all = plugins();
+    const [plugin] = all.splice(index, 1);
+    drafts.delete(plugin);
+    render();
+    changed();
+    const next = itemAt(Math.min(index, all.length - 1));
+    (next ? $(".plugin-remove", next) : select).focus();
+    announce(shortName(plugin.plugin) + " removed; saving the route applies it.");
+  }
+
+  function add() {
+    const id = select.value;
+    const known = registry.get(id);
+    if (!known) return;
+    let config = {};
+    try {
+      config = JSON.parse(known.defaults || "{}");
+    } catch (_) {
+      config = {};
+    }
+    const all = plugins();
+    all.push({ enabled: true, plugin: id, include: [], exclude: [], config });
+    render();
+    changed();
+    const item = itemAt(all.length - 1);
+    $(".plugin-config", item).focus();
+    announce(shortName(id) + " added at position " + all.length + ", with its default config.");
+  }
+
+  const describeChoice = () => {
+    const known = registry.get(select.value);
+    addHelp.textContent = known ? known.description : "";
+  };
+  select.addEventListener("change", describeChoice);
+  addButton.addEventListener("click", add);
+  describeChoice();
+
+  return {
+    render,
+    // The first config textarea that does not parse (its message shown).
+    checkConfigs() {
+      let bad = null;
+      plugins().forEach((plugin, i) => {
+        const item = itemAt(i);
+        const area = item && $(".plugin-config", item);
+        if (area && !readConfig(item, area, plugin)) bad = bad || area;
+      });
+      if (!bad) changed();
+      return bad;
+    },
+    // Shows an API error about plugin N next to it (`plugins[1].config.max_age`);
+    // returns the control to focus, or null when the error is not one of a
+    // plugin shown here.
+    showError(problem) {
+      const path = String(problem.path || "");
+      if (path === "plugins") {
+        const slot = $$(".field-error", form).find((s) => s.dataset.for === "plugins");
+        slot.textContent = problem.message;
+        slot.hidden = false;
+        return select;
+      }
+      const m = /^plugins\[(\d+)\](?:\.(.*))?$/.exec(path);
+      const item = m && itemAt(Number(m[1]));
+      if (!item) return null;
+      const rest = m[2] || "";
+      const slot = $(".plugin-api-error", item);
+      const text = (rest ? rest + ": " : "") + problem.message;
+      slot.textContent = slot.textContent ? slot.textContent + " · " + text : text;
+      slot.hidden = false;
+      const field = rest.split(/[.[]/)[0];
+      const control =
+        field === "config" ? $(".plugin-config", item)
+        : field === "include" ? $(".plugin-include", item)
+        : field === "exclude" ? $(".plugin-exclude", item)
+        : field === "enabled" ? $(".plugin-enabled", item)
+        : $(".plugin-remove", item);
+      control.setAttribute("aria-invalid", "true");
+      return control;
+    },
+  };
 }
 
 // ---------- quotas ----------

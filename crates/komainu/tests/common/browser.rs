@@ -581,6 +581,39 @@ impl Drop for Browser {
     }
 }
 
+/// The UI's `path` on `node`, as the browser addresses it.
+pub fn ui_url(node: &super::Node, path: &str) -> String {
+    format!("http://{UI_HOST}:{}{path}", node.port)
+}
+
+/// Signs in with the login form as the first admin user (the node started
+/// with `ui::admin_user_args()`); ends on the home page.
+pub async fn sign_in(browser: &Browser, node: &super::Node) {
+    use super::ui::{ADMIN_LOGIN, ADMIN_PASSWORD};
+    let wait = Duration::from_secs(10);
+    browser.goto(&ui_url(node, "/")).await;
+    // Not signed in: the home page sends us to the form.
+    browser.wait_for("#login-form", wait).await;
+    assert!(browser.current_url().await.contains("/login?next=/"));
+    browser.fill("#username", ADMIN_LOGIN).await;
+    browser.fill("#password", ADMIN_PASSWORD).await;
+    browser.screenshot("login").await;
+    browser.click("#login-submit").await;
+    browser.wait_for("#node-tiles", wait).await;
+    assert!(browser.text("header .who").await.contains(ADMIN_LOGIN));
+}
+
+/// Waits until the editor has loaded its entity (the script hides the
+/// "Loading…" line then).
+pub async fn editor_ready(browser: &Browser) {
+    browser
+        .eventually(
+            "document.querySelector('#form-loading').hidden && document.querySelector('#raw-json').value.length > 2",
+            Duration::from_secs(10),
+        )
+        .await;
+}
+
 /// Kills chromedriver if a session could not be opened.
 struct DriverGuard {
     driver: Option<Child>,

@@ -50,11 +50,10 @@ pub enum Field {
         label: &'static str,
         help: &'static str,
     },
-    /// Whether the route has this plugin, enabled.
-    Plugin {
-        plugin: &'static str,
-        label: &'static str,
-        help: &'static str,
+    /// A route's `plugins`, in order, each edited on its own; any plugin of
+    /// `registry` can be added.
+    Plugins {
+        registry: &'static [plugins::registry::Descriptor],
     },
 }
 
@@ -85,7 +84,7 @@ fn field_id(path: &str) -> String {
     format!("f-{}", path.replace('.', "-"))
 }
 
-fn error_slot(path: &str) -> Markup {
+pub(super) fn error_slot(path: &str) -> Markup {
     html! { p.field-error data-for=(path) role="alert" hidden {} }
 }
 
@@ -176,20 +175,7 @@ fn render(field: &Field, existing: bool) -> Markup {
                 }
             }
         }
-        Field::Plugin {
-            plugin,
-            label,
-            help: h,
-        } => {
-            let id = format!("f-plugin-{}", plugin.rsplit('.').next().unwrap_or(plugin));
-            html! {
-                div.field.check {
-                    input id=(id) name=(id) type="checkbox" data-path="plugins" data-type="plugin" data-plugin=(plugin) aria-describedby={ (id) "-help" };
-                    label for=(id) { (label) }
-                    (help(&id, h))
-                }
-            }
-        }
+        Field::Plugins { registry } => super::plugin_list::render(registry),
     }
 }
 

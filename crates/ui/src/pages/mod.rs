@@ -20,6 +20,8 @@ mod home;
 pub mod layout;
 /// Table helpers shared by the lists.
 mod list;
+/// The route editor's plugin list: the skeleton and the registry's choices.
+mod plugin_list;
 /// Routes: list, editor.
 mod routes;
 

@@ -3,7 +3,6 @@
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
-use model::plugins;
 
 use super::editor::{self, Collection, Field};
 use super::layout::Nav;
@@ -66,7 +65,7 @@ pub async fn list(
                         td { @for t in targets { code { (t) } " " } }
                         td {
                             @for p in route.plugins.iter().filter(|p| p.enabled) {
-                                span.badge { (p.plugin.rsplit('.').next().unwrap_or(&p.plugin)) } " "
+                                span.badge { (super::plugin_list::short_name(&p.plugin)) } " "
                             }
                         }
                         td.state { (list::state_badge(route.enabled)) }
@@ -118,25 +117,13 @@ fn fields() -> Vec<Field> {
             label: "Load balancing",
             options: &model::route::LOAD_BALANCING_TYPES,
         },
-        Field::Plugin {
-            plugin: plugins::APIKEY_CALLS,
-            label: "Require an API key (ApikeyCalls)",
-            help: "Calls must carry an API key authorized on this route or one of its groups.",
-        },
-        Field::Plugin {
-            plugin: plugins::OVERRIDE_HOST,
-            label: "Send the target's host as Host (OverrideHost)",
-            help: "",
-        },
-        Field::Plugin {
-            plugin: plugins::FORCE_HTTPS_TRAFFIC,
-            label: "Redirect HTTP to HTTPS (ForceHttpsTraffic)",
-            help: "",
-        },
         Field::Lines {
             path: "groups",
             label: "Service groups",
             help: "Group ids, one a line.",
+        },
+        Field::Plugins {
+            registry: plugins::registry::REGISTRY,
         },
     ]
 }
