@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use crate::config::ConfigError;
 use crate::context::{Flow, Plugin, RequestCtx, json_answer};
+use crate::facts::RequestFacts;
 use crate::registry;
 use crate::step::Step;
+use crate::template::Needs;
 
 /// A plugin instance as a route declares it.
 pub struct Declared<'a> {
@@ -45,6 +47,9 @@ pub struct Chain {
     pub validate_access: Box<[Instance]>,
     pub transform_request: Box<[Instance]>,
     pub transform_response: Box<[Instance]>,
+    /// What the response plugins' expressions read of the request; empty
+    /// (nothing kept per request) for most routes.
+    pub response_needs: Needs,
 }
 
 /// A problem with the `index`-th declared plugin; `path` is relative to the
@@ -95,12 +100,25 @@ impl Chain {
             transform_request,
             transform_response,
         ] = steps.map(Vec::into_boxed_slice);
+        let response_needs = transform_response
+            .iter()
+            .fold(Needs::NONE, |needs, i| needs | i.plugin.response_needs())
+            .of_request();
         Ok(Chain {
             pre_route,
             validate_access,
             transform_request,
             transform_response,
+            response_needs,
         })
+    }
+
+    /// The request facts the response step will read, copied from the
+    /// request once its steps are done; `None`, at no cost, when the
+    /// route's response plugins read none.
+    pub fn capture(&self, request: &RequestCtx<'_>) -> Option<RequestFacts> {
+        (!self.response_needs.is_empty())
+            .then(|| RequestFacts::capture(request, self.response_needs))
     }
 
     /// A chain for a route whose plugins do not compile here (a plugin from
@@ -292,6 +310,33 @@ mod tests {
                 (1, "include[0]"),
                 (1, "config.headers.bad name")
             ]
+        );
+    }
+
+    #[test]
+    fn only_response_expressions_that_read_the_request_keep_facts() {
+        let out = |value: &str| json!({"headers": {"x-a": value}});
+        let needs = |configs: &[(&str, Value)]| {
+            Chain::compile(
+                configs
+                    .iter()
+                    .map(|(name, config)| declared(name, config, &[], &[])),
+            )
+            .unwrap()
+            .response_needs
+        };
+        let out_plugin = "cp:otoroshi.next.plugins.AdditionalHeadersOut";
+        let missing_out = "cp:otoroshi.next.plugins.MissingHeadersOut";
+        let in_plugin = "cp:otoroshi.next.plugins.AdditionalHeadersIn";
+        assert!(needs(&[(out_plugin, out("fixed"))]).is_empty());
+        assert!(needs(&[(out_plugin, out("${date}"))]).is_empty());
+        assert!(needs(&[(in_plugin, out("${req.headers.x}"))]).is_empty());
+        assert_eq!(
+            needs(&[
+                (out_plugin, out("${req.headers.x}")),
+                (missing_out, out("${apikey.name}"))
+            ]),
+            Needs::HEADERS | Needs::APIKEY
         );
     }
 }

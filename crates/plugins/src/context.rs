@@ -8,6 +8,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
 
 use crate::apikey_calls::ApikeyCallsConfig;
+use crate::facts::{KeyFacts, RequestFacts};
+use crate::template::Needs;
 
 /// What a request step decides.
 pub enum Flow {
@@ -30,6 +32,16 @@ pub trait Services {
 
     /// The HTTPS port clients reach this node on.
     fn https_port(&self) -> u16;
+
+    /// The API key `check_apikey` accepted for this call, if any.
+    fn apikey(&self) -> Option<KeyFacts<'_>>;
+
+    /// The route the call matched.
+    fn route_id(&self) -> &str;
+    fn route_name(&self) -> &str;
+
+    /// The id komainu gave this call (sent as Otoroshi-Request-Id).
+    fn request_id(&self) -> &str;
 }
 
 /// A request on its way upstream.
@@ -62,6 +74,9 @@ pub struct ResponseCtx<'a> {
     pub path: &'a str,
     /// The client called over HTTPS.
     pub tls: bool,
+    /// What the route's response expressions read of the request; `None`
+    /// when they read nothing (see [`crate::Chain::capture`]).
+    pub request: Option<&'a RequestFacts>,
 }
 
 /// One plugin, its config compiled. Each step method is called only when
@@ -80,6 +95,12 @@ pub trait Plugin: Send + Sync {
     }
 
     fn transform_response(&self, _response: &mut ResponseCtx<'_>) {}
+
+    /// What this plugin's response step reads of the request, decided when
+    /// it was built; the request facts are kept only when one needs them.
+    fn response_needs(&self) -> Needs {
+        Needs::NONE
+    }
 }
 
 /// A small JSON answer in the proxy's error shape.

@@ -3,14 +3,16 @@
 //! the response steps on the way back. What plugins ask of the node (API
 //! key checks, quotas, the HTTPS port) is [`NodeServices`].
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Response;
 use model::State;
+use model::apikey::ApiKey;
 use model::route::Route;
 use plugins::apikey_calls::ApikeyCallsConfig;
-use plugins::{Chain, Flow, Instance, RequestCtx, ResponseCtx, Services};
+use plugins::{Chain, Flow, Instance, KeyFacts, RequestCtx, ResponseCtx, Services};
 
 use crate::apikey::{self, KeyError, Sources};
 use crate::error::ProxyError;
@@ -59,6 +61,8 @@ pub struct NodeServices<'a> {
     pub https_port: u16,
     /// The key's quota left, once ApikeyCalls counted the call.
     pub remaining: Cell<Option<Remaining>>,
+    /// The key ApikeyCalls accepted, for `${apikey.*}` expressions.
+    pub key: OnceCell<Arc<ApiKey>>,
 }
 
 impl NodeServices<'_> {
@@ -105,10 +109,32 @@ impl Services for NodeServices<'_> {
         if config.wipe_backend_request {
             apikey::strip_credentials(request.headers);
         }
+        // A second ApikeyCalls on the route finds the same key.
+        let _ = self.key.set(key);
         Ok(())
     }
 
     fn https_port(&self) -> u16 {
         self.https_port
+    }
+
+    fn apikey(&self) -> Option<KeyFacts<'_>> {
+        self.key.get().map(|key| KeyFacts {
+            client_id: &key.client_id,
+            name: &key.client_name,
+            metadata: &key.metadata,
+        })
+    }
+
+    fn route_id(&self) -> &str {
+        &self.route.id
+    }
+
+    fn route_name(&self) -> &str {
+        &self.route.name
+    }
+
+    fn request_id(&self) -> &str {
+        self.request_id
     }
 }

@@ -3,7 +3,7 @@
 //! the answer (or the upgraded connection), and record metrics.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use model::route::Route;
 use model::{State, StateHandle};
-use plugins::{RequestCtx, ResponseCtx};
+use plugins::{RequestCtx, RequestFacts, ResponseCtx};
 
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
@@ -215,9 +215,12 @@ impl Proxy {
             request_id,
             https_port: self.settings.https_port,
             remaining: Cell::new(None),
+            key: OnceCell::new(),
         };
         let mut override_host = false;
         let mut body_limit = None;
+        // What the response expressions read of the request, if any.
+        let mut facts = None;
         if !runtime.chain.is_empty() {
             let mut ctx = RequestCtx {
                 method: &parts.method,
@@ -232,9 +235,15 @@ impl Proxy {
                 body_limit: None,
                 services: &services,
             };
-            if let Some(answer) = pipeline::request_steps(&runtime.chain, &mut ctx) {
-                let answer =
-                    self.plugin_answer(answer, &runtime, &parts.method, &path, conn.tls, started);
+            let answer = pipeline::request_steps(&runtime.chain, &mut ctx);
+            facts = runtime.chain.capture(&ctx);
+            if let Some(answer) = answer {
+                let answer = self.plugin_answer(
+                    answer,
+                    &runtime,
+                    (&parts.method, &path, conn.tls, facts.as_ref()),
+                    started,
+                );
                 return Ok((answer, Some(route)));
             }
             override_host = ctx.override_host;
@@ -434,6 +443,7 @@ impl Proxy {
                                 method,
                                 path,
                                 tls: conn.tls,
+                                request: facts.as_ref(),
                             },
                         );
                     }
@@ -499,9 +509,7 @@ impl Proxy {
         &self,
         mut answer: Response<Bytes>,
         runtime: &RouteRuntime,
-        method: &http::Method,
-        path: &str,
-        tls: bool,
+        (method, path, tls, request): (&http::Method, &str, bool, Option<&RequestFacts>),
         started: Instant,
     ) -> Response<ProxyBody> {
         let status = answer.status();
@@ -513,6 +521,7 @@ impl Proxy {
                 method,
                 path,
                 tls,
+                request,
             },
         );
         let bytes = answer.body().len() as u64;
