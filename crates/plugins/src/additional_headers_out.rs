@@ -9,7 +9,7 @@ use crate::context::{Plugin, ResponseCtx};
 use crate::header_list::{self, HeaderList, HeadersConfig, Values};
 use crate::registry::Descriptor;
 use crate::step::Step;
-use crate::template::Needs;
+use crate::template::Reads;
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "cp:otoroshi.next.plugins.AdditionalHeadersOut",
@@ -36,7 +36,7 @@ impl Plugin for AdditionalHeadersOut {
         self.0.set_on_response(response, false);
     }
 
-    fn response_needs(&self) -> Needs {
-        self.0.needs()
+    fn response_reads(&self, reads: &mut Reads) {
+        self.0.reads(reads);
     }
 }

@@ -13,7 +13,7 @@ use crate::context::{Flow, Plugin, RequestCtx, json_answer};
 use crate::facts::RequestFacts;
 use crate::registry;
 use crate::step::Step;
-use crate::template::Needs;
+use crate::template::Reads;
 
 /// A plugin instance as a route declares it.
 pub struct Declared<'a> {
@@ -49,7 +49,7 @@ pub struct Chain {
     pub transform_response: Box<[Instance]>,
     /// What the response plugins' expressions read of the request; empty
     /// (nothing kept per request) for most routes.
-    pub response_needs: Needs,
+    pub response_reads: Reads,
 }
 
 /// A problem with the `index`-th declared plugin; `path` is relative to the
@@ -100,16 +100,17 @@ impl Chain {
             transform_request,
             transform_response,
         ] = steps.map(Vec::into_boxed_slice);
-        let response_needs = transform_response
-            .iter()
-            .fold(Needs::NONE, |needs, i| needs | i.plugin.response_needs())
-            .of_request();
+        let mut response_reads = Reads::default();
+        for instance in transform_response.iter() {
+            instance.plugin.response_reads(&mut response_reads);
+        }
+        let response_reads = response_reads.of_request();
         Ok(Chain {
             pre_route,
             validate_access,
             transform_request,
             transform_response,
-            response_needs,
+            response_reads,
         })
     }
 
@@ -117,8 +118,8 @@ impl Chain {
     /// request once its steps are done; `None`, at no cost, when the
     /// route's response plugins read none.
     pub fn capture(&self, request: &RequestCtx<'_>) -> Option<RequestFacts> {
-        (!self.response_needs.is_empty())
-            .then(|| RequestFacts::capture(request, self.response_needs))
+        (!self.response_reads.needs.is_empty())
+            .then(|| RequestFacts::capture(request, &self.response_reads))
     }
 
     /// A chain for a route whose plugins do not compile here (a plugin from
@@ -224,6 +225,7 @@ impl Plugin for Unavailable {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::template::Needs;
     use serde_json::json;
 
     fn declared<'a>(
@@ -323,20 +325,22 @@ mod tests {
                     .map(|(name, config)| declared(name, config, &[], &[])),
             )
             .unwrap()
-            .response_needs
+            .response_reads
         };
         let out_plugin = "cp:otoroshi.next.plugins.AdditionalHeadersOut";
         let missing_out = "cp:otoroshi.next.plugins.MissingHeadersOut";
         let in_plugin = "cp:otoroshi.next.plugins.AdditionalHeadersIn";
-        assert!(needs(&[(out_plugin, out("fixed"))]).is_empty());
-        assert!(needs(&[(out_plugin, out("${date}"))]).is_empty());
-        assert!(needs(&[(in_plugin, out("${req.headers.x}"))]).is_empty());
+        assert_eq!(needs(&[(out_plugin, out("fixed"))]), Reads::default());
+        assert_eq!(needs(&[(out_plugin, out("${date}"))]), Reads::default());
         assert_eq!(
-            needs(&[
-                (out_plugin, out("${req.headers.x}")),
-                (missing_out, out("${apikey.name}"))
-            ]),
-            Needs::HEADERS | Needs::APIKEY
+            needs(&[(in_plugin, out("${req.headers.x}"))]),
+            Reads::default()
         );
+        let reads = needs(&[
+            (out_plugin, out("${req.headers.x}${req.cookies.c}")),
+            (missing_out, out("${apikey.name} ${req.headers.X}")),
+        ]);
+        assert_eq!(reads.needs, Needs::HEADERS | Needs::APIKEY);
+        assert_eq!(reads.headers, ["x", "cookie"]);
     }
 }

@@ -9,7 +9,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use crate::apikey_calls::ApikeyCallsConfig;
 use crate::facts::{KeyFacts, RequestFacts};
-use crate::template::Needs;
+use crate::template::Reads;
 
 /// What a request step decides.
 pub enum Flow {
@@ -96,11 +96,9 @@ pub trait Plugin: Send + Sync {
 
     fn transform_response(&self, _response: &mut ResponseCtx<'_>) {}
 
-    /// What this plugin's response step reads of the request, decided when
-    /// it was built; the request facts are kept only when one needs them.
-    fn response_needs(&self) -> Needs {
-        Needs::NONE
-    }
+    /// Adds what this plugin's response step reads of the request, decided
+    /// when it was built; request facts are kept only when one reads them.
+    fn response_reads(&self, _reads: &mut Reads) {}
 }
 
 /// A small JSON answer in the proxy's error shape.

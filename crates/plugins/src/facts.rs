@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::LazyLock;
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 
 use crate::context::RequestCtx;
-use crate::template::Needs;
+use crate::template::{Needs, Reads};
 
 /// The API key a call was made with (found by ApikeyCalls).
 #[derive(Debug, Clone, Copy)]
@@ -101,7 +101,8 @@ struct OwnedKey {
 }
 
 impl RequestFacts {
-    pub fn capture(request: &RequestCtx<'_>, needs: Needs) -> RequestFacts {
+    pub fn capture(request: &RequestCtx<'_>, reads: &Reads) -> RequestFacts {
+        let needs = reads.needs;
         let text = |need: Needs, value: &str| {
             if needs.has(need) {
                 value.to_string()
@@ -116,11 +117,7 @@ impl RequestFacts {
             uri: text(Needs::URI, request.path_and_query),
             host: text(Needs::HOST, request.host),
             client_ip: Some(request.client_ip),
-            headers: if needs.has(Needs::HEADERS) {
-                request.headers.clone()
-            } else {
-                HeaderMap::new()
-            },
+            headers: headers(request.headers, &reads.headers),
             query: request
                 .query
                 .filter(|_| needs.has(Needs::QUERY))
@@ -158,4 +155,15 @@ impl RequestFacts {
             request_id: &self.request_id,
         }
     }
+}
+
+/// Only the headers the response templates name.
+fn headers(all: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in names {
+        for value in all.get_all(name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
 }

@@ -12,7 +12,7 @@ use crate::config::ConfigError;
 use crate::context::{RequestCtx, ResponseCtx};
 use crate::facts::Lookup;
 use crate::render::HeaderText;
-use crate::template::Needs;
+use crate::template::{Needs, Reads};
 
 /// `headers: {name: value}`, the config of the set-headers plugins.
 #[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
@@ -35,9 +35,14 @@ pub struct HeaderList {
 }
 
 impl HeaderList {
-    /// What the values read of the request.
-    pub fn needs(&self) -> Needs {
-        self.needs
+    /// Adds what the values read of the request to `reads`.
+    pub fn reads(&self, reads: &mut Reads) {
+        if self.needs.is_empty() {
+            return;
+        }
+        for template in self.pairs.iter().filter_map(|(_, text)| text.template()) {
+            reads.add(template);
+        }
     }
 
     /// Sets the headers on the request going upstream; `only_missing`

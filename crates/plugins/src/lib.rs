@@ -76,4 +76,4 @@ pub use config::ConfigError;
 pub use context::{Flow, Plugin, RequestCtx, ResponseCtx, Services};
 pub use facts::{KeyFacts, Lookup, RequestFacts};
 pub use step::Step;
-pub use template::{Needs, Template};
+pub use template::{Needs, Reads, Template};

@@ -10,7 +10,7 @@ use crate::context::{Plugin, ResponseCtx};
 use crate::header_list::{self, HeaderList, HeadersConfig, Values};
 use crate::registry::Descriptor;
 use crate::step::Step;
-use crate::template::Needs;
+use crate::template::Reads;
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "cp:otoroshi.next.plugins.MissingHeadersOut",
@@ -37,7 +37,7 @@ impl Plugin for MissingHeadersOut {
         self.0.set_on_response(response, true);
     }
 
-    fn response_needs(&self) -> Needs {
-        self.0.needs()
+    fn response_reads(&self, reads: &mut Reads) {
+        self.0.reads(reads);
     }
 }

@@ -199,6 +199,13 @@ impl HeaderText {
         }
     }
 
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            HeaderText::Fixed(_) => None,
+            HeaderText::Rendered(template) => Some(template),
+        }
+    }
+
     /// The value for this request, the lookup made only for a rendered
     /// one; `None` when what the request brought (a control character in a
     /// client's header, say) makes it invalid: the header is then not set.

@@ -79,6 +79,39 @@ impl std::ops::BitOrAssign for Needs {
     }
 }
 
+/// What a set of templates reads of the request: the kinds of facts, and
+/// which headers (the Cookie header for cookies) by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    pub needs: Needs,
+    pub headers: Vec<HeaderName>,
+}
+
+impl Reads {
+    pub fn add(&mut self, template: &Template) {
+        self.needs |= template.needs;
+        for part in template.parts.iter() {
+            let Part::Expr(expr) = part else { continue };
+            for single in expr.alternatives.iter() {
+                let name = match &single.source {
+                    Source::Header(name) => name,
+                    Source::Cookie(_) => &http::header::COOKIE,
+                    _ => continue,
+                };
+                if !self.headers.contains(name) {
+                    self.headers.push(name.clone());
+                }
+            }
+        }
+    }
+
+    /// Without the clock: what must be captured of a request.
+    pub fn of_request(mut self) -> Reads {
+        self.needs = self.needs.of_request();
+        self
+    }
+}
+
 /// One value looked up per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
