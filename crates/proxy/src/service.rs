@@ -241,7 +241,10 @@ impl Proxy {
                 let answer = self.plugin_answer(
                     answer,
                     &runtime,
-                    (&parts.method, &path, conn.tls, facts.as_ref()),
+                    &parts.method,
+                    &path,
+                    conn.tls,
+                    facts.as_ref(),
                     started,
                 );
                 return Ok((answer, Some(route)));
@@ -505,11 +508,15 @@ impl Proxy {
 impl Proxy {
     /// A plugin's answer, through the route's response steps, counted like
     /// any answer of the route.
+    #[allow(clippy::too_many_arguments)]
     fn plugin_answer(
         &self,
         mut answer: Response<Bytes>,
         runtime: &RouteRuntime,
-        (method, path, tls, request): (&http::Method, &str, bool, Option<&RequestFacts>),
+        method: &http::Method,
+        path: &str,
+        tls: bool,
+        request: Option<&RequestFacts>,
         started: Instant,
     ) -> Response<ProxyBody> {
         let status = answer.status();
