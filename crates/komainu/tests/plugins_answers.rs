@@ -364,12 +364,15 @@ async fn answer_plugin_config_errors_name_the_field() {
             "config.to",
         ),
         (
-            plugin("Redirection", json!({"to": "https://a.test/${req.path}"})),
+            plugin("Redirection", json!({"to": "https://a.test/${nope}"})),
             "config.to",
         ),
         (
-            plugin("StaticResponse", json!({"apply_el": true})),
-            "config.apply_el",
+            plugin(
+                "StaticResponse",
+                json!({"apply_el": true, "body": "${req.nope}"}),
+            ),
+            "config.body",
         ),
         (
             plugin("StaticResponse", json!({"status": 99})),

@@ -251,7 +251,7 @@ async fn plugin_config_errors_name_the_field_and_change_nothing() {
         (
             json!([plugin(
                 "AdditionalHeadersOut",
-                json!({"headers": {"x": "${req.ip}"}})
+                json!({"headers": {"x": "${req.nope}"}})
             )]),
             "plugins[0].config.headers.x",
         ),

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::config::{self, ConfigError};
 use crate::context::{Flow, Plugin, RequestCtx};
-use crate::header_list::{self, HeadersConfig};
+use crate::header_list::{self, HeaderList, HeadersConfig, Values};
 use crate::registry::Descriptor;
 use crate::step::Step;
 
@@ -21,20 +20,19 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     config_schema: config::schema::<HeadersConfig>,
 };
 
-struct AdditionalHeadersIn(Box<[(HeaderName, HeaderValue)]>);
+struct AdditionalHeadersIn(HeaderList);
 
 fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
     let config: HeadersConfig = config::parse(value)?;
     Ok(Arc::new(AdditionalHeadersIn(header_list::pairs(
         &config.headers,
+        Values::Expressions,
     )?)))
 }
 
 impl Plugin for AdditionalHeadersIn {
     fn transform_request(&self, request: &mut RequestCtx<'_>) -> Flow {
-        for (name, value) in self.0.iter() {
-            request.headers.insert(name.clone(), value.clone());
-        }
+        self.0.set_on_request(request, false);
         Flow::Continue
     }
 }

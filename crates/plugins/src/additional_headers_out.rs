@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::config::{self, ConfigError};
 use crate::context::{Plugin, ResponseCtx};
-use crate::header_list::{self, HeadersConfig};
+use crate::header_list::{self, HeaderList, HeadersConfig, Values};
 use crate::registry::Descriptor;
 use crate::step::Step;
+use crate::template::Reads;
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "cp:otoroshi.next.plugins.AdditionalHeadersOut",
@@ -21,19 +21,22 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     config_schema: config::schema::<HeadersConfig>,
 };
 
-struct AdditionalHeadersOut(Box<[(HeaderName, HeaderValue)]>);
+struct AdditionalHeadersOut(HeaderList);
 
 fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
     let config: HeadersConfig = config::parse(value)?;
     Ok(Arc::new(AdditionalHeadersOut(header_list::pairs(
         &config.headers,
+        Values::Expressions,
     )?)))
 }
 
 impl Plugin for AdditionalHeadersOut {
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
-        for (name, value) in self.0.iter() {
-            response.headers.insert(name.clone(), value.clone());
-        }
+        self.0.set_on_response(response, false);
+    }
+
+    fn response_reads(&self, reads: &mut Reads) {
+        self.0.reads(reads);
     }
 }

@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use crate::config::ConfigError;
 use crate::context::{Flow, Plugin, RequestCtx, json_answer};
+use crate::facts::RequestFacts;
 use crate::registry::{self, Descriptor};
 use crate::step::Step;
+use crate::template::Reads;
 use crate::{otoroshi_headers_in, send_otoroshi_headers_back, x_forwarded_headers};
 
 /// A plugin instance as a route declares it.
@@ -46,6 +48,9 @@ pub struct Chain {
     pub validate_access: Box<[Instance]>,
     pub transform_request: Box<[Instance]>,
     pub transform_response: Box<[Instance]>,
+    /// What the response plugins' expressions read of the request; empty
+    /// (nothing kept per request) for most routes.
+    pub response_reads: Reads,
 }
 
 /// A problem with the `index`-th declared plugin; `path` is relative to the
@@ -101,12 +106,26 @@ impl Chain {
             transform_request,
             transform_response,
         ] = steps.map(Vec::into_boxed_slice);
+        let mut response_reads = Reads::default();
+        for instance in transform_response.iter() {
+            instance.plugin.response_reads(&mut response_reads);
+        }
+        let response_reads = response_reads.of_request();
         Ok(Chain {
             pre_route,
             validate_access,
             transform_request,
             transform_response,
+            response_reads,
         })
+    }
+
+    /// The request facts the response step will read, copied from the
+    /// request once its steps are done; `None`, at no cost, when the
+    /// route's response plugins read none.
+    pub fn capture(&self, request: &RequestCtx<'_>) -> Option<RequestFacts> {
+        (!self.response_reads.needs.is_empty())
+            .then(|| RequestFacts::capture(request, &self.response_reads))
     }
 
     /// A chain for a route whose plugins do not compile here (a plugin from
@@ -250,6 +269,7 @@ impl Plugin for Unavailable {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::template::Needs;
     use serde_json::json;
 
     fn declared<'a>(
@@ -370,5 +390,34 @@ mod tests {
                 (1, "config.headers.bad name")
             ]
         );
+    }
+
+    #[test]
+    fn only_response_expressions_that_read_the_request_keep_facts() {
+        let out = |value: &str| json!({"headers": {"x-a": value}});
+        let needs = |configs: &[(&str, Value)]| {
+            Chain::compile(
+                configs
+                    .iter()
+                    .map(|(name, config)| declared(name, config, &[], &[])),
+            )
+            .unwrap()
+            .response_reads
+        };
+        let out_plugin = "cp:otoroshi.next.plugins.AdditionalHeadersOut";
+        let missing_out = "cp:otoroshi.next.plugins.MissingHeadersOut";
+        let in_plugin = "cp:otoroshi.next.plugins.AdditionalHeadersIn";
+        assert_eq!(needs(&[(out_plugin, out("fixed"))]), Reads::default());
+        assert_eq!(needs(&[(out_plugin, out("${date}"))]), Reads::default());
+        assert_eq!(
+            needs(&[(in_plugin, out("${req.headers.x}"))]),
+            Reads::default()
+        );
+        let reads = needs(&[
+            (out_plugin, out("${req.headers.x}${req.cookies.c}")),
+            (missing_out, out("${apikey.name} ${req.headers.X}")),
+        ]);
+        assert_eq!(reads.needs, Needs::HEADERS | Needs::APIKEY);
+        assert_eq!(reads.headers, ["x", "cookie"]);
     }
 }

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::apikey_calls::ApikeyCallsConfig;
+use crate::facts::{KeyFacts, RequestFacts};
+use crate::template::Reads;
 
 /// What a request step decides.
 pub enum Flow {
@@ -31,6 +33,16 @@ pub trait Services {
     /// The HTTPS port clients reach this node on.
     fn https_port(&self) -> u16;
 
+    /// The API key `check_apikey` accepted for this call, if any.
+    fn apikey(&self) -> Option<KeyFacts<'_>>;
+
+    /// The route the call matched.
+    fn route_id(&self) -> &str;
+    fn route_name(&self) -> &str;
+
+    /// The id komainu gave this call (sent as Otoroshi-Request-Id).
+    fn request_id(&self) -> &str;
+
     /// Sets X-Forwarded-For/-Proto/-Host and X-Real-IP on the upstream
     /// request, believing a trusted proxy's own (XForwardedHeaders).
     fn add_forwarded(&self, headers: &mut HeaderMap);
@@ -42,7 +54,7 @@ pub trait Services {
 /// What the node knows of the call, formatted only when a plugin asks.
 pub trait CallInfo {
     /// `Otoroshi-Request-Id`.
-    fn request_id(&self) -> HeaderValue;
+    fn request_id_value(&self) -> HeaderValue;
     /// When the request arrived, as Otoroshi writes it
     /// (`2026-12-07T06:30:00.123+00:00`).
     fn request_timestamp(&self) -> HeaderValue;
@@ -95,6 +107,9 @@ pub struct ResponseCtx<'a> {
     pub tls: bool,
     pub latency: Latency,
     pub call: &'a dyn CallInfo,
+    /// What the route's response expressions read of the request; `None`
+    /// when they read nothing (see [`crate::Chain::capture`]).
+    pub request: Option<&'a RequestFacts>,
 }
 
 /// One plugin, its config compiled. Each step method is called only when
@@ -113,6 +128,10 @@ pub trait Plugin: Send + Sync {
     }
 
     fn transform_response(&self, _response: &mut ResponseCtx<'_>) {}
+
+    /// Adds what this plugin's response step reads of the request, decided
+    /// when it was built; request facts are kept only when one reads them.
+    fn response_reads(&self, _reads: &mut Reads) {}
 }
 
 /// A small JSON answer in the proxy's error shape.

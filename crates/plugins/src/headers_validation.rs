@@ -59,7 +59,7 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Arc::new(HeadersValidation(header_list::pairs(
+    Ok(Arc::new(HeadersValidation(header_list::fixed_pairs(
         &config.headers,
     )?)))
 }

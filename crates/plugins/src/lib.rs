@@ -13,10 +13,16 @@ pub mod chain;
 pub mod config;
 /// What a plugin sees of a request or a response, and what it may answer.
 pub mod context;
+/// What `${...}` expressions read of a request.
+pub mod facts;
 /// The table of every plugin komainu implements.
 pub mod registry;
+/// Rendering parsed expressions, and header values fixed or rendered.
+pub mod render;
 /// The steps of the request path a plugin may declare.
 pub mod step;
+/// `${...}` expressions in plugin values, parsed once.
+pub mod template;
 
 /// `cp:otoroshi.next.plugins.AdditionalHeadersIn`
 mod additional_headers_in;
@@ -74,4 +80,6 @@ mod x_forwarded_headers;
 pub use chain::{Chain, Declared, Instance};
 pub use config::ConfigError;
 pub use context::{CallInfo, Flow, Latency, Plugin, RequestCtx, ResponseCtx, Services};
+pub use facts::{KeyFacts, Lookup, RequestFacts};
 pub use step::Step;
+pub use template::{Needs, Reads, Template};

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::config::{self, ConfigError};
 use crate::context::{Flow, Plugin, RequestCtx};
-use crate::header_list::{self, HeadersConfig};
+use crate::header_list::{self, HeaderList, HeadersConfig, Values};
 use crate::registry::Descriptor;
 use crate::step::Step;
 
@@ -22,22 +21,19 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     config_schema: config::schema::<HeadersConfig>,
 };
 
-struct MissingHeadersIn(Box<[(HeaderName, HeaderValue)]>);
+struct MissingHeadersIn(HeaderList);
 
 fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
     let config: HeadersConfig = config::parse(value)?;
     Ok(Arc::new(MissingHeadersIn(header_list::pairs(
         &config.headers,
+        Values::Expressions,
     )?)))
 }
 
 impl Plugin for MissingHeadersIn {
     fn transform_request(&self, request: &mut RequestCtx<'_>) -> Flow {
-        for (name, value) in self.0.iter() {
-            if !request.headers.contains_key(name) {
-                request.headers.insert(name.clone(), value.clone());
-            }
-        }
+        self.0.set_on_request(request, true);
         Flow::Continue
     }
 }

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::config::{self, ConfigError};
 use crate::context::{Plugin, ResponseCtx};
-use crate::header_list::{self, HeadersConfig};
+use crate::header_list::{self, HeaderList, HeadersConfig, Values};
 use crate::registry::Descriptor;
 use crate::step::Step;
+use crate::template::Reads;
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "cp:otoroshi.next.plugins.MissingHeadersOut",
@@ -22,21 +22,22 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     config_schema: config::schema::<HeadersConfig>,
 };
 
-struct MissingHeadersOut(Box<[(HeaderName, HeaderValue)]>);
+struct MissingHeadersOut(HeaderList);
 
 fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
     let config: HeadersConfig = config::parse(value)?;
     Ok(Arc::new(MissingHeadersOut(header_list::pairs(
         &config.headers,
+        Values::Expressions,
     )?)))
 }
 
 impl Plugin for MissingHeadersOut {
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
-        for (name, value) in self.0.iter() {
-            if !response.headers.contains_key(name) {
-                response.headers.insert(name.clone(), value.clone());
-            }
-        }
+        self.0.set_on_response(response, true);
+    }
+
+    fn response_reads(&self, reads: &mut Reads) {
+        self.0.reads(reads);
     }
 }

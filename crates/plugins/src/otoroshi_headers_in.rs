@@ -44,7 +44,7 @@ impl Plugin for OtoroshiHeadersIn {
             Some(host) => headers.insert(PROXIED_HOST.clone(), host),
             None => headers.remove(&PROXIED_HOST),
         };
-        headers.insert(REQUEST_ID.clone(), call.request_id());
+        headers.insert(REQUEST_ID.clone(), call.request_id_value());
         headers.insert(REQUEST_TIMESTAMP.clone(), call.request_timestamp());
         Flow::Continue
     }

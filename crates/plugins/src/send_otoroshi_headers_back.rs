@@ -42,7 +42,7 @@ impl Plugin for SendOtoroshiHeadersBack {
         let call = response.call;
         let latency = response.latency;
         let headers = &mut *response.headers;
-        headers.insert(REQUEST_ID.clone(), call.request_id());
+        headers.insert(REQUEST_ID.clone(), call.request_id_value());
         headers.insert(REQUEST_TIMESTAMP.clone(), call.request_timestamp());
         headers.insert(PROXY_LATENCY.clone(), HeaderValue::from(latency.proxy_ms));
         headers.insert(

@@ -8,21 +8,23 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Response, StatusCode};
+use http::{Response, StatusCode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{self, ConfigError};
 use crate::context::{Flow, Plugin, RequestCtx};
-use crate::header_list;
+use crate::header_list::{self, HeaderList, Values};
 use crate::registry::Descriptor;
+use crate::render::render;
 use crate::step::Step;
+use crate::template::Template;
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "cp:otoroshi.next.plugins.StaticResponse",
     name: "Static response",
-    description: "Answers with `status`, `headers` and `body` without calling a backend; a body written `Base64(...)` is sent decoded.",
+    description: "Answers with `status`, `headers` and `body` without calling a backend; a body written `Base64(...)` is sent decoded; with `apply_el`, `${...}` expressions in the body and header values are rendered per call.",
     steps: &[Step::TransformRequest],
     build,
     default_config: config::defaults::<StaticResponseConfig>,
@@ -55,19 +57,19 @@ const FRAMING: [&str; 3] = ["content-length", "transfer-encoding", "connection"]
 
 struct StaticResponse {
     status: StatusCode,
-    headers: Box<[(HeaderName, HeaderValue)]>,
-    body: Bytes,
+    headers: HeaderList,
+    body: Body,
+}
+
+/// The body: fixed, or rendered per call (`apply_el` with expressions).
+enum Body {
+    Fixed(Bytes),
+    Rendered(Template),
 }
 
 fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
     let config: StaticResponseConfig = config::parse(value)?;
     let mut errors = Vec::new();
-    if config.apply_el {
-        errors.push(ConfigError::new(
-            "apply_el",
-            "${...} expressions are not supported by komainu yet; set apply_el to false",
-        ));
-    }
     let status = match StatusCode::from_u16(config.status) {
         Ok(status) if (200..=599).contains(&config.status) => Some(status),
         _ => {
@@ -78,9 +80,10 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
             None
         }
     };
-    let body = body(&config.body).map_err(|why| errors.push(ConfigError::new("body", why)));
+    let body = body(&config.body, config.apply_el)
+        .map_err(|why| errors.push(ConfigError::new("body", why)));
     if let (Some(status), Ok(body)) = (status, &body)
-        && !body.is_empty()
+        && !matches!(body, Body::Fixed(bytes) if bytes.is_empty())
         && (status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED)
     {
         errors.push(ConfigError::new(
@@ -96,7 +99,14 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
             ));
         }
     }
-    let headers = header_list::pairs(&config.headers).map_err(|e| errors.extend(e));
+    // As Otoroshi: header values are expressions only with `apply_el`,
+    // sent as written otherwise.
+    let values = if config.apply_el {
+        Values::Expressions
+    } else {
+        Values::Literal
+    };
+    let headers = header_list::pairs(&config.headers, values).map_err(|e| errors.extend(e));
     match (status, body, headers) {
         (Some(status), Ok(body), Ok(headers)) if errors.is_empty() => {
             Ok(Arc::new(StaticResponse {
@@ -110,43 +120,73 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
 }
 
 /// The body as sent: `Base64(...)` decoded (Otoroshi's convention for
-/// binary bodies), anything else as written.
-fn body(text: &str) -> Result<Bytes, &'static str> {
-    match text
+/// binary bodies, never read for expressions), with `apply_el` the text's
+/// `${...}` expressions rendered per call, anything else as written.
+fn body(text: &str, apply_el: bool) -> Result<Body, String> {
+    if let Some(encoded) = text
         .strip_prefix("Base64(")
         .and_then(|rest| rest.strip_suffix(')'))
     {
-        Some(encoded) => base64::engine::general_purpose::STANDARD
+        return base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
-            .map(Bytes::from)
-            .map_err(|_| "Base64(...) does not hold valid base64"),
-        None => Ok(Bytes::copy_from_slice(text.as_bytes())),
+            .map(|bytes| Body::Fixed(Bytes::from(bytes)))
+            .map_err(|_| "Base64(...) does not hold valid base64".to_string());
     }
+    if apply_el {
+        let template = Template::parse(text)?;
+        return Ok(match template.constant() {
+            Some(constant) => Body::Fixed(Bytes::from(constant)),
+            None => Body::Rendered(template),
+        });
+    }
+    Ok(Body::Fixed(Bytes::copy_from_slice(text.as_bytes())))
 }
 
 impl Plugin for StaticResponse {
-    fn transform_request(&self, _request: &mut RequestCtx<'_>) -> Flow {
-        // The body is shared, not copied; the server sets Content-Length
-        // from its exact size.
-        let mut response = Response::new(self.body.clone());
+    fn transform_request(&self, request: &mut RequestCtx<'_>) -> Flow {
+        // A fixed body is shared, not copied; the server sets
+        // Content-Length from its exact size.
+        let body = match &self.body {
+            Body::Fixed(bytes) => bytes.clone(),
+            Body::Rendered(template) => {
+                let mut out = String::new();
+                render(template, &request.lookup(), &mut out);
+                Bytes::from(out)
+            }
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = self.status;
-        let headers = response.headers_mut();
-        for (name, value) in self.headers.iter() {
-            headers.insert(name.clone(), value.clone());
-        }
+        self.headers
+            .set_on(response.headers_mut(), false, || request.lookup());
         Flow::Answer(response)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::body;
+    use super::{Body, body};
+
+    fn fixed(text: &str, apply_el: bool) -> Vec<u8> {
+        match body(text, apply_el).unwrap() {
+            Body::Fixed(bytes) => bytes.to_vec(),
+            Body::Rendered(_) => panic!("{text} should be fixed"),
+        }
+    }
 
     #[test]
     fn bodies() {
-        assert_eq!(body("hello").unwrap(), "hello");
-        assert_eq!(body("Base64(aGk=)").unwrap(), "hi");
-        assert!(body("Base64(!!)").is_err());
-        assert_eq!(body("Base64(x").unwrap(), "Base64(x");
+        assert_eq!(fixed("hello", false), b"hello");
+        assert_eq!(fixed("Base64(aGk=)", false), b"hi");
+        assert!(body("Base64(!!)", false).is_err());
+        assert_eq!(fixed("Base64(x", false), b"Base64(x");
+        // Expressions only with apply_el; Base64 bodies are never read for them.
+        assert_eq!(fixed("${req.path}", false), b"${req.path}");
+        assert!(matches!(
+            body("at ${req.path}", true),
+            Ok(Body::Rendered(_))
+        ));
+        assert_eq!(fixed("no expression", true), b"no expression");
+        assert_eq!(fixed("Base64(JHt9)", true), b"${}");
+        assert!(body("${nope}", true).is_err());
     }
 }

@@ -3,14 +3,16 @@
 //! the response steps on the way back. What plugins ask of the node (API
 //! key checks, quotas, the HTTPS port) is [`NodeServices`].
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response};
 use model::State;
+use model::apikey::ApiKey;
 use model::route::Route;
 use plugins::apikey_calls::ApikeyCallsConfig;
-use plugins::{CallInfo, Chain, Flow, Instance, RequestCtx, ResponseCtx, Services};
+use plugins::{CallInfo, Chain, Flow, Instance, KeyFacts, RequestCtx, ResponseCtx, Services};
 
 use crate::apikey::{self, KeyError, Sources};
 use crate::error::ProxyError;
@@ -63,6 +65,8 @@ pub struct NodeServices<'a> {
     pub origin: Origin<'a>,
     /// The key's quota left, once ApikeyCalls counted the call.
     pub remaining: Cell<Option<Remaining>>,
+    /// The key ApikeyCalls accepted, for `${apikey.*}` expressions.
+    pub key: OnceCell<Arc<ApiKey>>,
 }
 
 impl NodeServices<'_> {
@@ -109,6 +113,8 @@ impl Services for NodeServices<'_> {
         if config.wipe_backend_request {
             apikey::strip_credentials(request.headers);
         }
+        // A second ApikeyCalls on the route finds the same key.
+        let _ = self.key.set(key);
         Ok(())
     }
 
@@ -123,10 +129,30 @@ impl Services for NodeServices<'_> {
     fn call(&self) -> &dyn CallInfo {
         self
     }
+
+    fn apikey(&self) -> Option<KeyFacts<'_>> {
+        self.key.get().map(|key| KeyFacts {
+            client_id: &key.client_id,
+            name: &key.client_name,
+            metadata: &key.metadata,
+        })
+    }
+
+    fn route_id(&self) -> &str {
+        &self.route.id
+    }
+
+    fn route_name(&self) -> &str {
+        &self.route.name
+    }
+
+    fn request_id(&self) -> &str {
+        self.request_id
+    }
 }
 
 impl CallInfo for NodeServices<'_> {
-    fn request_id(&self) -> HeaderValue {
+    fn request_id_value(&self) -> HeaderValue {
         HeaderValue::from_str(self.request_id).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 

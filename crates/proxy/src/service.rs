@@ -3,7 +3,7 @@
 //! the answer (or the upgraded connection), and record metrics.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -237,9 +237,12 @@ impl Proxy {
                 host: original_host.as_ref(),
             },
             remaining: Cell::new(None),
+            key: OnceCell::new(),
         };
         let mut override_host = false;
         let mut body_limit = None;
+        // What the response expressions read of the request, if any.
+        let mut facts = None;
         if !runtime.chain.is_empty() {
             let mut ctx = RequestCtx {
                 method: &parts.method,
@@ -254,7 +257,9 @@ impl Proxy {
                 body_limit: None,
                 services: &services,
             };
-            if let Some(answer) = pipeline::request_steps(&runtime.chain, &mut ctx) {
+            let answer = pipeline::request_steps(&runtime.chain, &mut ctx);
+            facts = runtime.chain.capture(&ctx);
+            if let Some(answer) = answer {
                 let answer = self.plugin_answer(
                     answer,
                     &runtime,
@@ -266,6 +271,7 @@ impl Proxy {
                         tls: conn.tls,
                         latency: Latency::default(),
                         call: &services,
+                        request: facts.as_ref(),
                     },
                     started,
                 );
@@ -439,6 +445,7 @@ impl Proxy {
                                     upstream_ms: Some((upstream_secs * 1000.0) as u64),
                                 },
                                 call: &services,
+                                request: facts.as_ref(),
                             },
                         );
                     }

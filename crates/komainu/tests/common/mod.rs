@@ -69,6 +69,17 @@ impl Node {
 
     /// A node on the embedded store in `data` (kept across restarts).
     pub fn start_in(data: &Path, extra: &[&str]) -> Node {
+        Node::start_in_with_env(data, extra, &[])
+    }
+
+    /// A standalone node with these environment variables set.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> (Node, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start_in_with_env(dir.path(), extra, env);
+        (node, dir)
+    }
+
+    fn start_in_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Node {
         let mut args = vec![
             "-Dhttp.address=127.0.0.1".to_string(),
             "-Dhttp.port=0".to_string(),
@@ -78,7 +89,7 @@ impl Node {
             format!("-Dadmin.clientSecret={ADMIN_SECRET}"),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
-        Node::spawn(command().args(&args), data)
+        Node::spawn(command().envs(env.iter().copied()).args(&args), data)
     }
 
     pub fn spawn(command: &mut Command, data: &Path) -> Node {
