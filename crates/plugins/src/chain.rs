@@ -45,6 +45,7 @@ pub struct Chain {
     pub validate_access: Box<[Instance]>,
     pub transform_request: Box<[Instance]>,
     pub transform_response: Box<[Instance]>,
+    pub transform_response_body: Box<[Instance]>,
 }
 
 /// A problem with the `index`-th declared plugin; `path` is relative to the
@@ -61,7 +62,7 @@ impl Chain {
     pub fn compile<'a>(
         declared: impl IntoIterator<Item = Declared<'a>>,
     ) -> Result<Chain, Vec<ChainError>> {
-        let mut steps: [Vec<Instance>; 4] = Default::default();
+        let mut steps: [Vec<Instance>; Step::ALL.len()] = Default::default();
         let mut errors = Vec::new();
         for (index, plugin) in declared.into_iter().enumerate() {
             if !plugin.enabled {
@@ -94,12 +95,14 @@ impl Chain {
             validate_access,
             transform_request,
             transform_response,
+            transform_response_body,
         ] = steps.map(Vec::into_boxed_slice);
         Ok(Chain {
             pre_route,
             validate_access,
             transform_request,
             transform_response,
+            transform_response_body,
         })
     }
 
@@ -122,6 +125,7 @@ impl Chain {
             && self.validate_access.is_empty()
             && self.transform_request.is_empty()
             && self.transform_response.is_empty()
+            && self.transform_response_body.is_empty()
     }
 }
 

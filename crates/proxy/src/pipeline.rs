@@ -1,25 +1,28 @@
 //! A route's plugin chain on the request path: the request steps in order
 //! (pre-route, access, request transformation; the first answer wins), and
-//! the response steps on the way back. What plugins ask of the node (API
-//! key checks, quotas, the HTTPS port) is [`NodeServices`].
+//! the response steps on the way back, head then body. What plugins ask of
+//! the node (API key checks, quotas, the HTTPS port) is [`NodeServices`].
 
-use std::cell::Cell;
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
-use http::Response;
+use http::{HeaderValue, Method, Response};
 use model::State;
 use model::route::Route;
 use plugins::apikey_calls::ApikeyCallsConfig;
-use plugins::{Chain, Flow, Instance, RequestCtx, ResponseCtx, Services};
+use plugins::{BodyCtx, Chain, Flow, Instance, RequestCtx, ResponseCtx, Services};
 
 use crate::apikey::{self, KeyError, Sources};
+use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::quota::{QuotaTracker, Remaining};
 use crate::service::now_ms;
 
 /// Runs the request steps; `Some` is a plugin's answer to send instead of
-/// calling the backend.
-pub fn request_steps(chain: &Chain, request: &mut RequestCtx<'_>) -> Option<Response<Bytes>> {
+/// calling the backend. A plugin whose decision needs work off the request
+/// path (a bcrypt check) hands back a future, awaited here; a chain without
+/// such plugins never suspends and allocates nothing.
+pub async fn request_steps(chain: &Chain, request: &mut RequestCtx<'_>) -> Option<Response<Bytes>> {
     type StepFn = fn(&Instance, &mut RequestCtx<'_>) -> Flow;
     let steps: [(&[Instance], StepFn); 3] = [
         (&chain.pre_route, |i, r| i.plugin.pre_route(r)),
@@ -33,8 +36,13 @@ pub fn request_steps(chain: &Chain, request: &mut RequestCtx<'_>) -> Option<Resp
             if !instance.applies(request.path) {
                 continue;
             }
-            if let Flow::Answer(answer) = run(instance, request) {
-                return Some(answer);
+            let mut flow = run(instance, request);
+            loop {
+                match flow {
+                    Flow::Continue => break,
+                    Flow::Answer(answer) => return Some(answer),
+                    Flow::Await(pending) => flow = pending.await,
+                }
             }
         }
     }
@@ -50,6 +58,36 @@ pub fn response_steps(chain: &Chain, response: &mut ResponseCtx<'_>) {
     }
 }
 
+/// Runs the response body steps on an upstream response: each plugin, in
+/// the route's order, may fix the head and wrap the body the previous one
+/// gave. An upgrade or other 1xx answer has no body to touch.
+pub fn response_body_steps(
+    chain: &Chain,
+    head: &mut http::response::Parts,
+    method: &Method,
+    path: &str,
+    accept_encoding: Option<&HeaderValue>,
+    body: ProxyBody,
+) -> ProxyBody {
+    if head.status.is_informational() {
+        return body;
+    }
+    let mut response = BodyCtx {
+        status: &mut head.status,
+        headers: &mut head.headers,
+        method,
+        path,
+        accept_encoding,
+    };
+    chain
+        .transform_response_body
+        .iter()
+        .filter(|instance| instance.applies(path))
+        .fold(body, |body, instance| {
+            instance.plugin.transform_response_body(&mut response, body)
+        })
+}
+
 /// What the node lends plugins for one request.
 pub struct NodeServices<'a> {
     pub state: &'a State,
@@ -57,8 +95,19 @@ pub struct NodeServices<'a> {
     pub quotas: &'a QuotaTracker,
     pub request_id: &'a str,
     pub https_port: u16,
-    /// The key's quota left, once ApikeyCalls counted the call.
-    pub remaining: Cell<Option<Remaining>>,
+    /// The key's quota left, once ApikeyCalls counted the call. A mutex,
+    /// not a cell: the services are shared with plugins across an await.
+    pub remaining: Mutex<Option<Remaining>>,
+}
+
+impl NodeServices<'_> {
+    /// The quota left, taken out once the request steps are done.
+    pub fn take_remaining(&self) -> Option<Remaining> {
+        self.remaining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
 }
 
 impl NodeServices<'_> {
@@ -100,7 +149,10 @@ impl Services for NodeServices<'_> {
                 .quotas
                 .admit(&key, now)
                 .map_err(|e| self.refuse(e.into()))?;
-            self.remaining.set(Some(remaining));
+            *self
+                .remaining
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(remaining);
         }
         if config.wipe_backend_request {
             apikey::strip_credentials(request.headers);
