@@ -10,9 +10,10 @@
 //!   client sees an incomplete chunked body or a reset stream, never a
 //!   silently short one).
 //! - `fail: false` (Otoroshi's default): the body is cut after `max_length`
-//!   bytes and ends cleanly; a Content-Length over the limit is removed
-//!   first, so the response is sent chunked and no length disagrees with
-//!   the bytes sent.
+//!   bytes and ends cleanly. A Content-Length over the limit becomes
+//!   `max_length` (the upstream body is held to its length, so exactly that
+//!   many bytes are sent); without one the cut body stays chunked. No
+//!   length ever disagrees with the bytes sent.
 //!
 //! A Content-Length within the limit needs nothing: the upstream body is
 //! held to it already, and the body passes untouched.
@@ -41,7 +42,7 @@ use crate::step::Step;
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "cp:otoroshi.next.plugins.ResponseBodyLengthLimiter",
     name: "Response body length limiter",
-    description: "Limits response bodies to `max_length` bytes (4 MiB when unset). With `fail`, a Content-Length over the limit is answered 413 and a chunked body passing it is aborted; without, the body is cut at the limit (Content-Length removed, sent chunked).",
+    description: "Limits response bodies to `max_length` bytes (4 MiB when unset). With `fail`, a Content-Length over the limit is answered 413 and a chunked body passing it is aborted; without, the body is cut at the limit (a Content-Length over it becomes the limit).",
     steps: &[Step::TransformResponseBody],
     build,
     default_config: config::defaults::<BodyLengthLimiterConfig>,
@@ -103,9 +104,13 @@ impl Plugin for ResponseBodyLengthLimiter {
                 );
                 body::full(self.refusal.clone())
             }
-            _ => {
-                // Without fail the cut body ends early: no length may be announced.
-                response.headers.remove(CONTENT_LENGTH);
+            length => {
+                if length.is_some() {
+                    // Over the limit without fail: exactly `max` bytes go out.
+                    response
+                        .headers
+                        .insert(CONTENT_LENGTH, http::HeaderValue::from(self.max));
+                }
                 Capped {
                     inner: body,
                     left: self.max,
@@ -247,7 +252,7 @@ mod tests {
         assert!(!headers.contains_key(CONTENT_LENGTH));
         assert_eq!(got.unwrap().len(), 10);
         let (_, headers, got) = run(cut.clone(), Some(16), chunked(&[16])).await;
-        assert!(!headers.contains_key(CONTENT_LENGTH));
+        assert_eq!(headers[CONTENT_LENGTH], "10");
         assert_eq!(got.unwrap().len(), 10);
         let (_, headers, got) = run(cut, Some(8), chunked(&[8])).await;
         assert_eq!(headers[CONTENT_LENGTH], "8");
