@@ -154,10 +154,29 @@ mod tests {
         assert_eq!(v.seen.lock().unwrap().len(), CACHE_CAPACITY);
     }
 
+    /// One test for everything that uses the process-wide slots, so that
+    /// no other test competes for them.
     #[tokio::test]
-    async fn bcrypt_checks_match_or_not() {
+    async fn bcrypt_checks_match_or_not_and_queue_within_bounds() {
         let hash: Arc<str> = bcrypt::hash("secret", 4).unwrap().into();
         assert_eq!(verify("secret".into(), hash.clone()).await, Checked::Match);
-        assert_eq!(verify("wrong".into(), hash).await, Checked::NoMatch);
+        assert_eq!(verify("wrong".into(), hash.clone()).await, Checked::NoMatch);
+
+        // Every slot taken: checks queue, up to MAX_WAITING, then busy.
+        let slots = slots().clone();
+        let all = u32::try_from(slots.available_permits()).unwrap();
+        let held = slots.acquire_many_owned(all).await.unwrap();
+        let queued: Vec<_> = (0..MAX_WAITING)
+            .map(|_| tokio::spawn(verify("secret".into(), hash.clone())))
+            .collect();
+        while WAITING.load(Ordering::Relaxed) < MAX_WAITING {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(verify("secret".into(), hash.clone()).await, Checked::Busy);
+        drop(held);
+        for check in queued {
+            assert_eq!(check.await.unwrap(), Checked::Match);
+        }
+        assert_eq!(WAITING.load(Ordering::Relaxed), 0);
     }
 }
