@@ -51,6 +51,7 @@ pub struct Chain {
     /// What the response plugins' expressions read of the request; empty
     /// (nothing kept per request) for most routes.
     pub response_reads: Reads,
+    pub transform_response_body: Box<[Instance]>,
 }
 
 /// A problem with the `index`-th declared plugin; `path` is relative to the
@@ -67,7 +68,7 @@ impl Chain {
     pub fn compile<'a>(
         declared: impl IntoIterator<Item = Declared<'a>>,
     ) -> Result<Chain, Vec<ChainError>> {
-        let mut steps: [Vec<Instance>; 4] = Default::default();
+        let mut steps: [Vec<Instance>; Step::ALL.len()] = Default::default();
         let mut errors = Vec::new();
         let mut lists_classic_headers = false;
         for (index, plugin) in declared.into_iter().enumerate() {
@@ -105,6 +106,7 @@ impl Chain {
             validate_access,
             transform_request,
             transform_response,
+            transform_response_body,
         ] = steps.map(Vec::into_boxed_slice);
         let mut response_reads = Reads::default();
         for instance in transform_response.iter() {
@@ -117,6 +119,7 @@ impl Chain {
             transform_request,
             transform_response,
             response_reads,
+            transform_response_body,
         })
     }
 
@@ -147,6 +150,7 @@ impl Chain {
             && self.validate_access.is_empty()
             && self.transform_request.is_empty()
             && self.transform_response.is_empty()
+            && self.transform_response_body.is_empty()
     }
 }
 
@@ -201,7 +205,7 @@ const CLASSIC_HEADERS: [&str; 3] = [
 /// before its response plugins (which may then remove them). Routes made
 /// before plugins existed keep their behaviour; listing one of them, even
 /// disabled, gives exactly the enabled ones listed, as in Otoroshi.
-fn add_classic_headers(steps: &mut [Vec<Instance>; 4]) {
+fn add_classic_headers(steps: &mut [Vec<Instance>; Step::ALL.len()]) {
     let implicit = |descriptor: &Descriptor| {
         (descriptor.build)(&Value::Null)
             .ok()
@@ -211,7 +215,7 @@ fn add_classic_headers(steps: &mut [Vec<Instance>; 4]) {
                 exclude: Arc::new([]),
             })
     };
-    let [_, _, transform_request, transform_response] = steps;
+    let [_, _, transform_request, transform_response, _] = steps;
     transform_request.extend(
         [
             &x_forwarded_headers::DESCRIPTOR,

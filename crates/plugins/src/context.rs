@@ -2,12 +2,15 @@
 //! go upstream (its headers may be changed) and may answer in the proxy's
 //! place; a response step sees the response head on its way back.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::apikey_calls::ApikeyCallsConfig;
+use crate::body::{BodyCtx, ResponseBody};
 use crate::facts::{KeyFacts, RequestFacts};
 use crate::template::Reads;
 
@@ -17,10 +20,18 @@ pub enum Flow {
     Continue,
     /// Answer the client with this; later plugins and the backend are skipped.
     Answer(Response<Bytes>),
+    /// The decision needs work off the request path (a bcrypt check): the
+    /// pipeline awaits this and goes on with the flow it yields. Only the
+    /// plugins that need it box a future, and only on the calls that need it.
+    Await(Pending),
 }
 
-/// What plugins ask of the node they run in.
-pub trait Services {
+/// A decision being made; it owns what it needs (it cannot borrow the request).
+pub type Pending = Pin<Box<dyn Future<Output = Flow> + Send>>;
+
+/// What plugins ask of the node they run in. `Sync` because a request
+/// context lives across an awaited [`Flow::Await`] on a multi-threaded runtime.
+pub trait Services: Send + Sync {
     /// Checks the request's API key against the route, as `config` says
     /// (sources, mandatory, quotas, credentials wiped); `Err` is the
     /// refusal to answer.
@@ -132,6 +143,17 @@ pub trait Plugin: Send + Sync {
     /// Adds what this plugin's response step reads of the request, decided
     /// when it was built; request facts are kept only when one reads them.
     fn response_reads(&self, _reads: &mut Reads) {}
+
+    /// Wraps the response body as it streams back (and may change the head
+    /// to match: Content-Length, Content-Encoding). The default passes the
+    /// body through untouched.
+    fn transform_response_body(
+        &self,
+        _response: &mut BodyCtx<'_>,
+        body: ResponseBody,
+    ) -> ResponseBody {
+        body
+    }
 }
 
 /// A small JSON answer in the proxy's error shape.

@@ -12,12 +12,13 @@ use crate::config::ConfigError;
 use crate::context::Plugin;
 use crate::step::Step;
 use crate::{
-    additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls, cors,
-    force_https_traffic, headers_validation, ip_address_allowed_list, ip_address_block_list,
-    maintenance_mode, missing_headers_in, missing_headers_out, otoroshi_headers_in, override_host,
-    read_only_calls, redirection, remove_headers_in, remove_headers_out,
-    request_body_length_limiter, robots, security_headers, send_otoroshi_headers_back,
-    static_response, x_forwarded_headers,
+    additional_headers_in, additional_headers_out, allow_http_methods, apikey_calls,
+    brotli_response_compressor, cors, force_https_traffic, gzip_response_compressor,
+    headers_validation, ip_address_allowed_list, ip_address_block_list, maintenance_mode,
+    missing_headers_in, missing_headers_out, otoroshi_headers_in, override_host, read_only_calls,
+    redirection, remove_headers_in, remove_headers_out, request_body_length_limiter,
+    response_body_length_limiter, robots, security_headers, send_otoroshi_headers_back,
+    simple_basic_auth, static_response, x_forwarded_headers,
 };
 
 /// Otoroshi's plugin ids all start with this.
@@ -62,6 +63,10 @@ pub static REGISTRY: &[Descriptor] = &[
     x_forwarded_headers::DESCRIPTOR,
     otoroshi_headers_in::DESCRIPTOR,
     send_otoroshi_headers_back::DESCRIPTOR,
+    simple_basic_auth::DESCRIPTOR,
+    response_body_length_limiter::DESCRIPTOR,
+    gzip_response_compressor::DESCRIPTOR,
+    brotli_response_compressor::DESCRIPTOR,
 ];
 
 /// The plugin with this id (`cp:otoroshi.next.plugins.X`).

@@ -14,14 +14,18 @@ pub enum Step {
     TransformRequest,
     /// The response as it goes back: headers.
     TransformResponse,
+    /// The response body as it streams back: compression, limits. Runs
+    /// after TransformResponse, on upstream responses only.
+    TransformResponseBody,
 }
 
 impl Step {
-    pub const ALL: [Step; 4] = [
+    pub const ALL: [Step; 5] = [
         Step::PreRoute,
         Step::ValidateAccess,
         Step::TransformRequest,
         Step::TransformResponse,
+        Step::TransformResponseBody,
     ];
 
     pub fn name(self) -> &'static str {
@@ -30,6 +34,7 @@ impl Step {
             Step::ValidateAccess => "ValidateAccess",
             Step::TransformRequest => "TransformRequest",
             Step::TransformResponse => "TransformResponse",
+            Step::TransformResponseBody => "TransformResponseBody",
         }
     }
 }

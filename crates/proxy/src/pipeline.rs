@@ -1,28 +1,32 @@
 //! A route's plugin chain on the request path: the request steps in order
 //! (pre-route, access, request transformation; the first answer wins), and
-//! the response steps on the way back. What plugins ask of the node (API
-//! key checks, quotas, the HTTPS port) is [`NodeServices`].
+//! the response steps on the way back, head then body. What plugins ask of
+//! the node (API key checks, quotas, the HTTPS port) is [`NodeServices`].
 
-use std::cell::{Cell, OnceCell};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Method, Response};
 use model::State;
 use model::apikey::ApiKey;
 use model::route::Route;
 use plugins::apikey_calls::ApikeyCallsConfig;
-use plugins::{CallInfo, Chain, Flow, Instance, KeyFacts, RequestCtx, ResponseCtx, Services};
+use plugins::{
+    BodyCtx, CallInfo, Chain, Flow, Instance, KeyFacts, RequestCtx, ResponseCtx, Services,
+};
 
 use crate::apikey::{self, KeyError, Sources};
+use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::forwarding::{self, Origin};
 use crate::quota::{QuotaTracker, Remaining};
 use crate::service::now_ms;
 
 /// Runs the request steps; `Some` is a plugin's answer to send instead of
-/// calling the backend.
-pub fn request_steps(chain: &Chain, request: &mut RequestCtx<'_>) -> Option<Response<Bytes>> {
+/// calling the backend. A plugin whose decision needs work off the request
+/// path (a bcrypt check) hands back a future, awaited here; a chain without
+/// such plugins never suspends and allocates nothing.
+pub async fn request_steps(chain: &Chain, request: &mut RequestCtx<'_>) -> Option<Response<Bytes>> {
     type StepFn = fn(&Instance, &mut RequestCtx<'_>) -> Flow;
     let steps: [(&[Instance], StepFn); 3] = [
         (&chain.pre_route, |i, r| i.plugin.pre_route(r)),
@@ -36,8 +40,13 @@ pub fn request_steps(chain: &Chain, request: &mut RequestCtx<'_>) -> Option<Resp
             if !instance.applies(request.path) {
                 continue;
             }
-            if let Flow::Answer(answer) = run(instance, request) {
-                return Some(answer);
+            let mut flow = run(instance, request);
+            loop {
+                match flow {
+                    Flow::Continue => break,
+                    Flow::Answer(answer) => return Some(answer),
+                    Flow::Await(pending) => flow = pending.await,
+                }
             }
         }
     }
@@ -53,6 +62,36 @@ pub fn response_steps(chain: &Chain, response: &mut ResponseCtx<'_>) {
     }
 }
 
+/// Runs the response body steps on an upstream response: each plugin, in
+/// the route's order, may fix the head and wrap the body the previous one
+/// gave. An upgrade or other 1xx answer has no body to touch.
+pub fn response_body_steps(
+    chain: &Chain,
+    head: &mut http::response::Parts,
+    method: &Method,
+    path: &str,
+    accept_encoding: Option<&HeaderValue>,
+    body: ProxyBody,
+) -> ProxyBody {
+    if head.status.is_informational() {
+        return body;
+    }
+    let mut response = BodyCtx {
+        status: &mut head.status,
+        headers: &mut head.headers,
+        method,
+        path,
+        accept_encoding,
+    };
+    chain
+        .transform_response_body
+        .iter()
+        .filter(|instance| instance.applies(path))
+        .fold(body, |body, instance| {
+            instance.plugin.transform_response_body(&mut response, body)
+        })
+}
+
 /// What the node lends plugins for one request.
 pub struct NodeServices<'a> {
     pub state: &'a State,
@@ -63,10 +102,11 @@ pub struct NodeServices<'a> {
     pub arrived_ms: u64,
     pub https_port: u16,
     pub origin: Origin<'a>,
-    /// The key's quota left, once ApikeyCalls counted the call.
-    pub remaining: Cell<Option<Remaining>>,
+    /// The key's quota left, once ApikeyCalls counted the call. A mutex,
+    /// not a cell: the services are shared with plugins across an await.
+    pub remaining: Mutex<Option<Remaining>>,
     /// The key ApikeyCalls accepted, for `${apikey.*}` expressions.
-    pub key: OnceCell<Arc<ApiKey>>,
+    pub key: OnceLock<Arc<ApiKey>>,
 }
 
 impl NodeServices<'_> {
@@ -108,7 +148,10 @@ impl Services for NodeServices<'_> {
                 .quotas
                 .admit(&key, now)
                 .map_err(|e| self.refuse(e.into()))?;
-            self.remaining.set(Some(remaining));
+            *self
+                .remaining
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(remaining);
         }
         if config.wipe_backend_request {
             apikey::strip_credentials(request.headers);
@@ -166,6 +209,9 @@ impl CallInfo for NodeServices<'_> {
     }
 
     fn remaining(&self) -> Option<(u64, u64)> {
-        self.remaining.get().map(|r| (r.daily, r.monthly))
+        self.remaining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|r| (r.daily, r.monthly))
     }
 }

@@ -3,14 +3,13 @@
 //! the answer (or the upgraded connection), and record metrics.
 
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HOST, SET_COOKIE};
+use http::header::{ACCEPT_ENCODING, HOST, SET_COOKIE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
@@ -236,8 +235,8 @@ impl Proxy {
                 scheme: conn.scheme(),
                 host: original_host.as_ref(),
             },
-            remaining: Cell::new(None),
-            key: OnceCell::new(),
+            remaining: Default::default(),
+            key: Default::default(),
         };
         let mut override_host = false;
         let mut body_limit = None;
@@ -257,7 +256,7 @@ impl Proxy {
                 body_limit: None,
                 services: &services,
             };
-            let answer = pipeline::request_steps(&runtime.chain, &mut ctx);
+            let answer = pipeline::request_steps(&runtime.chain, &mut ctx).await;
             facts = runtime.chain.capture(&ctx);
             if let Some(answer) = answer {
                 let answer = self.plugin_answer(
@@ -281,8 +280,13 @@ impl Proxy {
             body_limit = ctx.body_limit;
         }
         // What the response steps need once the request head has gone.
-        let response_steps = (!runtime.chain.transform_response.is_empty())
+        let body_steps = !runtime.chain.transform_response_body.is_empty();
+        let response_steps = (!runtime.chain.transform_response.is_empty() || body_steps)
             .then(|| (parts.method.clone(), path.to_string()));
+        // Only a route with a body step (compression) looks at it.
+        let accept_encoding = body_steps
+            .then(|| parts.headers.get(ACCEPT_ENCODING).cloned())
+            .flatten();
 
         // The path and query sent upstream; the request's own when nothing
         // changes (the common case), so that no new string is built.
@@ -449,14 +453,37 @@ impl Proxy {
                             },
                         );
                     }
+                    // The body steps may change the status (a limiter's 413);
+                    // the bytes counted out are those the client gets.
+                    let body = match &response_steps {
+                        Some((method, path)) if body_steps => {
+                            let body = pipeline::response_body_steps(
+                                &runtime.chain,
+                                &mut head,
+                                method,
+                                path,
+                                accept_encoding.as_ref(),
+                                boxed(incoming),
+                            );
+                            boxed(Counted::new(
+                                body,
+                                self.metrics.live.clone(),
+                                Direction::Out,
+                            ))
+                        }
+                        _ => boxed(Counted::new(
+                            incoming,
+                            self.metrics.live.clone(),
+                            Direction::Out,
+                        )),
+                    };
                     self.metrics.record(
                         &runtime.metrics,
                         head.status.as_u16(),
                         total.as_secs_f64(),
                         Some(upstream_secs),
                     );
-                    let body = Counted::new(incoming, self.metrics.live.clone(), Direction::Out);
-                    return Ok((Response::from_parts(head, boxed(body)), Some(route)));
+                    return Ok((Response::from_parts(head, body), Some(route)));
                 }
                 Err(CallError::Connect(reason)) => {
                     runtime.metrics.upstream_error(UpstreamErrorKind::Connect);

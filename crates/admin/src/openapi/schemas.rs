@@ -71,7 +71,7 @@ pub fn components() -> Value {
             }},
             "Plugin": {"type": "object", "required": ["id", "name", "description", "steps", "default_config", "config_schema"], "properties": {
                 "id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
-                "steps": {"type": "array", "items": {"type": "string", "enum": ["PreRoute", "ValidateAccess", "TransformRequest", "TransformResponse"]}},
+                "steps": {"type": "array", "items": {"type": "string", "enum": plugins::Step::ALL.iter().map(|s| s.name()).collect::<Vec<_>>()}},
                 "default_config": {"type": "object"}, "config_schema": {"type": "object"}}},
             "LiveFigures": {"type": "object", "properties": {
                 "requestsPerSec": {"type": "number"}, "errorsPerSec": {"type": "number", "description": "answers with status >= 500"},

@@ -90,6 +90,12 @@ async fn answer(
     {
         return stream_bytes(n);
     }
+    if let Some(n) = path
+        .strip_prefix("/body/")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return shaped_body(n, request.uri().query().unwrap_or_default());
+    }
     let headers: serde_json::Map<String, serde_json::Value> = request
         .headers()
         .iter()
@@ -129,6 +135,58 @@ fn stream_bytes(total: usize) -> Response<Body> {
         .header("content-length", total)
         .body(BodyExt::boxed(body))
         .unwrap()
+}
+
+/// The `n` bytes `/body/<n>` answers with: deterministic, compressible text.
+pub fn body_bytes(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n + 64);
+    let mut i = 0u64;
+    while out.len() < n {
+        out.extend_from_slice(format!("{{\"i\":{i},\"name\":\"komainu\"}},").as_bytes());
+        i += 1;
+    }
+    out.truncate(n);
+    out
+}
+
+/// `/body/<n>?type=json|text|png&chunked&encoding=E&etag=T`: [`body_bytes`]
+/// as that content type (JSON by default), with a Content-Length or
+/// streamed in 1000-byte chunks without one, optionally with a
+/// Content-Encoding (the bytes are not encoded) and a strong ETag.
+fn shaped_body(n: usize, query: &str) -> Response<Body> {
+    let param = |name: &str| {
+        query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then_some(v)
+        })
+    };
+    let content_type = match param("type") {
+        Some("text") => "text/plain; charset=utf-8",
+        Some("png") => "image/png",
+        _ => "application/json",
+    };
+    let mut builder = Response::builder().header("content-type", content_type);
+    if let Some(encoding) = param("encoding") {
+        builder = builder.header("content-encoding", encoding);
+    }
+    if let Some(etag) = param("etag") {
+        builder = builder.header("etag", format!("\"{etag}\""));
+    }
+    let bytes = Bytes::from(body_bytes(n));
+    if param("chunked").is_some() {
+        let chunks: Vec<_> = (0..n.div_ceil(1000))
+            .map(|i| {
+                Ok::<_, Infallible>(Frame::data(bytes.slice(i * 1000..n.min(i * 1000 + 1000))))
+            })
+            .collect();
+        let body = StreamBody::new(futures_util::stream::iter(chunks));
+        builder.body(BodyExt::boxed(body)).unwrap()
+    } else {
+        builder
+            .header("content-length", n)
+            .body(Full::new(bytes).boxed())
+            .unwrap()
+    }
 }
 
 /// A WebSocket server that sends back every message it gets, prefixed with "echo: ".

@@ -1,0 +1,43 @@
+//! BrotliResponseCompressor: the response body compressed with brotli as it
+//! streams, for clients that accept `br`. The rules (content types,
+//! excluded paths, what happens to the head) are in [`crate::compressor`].
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::body::{BodyCtx, ResponseBody};
+use crate::compressor::{Coding, Compressor, CompressorConfig};
+use crate::config::{self, ConfigError};
+use crate::context::Plugin;
+use crate::registry::Descriptor;
+use crate::step::Step;
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: "cp:otoroshi.next.plugins.BrotliResponseCompressor",
+    name: "Brotli compression",
+    description: "Compresses response bodies with brotli as they stream, when the client accepts `br`, the content type is in `allowed_list` and not in `blocked_list`, the path matches no `excluded_patterns` and the response is not already encoded. Content-Length is removed, `Vary: Accept-Encoding` added and a strong ETag made weak. `compression_level` 0 to 11.",
+    steps: &[Step::TransformResponseBody],
+    build,
+    default_config: config::defaults::<CompressorConfig>,
+    config_schema: config::schema::<CompressorConfig>,
+};
+
+struct BrotliResponseCompressor(Compressor);
+
+fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
+    Ok(Arc::new(BrotliResponseCompressor(Compressor::build(
+        Coding::Brotli,
+        value,
+    )?)))
+}
+
+impl Plugin for BrotliResponseCompressor {
+    fn transform_response_body(
+        &self,
+        response: &mut BodyCtx<'_>,
+        body: ResponseBody,
+    ) -> ResponseBody {
+        self.0.apply(response, body)
+    }
+}
