@@ -23,7 +23,6 @@ use plugins::{RequestCtx, ResponseCtx};
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
 use crate::body::{ClientBodyError, ProxyBody, boxed, empty, full, limited};
-use crate::conn::ConnInfo;
 use crate::error::ProxyError;
 use crate::forwarding::{self, TrustedProxies};
 use crate::headers::{
@@ -35,6 +34,7 @@ use crate::pipeline::{self, NodeServices};
 use crate::quota::QuotaTracker;
 use crate::runtime::{CompiledRoutes, RouteCompiler, RouteRuntime};
 use crate::upstream::{CallError, TlsTarget, Upstream};
+use transport::conn::ConnInfo;
 
 /// Defaults that routes may override.
 #[derive(Debug, Clone)]
