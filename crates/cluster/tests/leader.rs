@@ -14,6 +14,8 @@ use cluster::leader::{Leader, LeaderSettings};
 use cluster::wire::{self, StateLine};
 use flate2::read::GzDecoder;
 use http_body_util::BodyExt;
+use live::{LiveCounters, LiveStats};
+use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
 use store::{Condition, MemoryStore, Op, Store};
 use tower::ServiceExt;
@@ -45,7 +47,13 @@ fn settings() -> LeaderSettings {
 
 fn setup(settings: LeaderSettings) -> (Arc<MemoryStore>, Arc<Leader>, Router) {
     let store = Arc::new(MemoryStore::new());
-    let leader = Leader::new(store.clone(), settings, live(), any_key());
+    let leader = Leader::new(
+        store.clone(),
+        settings,
+        live(),
+        any_key(),
+        Counter::default(),
+    );
     let router = leader.router();
     (store, leader, router)
 }
@@ -295,6 +303,6 @@ fn any_key() -> cluster::leader::ApiKeys {
     })
 }
 
-fn live() -> Arc<proxy::live::LiveStats> {
-    proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new()))
+fn live() -> Arc<LiveStats> {
+    LiveStats::new(Arc::new(LiveCounters::default()))
 }

@@ -15,8 +15,10 @@ use base64::Engine;
 use cluster::wire::{self, PushLine};
 use cluster::worker::{Worker, WorkerSettings};
 use http::{HeaderMap, Response};
+use live::{LiveCounters, LiveStats};
 use model::apikey::ApiKey;
 use model::{State, StateHandle};
+use prometheus_client::metrics::counter::Counter;
 use proxy::quota::{QuotaTracker, Window, counter_key, daily_window};
 use serde_json::{Value, json};
 
@@ -298,7 +300,7 @@ fn node(settings: WorkerSettings) -> Node {
         settings,
         state.clone(),
         quotas.clone(),
-        proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new())),
+        LiveStats::new(Arc::new(LiveCounters::default())),
     );
     Node {
         worker,
@@ -1125,8 +1127,9 @@ async fn against_the_real_leader() {
             https_port: 9091,
             location: "eu".into(),
         },
-        proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new())),
+        LiveStats::new(Arc::new(LiveCounters::default())),
         Arc::new(|id: &str| (id == "k1").then(|| Arc::new(key(apikey("k1", 1000))))),
+        Counter::default(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

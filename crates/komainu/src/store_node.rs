@@ -11,8 +11,8 @@ use admin::{AdminContext, NodeInfo, ensure_admin_certificate};
 use anyhow::Context;
 use cluster::leader::{Leader, LeaderSettings};
 use config::{ClusterMode, Config, Storage};
+use live::LiveStats;
 use model::StateHandle;
-use proxy::live::LiveStats;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use store::{EmbeddedStore, MemoryStore, PostgresStore, RedisStore, RemoteSettings, Store};
@@ -91,6 +91,7 @@ pub async fn prepare(
             leader_settings(config, info, http_port),
             live.clone(),
             api_keys(state.clone()),
+            metrics.cluster_refused_quota_increments.clone(),
         );
         admin::router_with(
             ctx.clone(),

@@ -28,8 +28,6 @@ mod headers;
 pub mod host;
 /// JWT (HS256) verification for bearer API keys.
 mod jwt;
-/// Live traffic figures: atomic counters, the per-second sampler, /proc readers.
-pub mod live;
 /// Prometheus metrics, with per-route handles resolved once.
 pub mod metrics;
 /// Running a route's plugin chain, and what plugins ask of the node.

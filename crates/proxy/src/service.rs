@@ -16,9 +16,11 @@ use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
+use live::body::{Counted, Direction};
 use model::route::Route;
 use model::{State, StateHandle};
 use plugins::{RequestCtx, ResponseCtx};
+use transport::conn::ConnInfo;
 
 use crate::apikey;
 use crate::balancer::{PickContext, set_sticky_cookie};
@@ -28,13 +30,11 @@ use crate::forwarding::{self, TrustedProxies};
 use crate::headers::{
     self, DAILY_REMAINING, MONTHLY_REMAINING, PROXY_LATENCY, REQUEST_ID, UPSTREAM_LATENCY,
 };
-use crate::live::body::{Counted, Direction};
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::pipeline::{self, NodeServices};
 use crate::quota::QuotaTracker;
 use crate::runtime::{CompiledRoutes, RouteCompiler, RouteRuntime};
 use crate::upstream::{CallError, TlsTarget, Upstream};
-use transport::conn::ConnInfo;
 
 /// Defaults that routes may override.
 #[derive(Debug, Clone)]

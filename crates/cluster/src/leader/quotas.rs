@@ -99,10 +99,7 @@ impl Leader {
         if refused.is_empty() {
             return;
         }
-        self.live
-            .metrics()
-            .cluster_refused_quota_increments
-            .inc_by(refused.len() as u64);
+        self.refused_increments.inc_by(refused.len() as u64);
         for r in refused {
             tracing::warn!(batch = ?push.batch, counter = %r.key, calls = r.by, reason = %r.why, "refused quota increments from a worker push");
         }

@@ -42,8 +42,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use live::LiveStats;
 use model::StateHandle;
-use proxy::live::LiveStats;
 use proxy::quota::QuotaTracker;
 
 use self::backoff::Severity;

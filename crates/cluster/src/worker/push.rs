@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use proxy::live::LiveStats;
+use live::LiveStats;
 
 use super::backoff::{Streak, backoff};
 use super::stats::globstats;

@@ -7,6 +7,11 @@
 //! into a short ring; figures are the difference between the counters now
 //! and the oldest copy still inside the window, so they are exact over the
 //! window and cost nothing until someone asks.
+//!
+//! The counters live here, not with the Prometheus metrics, so that the
+//! admin API, the UI and the cluster can read the figures without depending
+//! on the data plane: the proxy's metrics own a [`LiveCounters`] and offer it
+//! (with the open-connections gauge) as a [`Source`].
 
 /// A body wrapper counting the bytes that pass.
 pub mod body;
@@ -23,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::metrics::Metrics;
 use histogram::AtomicHistogram;
 pub use ring::{Ring, Snapshot};
 
@@ -63,7 +67,7 @@ struct Stripe {
     latency: AtomicHistogram,
 }
 
-/// The counters the request path bumps; owned by [`Metrics`].
+/// The counters the request path bumps; owned by the data plane's metrics.
 pub struct LiveCounters {
     stripes: Box<[Stripe]>,
 }
@@ -175,9 +179,28 @@ pub struct LiveFigures {
     pub at: u64,
 }
 
+/// What a sampler reads: the counters the request path bumps and the
+/// number of client connections open now (a gauge the listener keeps).
+pub trait Source: Send + Sync + 'static {
+    fn counters(&self) -> &LiveCounters;
+    fn open_connections(&self) -> i64;
+}
+
+/// Counters with no listener behind them (tests, tools): no connection is
+/// ever open.
+impl Source for LiveCounters {
+    fn counters(&self) -> &LiveCounters {
+        self
+    }
+
+    fn open_connections(&self) -> i64 {
+        0
+    }
+}
+
 /// The per-node sampler; share it as an `Arc`.
 pub struct LiveStats {
-    metrics: Arc<Metrics>,
+    source: Arc<dyn Source>,
     started: Instant,
     ring: Mutex<Ring>,
 }
@@ -186,11 +209,11 @@ impl LiveStats {
     /// A sampler that ticks only when [`LiveStats::tick`] is called (tests,
     /// or a caller with its own clock); figures still work, over the time
     /// since the last tick.
-    pub fn new(metrics: Arc<Metrics>) -> Arc<LiveStats> {
+    pub fn new(source: Arc<dyn Source>) -> Arc<LiveStats> {
         let stats = LiveStats {
             started: Instant::now(),
             ring: Mutex::new(Ring::new(WINDOW)),
-            metrics,
+            source,
         };
         stats.tick();
         Arc::new(stats)
@@ -198,8 +221,8 @@ impl LiveStats {
 
     /// A sampler ticking every [`TICK`] on the current tokio runtime for as
     /// long as it is referenced.
-    pub fn spawn(metrics: Arc<Metrics>) -> Arc<LiveStats> {
-        let stats = LiveStats::new(metrics);
+    pub fn spawn(source: Arc<dyn Source>) -> Arc<LiveStats> {
+        let stats = LiveStats::new(source);
         let weak: Weak<LiveStats> = Arc::downgrade(&stats);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
@@ -217,20 +240,15 @@ impl LiveStats {
 
     /// Copies the counters into the ring.
     pub fn tick(&self) {
-        let snapshot = self.metrics.live.snapshot(self.mono_ms());
+        let snapshot = self.source.counters().snapshot(self.mono_ms());
         self.ring().push(snapshot);
     }
 
     /// The figures now, over the last [`WINDOW`].
-    /// The node's metrics, for the cluster endpoints' own counters.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
     pub fn figures(&self) -> LiveFigures {
-        let now = self.metrics.live.snapshot(self.mono_ms());
+        let now = self.source.counters().snapshot(self.mono_ms());
         let mut figures = self.ring().figures(&now);
-        figures.open_connections = self.metrics.open_connections.get();
+        figures.open_connections = self.source.open_connections();
         figures.memory_mb = process::resident_bytes()
             .map_or(0.0, |bytes| round(bytes as f64 / (1024.0 * 1024.0), 1));
         figures.load_average = process::load_average().unwrap_or(0.0);
@@ -261,13 +279,13 @@ mod tests {
 
     #[test]
     fn recorded_requests_show_in_the_figures() {
-        let metrics = Arc::new(Metrics::new());
-        let stats = LiveStats::new(metrics.clone());
+        let counters = Arc::new(LiveCounters::default());
+        let stats = LiveStats::new(counters.clone());
         for _ in 0..9 {
-            metrics.live.record(200, 0.002, Some(0.0015));
+            counters.record(200, 0.002, Some(0.0015));
         }
-        metrics.live.record(502, 0.004, None);
-        metrics.live.add_bytes_out(120);
+        counters.record(502, 0.004, None);
+        counters.add_bytes_out(120);
         let figures = stats.figures();
         assert_eq!(figures.requests, 10);
         assert_eq!(figures.errors, 1);
@@ -307,7 +325,7 @@ mod cost {
     use super::*;
 
     /// The request-path cost, by hand:
-    /// `cargo test --release -p proxy --lib live::cost -- --ignored --nocapture`.
+    /// `cargo test --release -p live --lib cost -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn request_path_cost() {
