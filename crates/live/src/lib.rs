@@ -15,6 +15,8 @@
 
 /// A body wrapper counting the bytes that pass.
 pub mod body;
+/// The figures served, and their rounding.
+mod figures;
 /// The atomic log-bucket latency histogram.
 pub mod histogram;
 /// CPU, memory and load from `/proc`.
@@ -26,8 +28,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
+pub use figures::LiveFigures;
+use figures::round;
 use histogram::AtomicHistogram;
 pub use ring::{Ring, Snapshot};
 
@@ -65,6 +67,15 @@ struct Stripe {
     overhead_us: AtomicU64,
     overhead_calls: AtomicU64,
     latency: AtomicHistogram,
+}
+
+/// Which counter a body feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Request bodies received from clients.
+    In,
+    /// Response bodies sent to clients.
+    Out,
 }
 
 /// The counters the request path bumps; owned by the data plane's metrics.
@@ -105,11 +116,11 @@ impl LiveCounters {
     }
 
     /// Body bytes received from (`In`) or sent to (`Out`) clients.
-    pub fn add_bytes(&self, direction: body::Direction, bytes: u64) {
+    pub fn add_bytes(&self, direction: Direction, bytes: u64) {
         let stripe = self.stripe();
         let counter = match direction {
-            body::Direction::In => &stripe.bytes_in,
-            body::Direction::Out => &stripe.bytes_out,
+            Direction::In => &stripe.bytes_in,
+            Direction::Out => &stripe.bytes_out,
         };
         counter.fetch_add(bytes, Ordering::Relaxed);
     }
@@ -117,7 +128,7 @@ impl LiveCounters {
     /// Bytes of a response body sent without going through a counting
     /// wrapper (the proxy's own small JSON answers).
     pub fn add_bytes_out(&self, bytes: u64) {
-        self.add_bytes(body::Direction::Out, bytes);
+        self.add_bytes(Direction::Out, bytes);
     }
 
     fn snapshot(&self, mono_ms: u64) -> Snapshot {
@@ -144,39 +155,6 @@ impl LiveCounters {
             cpu_ticks: process::cpu_ticks(),
         }
     }
-}
-
-/// What `GET /api/live` answers and the cluster stats are made of. Rates,
-/// latencies and CPU are over the last `windowSecs`; `requests`, `errors`,
-/// `bytesIn` and `bytesOut` count since the node started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveFigures {
-    pub requests_per_sec: f64,
-    pub errors_per_sec: f64,
-    /// 0 when no request finished in the window.
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub mean_ms: f64,
-    /// Mean time spent in the proxy itself, over calls an upstream answered.
-    pub overhead_ms: f64,
-    /// Bytes per second.
-    pub data_in_per_sec: f64,
-    pub data_out_per_sec: f64,
-    pub open_connections: i64,
-    pub requests: u64,
-    pub errors: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// Percent of one core.
-    pub cpu_usage: f64,
-    /// Resident memory.
-    pub memory_mb: f64,
-    /// The machine's 1-minute load average.
-    pub load_average: f64,
-    pub window_secs: f64,
-    /// When these figures were taken, ms since the epoch.
-    pub at: u64,
 }
 
 /// What a sampler reads: the counters the request path bumps and the
@@ -265,11 +243,6 @@ impl LiveStats {
     }
 }
 
-pub(crate) fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
-}
-
 use model::clock::now_ms;
 
 #[cfg(test)]
@@ -341,8 +314,8 @@ mod cost {
                             let status = if i % 100 == 0 { 502 } else { 200 };
                             let total = 0.000_2 + ((i + t) % 1000) as f64 * 1e-6;
                             live.record(status, total, Some(total * 0.8));
-                            live.add_bytes(body::Direction::Out, 512);
-                            live.add_bytes(body::Direction::In, 128);
+                            live.add_bytes(Direction::Out, 512);
+                            live.add_bytes(Direction::In, 128);
                         }
                     });
                 }
