@@ -179,7 +179,7 @@ async fn export_has_every_entity_then_the_quota_counters_and_describes_itself() 
     let ids: Vec<(String, String)> = lines
         .iter()
         .filter_map(|l| match l {
-            StateLine::Entity(e) => Some((e.k.clone(), e.id.clone())),
+            StateLine::Entity(e) => Some((e.kind.clone(), e.id.clone())),
             StateLine::Counter(_) => None,
         })
         .collect();
@@ -194,7 +194,11 @@ async fn export_has_every_entity_then_the_quota_counters_and_describes_itself() 
         panic!("no counter line: {lines:?}")
     };
     assert_eq!(
-        (counter.c.as_str(), counter.n, counter.e),
+        (
+            counter.counter.as_str(),
+            counter.value,
+            counter.expires_at_ms
+        ),
         ("quotas:k1:daily:1", 5, expiry)
     );
     assert_eq!(lines.len(), 5, "the non-quota counter stays out");

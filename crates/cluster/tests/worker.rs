@@ -883,12 +883,17 @@ impl Ledger {
         let mut totals = self.totals.lock().unwrap();
         let mut counters = Vec::new();
         for line in &lines {
-            if let PushLine::Increment { k, i, e } = line {
-                let total = totals.entry(k.clone()).or_insert(self.others);
+            if let PushLine::Increment {
+                counter,
+                calls,
+                expires_at_ms,
+            } = line
+            {
+                let total = totals.entry(counter.clone()).or_insert(self.others);
                 if first_time {
-                    *total += i;
+                    *total += calls;
                 }
-                counters.push(json!({"k": k, "n": *total, "e": e}));
+                counters.push(json!({"k": counter, "n": *total, "e": expires_at_ms}));
             }
         }
         let mut reply = Reply::status(200).set("Content-Type", "application/json");
@@ -931,7 +936,7 @@ async fn pushes_increments_in_a_batch_and_observes_the_totals() {
     let increments: HashMap<String, u64> = lines
         .iter()
         .filter_map(|l| match l {
-            PushLine::Increment { k, i, .. } => Some((k.clone(), *i)),
+            PushLine::Increment { counter, calls, .. } => Some((counter.clone(), *calls)),
             _ => None,
         })
         .collect();

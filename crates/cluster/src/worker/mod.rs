@@ -241,8 +241,8 @@ impl Worker {
             // A counter in a batch not yet acknowledged: the export's total
             // may not include it, and observing it would drop the batch's
             // calls from the local count until the batch is delivered.
-            if !self.push.is_pending(&c.c) {
-                self.quotas.observe(&c.c, c.n, c.e);
+            if !self.push.is_pending(&c.counter) {
+                self.quotas.observe(&c.counter, c.value, c.expires_at_ms);
             }
         }
         digest
