@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
+use live::LiveStats;
 use model::StateHandle;
-use proxy::live::LiveStats;
 use proxy::quota::QuotaTracker;
 use store::Store;
 

@@ -2,7 +2,7 @@
 //! tiles, plus who the node is.
 
 use axum::Json;
-use proxy::live::LiveStats;
+use live::LiveStats;
 use serde_json::{Value, json};
 
 use crate::context::AdminContext;

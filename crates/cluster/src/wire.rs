@@ -20,6 +20,10 @@
 //!
 //! The answer: `{"done": true, "counters": [{"k": "...", "n": 12, "e": 1700000000000}]}`
 //! with the global value of every counter the batch named.
+//!
+//! The keys stay short on the wire (an export carries one line per entity
+//! and per counter); the Rust fields say what they hold, and `serde(rename)`
+//! maps one to the other. The tests below pin every key.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -55,18 +59,30 @@ pub const HEADER_WORKER_STATE_REVISION: &str = "Otoroshi-Worker-State-Revision";
 /// to this long (capped) for a new state before answering 304.
 pub const MAX_WAIT_MS: u64 = 60_000;
 
+/// An entity of the state export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntityLine {
-    pub k: String,
+    /// The store kind, `model::Kind::store_key()`.
+    #[serde(rename = "k")]
+    pub kind: String,
     pub id: String,
-    pub v: Value,
+    /// The entity's JSON, as stored.
+    #[serde(rename = "v")]
+    pub value: Value,
 }
 
+/// A quota counter of the state export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterLine {
-    pub c: String,
-    pub n: u64,
-    pub e: u64,
+    /// The counter key (see `proxy::quota`).
+    #[serde(rename = "c")]
+    pub counter: String,
+    /// Its global value.
+    #[serde(rename = "n")]
+    pub value: u64,
+    /// When it expires, ms since the epoch.
+    #[serde(rename = "e")]
+    pub expires_at_ms: u64,
 }
 
 /// One line of a state export.
@@ -83,8 +99,17 @@ pub enum StateLine {
 pub enum PushLine {
     #[serde(rename = "batch")]
     Batch { id: String },
+    /// Calls a worker admitted on a counter since its last push.
     #[serde(rename = "quotaincr")]
-    Increment { k: String, i: u64, e: u64 },
+    Increment {
+        #[serde(rename = "k")]
+        counter: String,
+        #[serde(rename = "i")]
+        calls: u64,
+        /// When the counter expires, ms since the epoch.
+        #[serde(rename = "e")]
+        expires_at_ms: u64,
+    },
     #[serde(rename = "globstats")]
     Stats(Value),
 }
@@ -95,11 +120,16 @@ pub struct PushAnswer {
     pub counters: Vec<CounterTotal>,
 }
 
+/// A counter's global value, in the answer to a quota push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterTotal {
-    pub k: String,
-    pub n: u64,
-    pub e: u64,
+    #[serde(rename = "k")]
+    pub counter: String,
+    #[serde(rename = "n")]
+    pub total: u64,
+    /// When the counter expires, ms since the epoch.
+    #[serde(rename = "e")]
+    pub expires_at_ms: u64,
 }
 
 /// Lower-case hex SHA-256.
@@ -114,4 +144,89 @@ pub fn parse_state(body: &[u8]) -> Result<Vec<StateLine>, String> {
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
         .map(|(i, line)| serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1)))
         .collect()
+}
+
+/// The wire keys, pinned: a renamed Rust field must not change a byte that
+/// crosses the link (leaders and workers of different builds talk).
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use serde_json::json;
+
+    use super::*;
+
+    fn wire<T: Serialize>(value: &T) -> Value {
+        serde_json::to_value(value).unwrap()
+    }
+
+    #[test]
+    fn export_lines_keep_their_short_keys() {
+        let entity = StateLine::Entity(EntityLine {
+            kind: "routes".into(),
+            id: "r1".into(),
+            value: json!({"id": "r1"}),
+        });
+        let counter = StateLine::Counter(CounterLine {
+            counter: "quotas:k1:daily:20240229".into(),
+            value: 12,
+            expires_at_ms: 1_709_251_200_000,
+        });
+        assert_eq!(
+            serde_json::to_string(&entity).unwrap(),
+            r#"{"k":"routes","id":"r1","v":{"id":"r1"}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&counter).unwrap(),
+            r#"{"c":"quotas:k1:daily:20240229","n":12,"e":1709251200000}"#
+        );
+        // And the short keys read back into the same values.
+        let body = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&entity).unwrap(),
+            serde_json::to_string(&counter).unwrap()
+        );
+        assert_eq!(parse_state(body.as_bytes()).unwrap(), vec![entity, counter]);
+    }
+
+    #[test]
+    fn push_lines_keep_their_short_keys() {
+        let lines = [
+            PushLine::Batch { id: "w1:7".into() },
+            PushLine::Increment {
+                counter: "quotas:k1:monthly:202402".into(),
+                calls: 3,
+                expires_at_ms: 1_709_251_200_000,
+            },
+            PushLine::Stats(json!({"rate": 1.5})),
+        ];
+        assert_eq!(
+            lines.iter().map(wire).collect::<Vec<_>>(),
+            vec![
+                json!({"typ": "batch", "id": "w1:7"}),
+                json!({"typ": "quotaincr", "k": "quotas:k1:monthly:202402", "i": 3, "e": 1_709_251_200_000u64}),
+                json!({"typ": "globstats", "rate": 1.5}),
+            ]
+        );
+        let increment =
+            r#"{"typ":"quotaincr","k":"quotas:k1:monthly:202402","i":3,"e":1709251200000}"#;
+        assert_eq!(
+            serde_json::from_str::<PushLine>(increment).unwrap(),
+            lines[1]
+        );
+    }
+
+    #[test]
+    fn push_answers_keep_their_short_keys() {
+        let answer = PushAnswer {
+            done: true,
+            counters: vec![CounterTotal {
+                counter: "quotas:k1:throttling:1709164800000".into(),
+                total: 12,
+                expires_at_ms: 1_709_164_810_000,
+            }],
+        };
+        let text = r#"{"done":true,"counters":[{"k":"quotas:k1:throttling:1709164800000","n":12,"e":1709164810000}]}"#;
+        assert_eq!(serde_json::to_string(&answer).unwrap(), text);
+        assert_eq!(serde_json::from_str::<PushAnswer>(text).unwrap(), answer);
+    }
 }

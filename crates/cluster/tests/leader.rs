@@ -14,6 +14,8 @@ use cluster::leader::{Leader, LeaderSettings};
 use cluster::wire::{self, StateLine};
 use flate2::read::GzDecoder;
 use http_body_util::BodyExt;
+use live::{LiveCounters, LiveStats};
+use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
 use store::{Condition, MemoryStore, Op, Store};
 use tower::ServiceExt;
@@ -45,7 +47,13 @@ fn settings() -> LeaderSettings {
 
 fn setup(settings: LeaderSettings) -> (Arc<MemoryStore>, Arc<Leader>, Router) {
     let store = Arc::new(MemoryStore::new());
-    let leader = Leader::new(store.clone(), settings, live(), any_key());
+    let leader = Leader::new(
+        store.clone(),
+        settings,
+        live(),
+        any_key(),
+        Counter::default(),
+    );
     let router = leader.router();
     (store, leader, router)
 }
@@ -171,7 +179,7 @@ async fn export_has_every_entity_then_the_quota_counters_and_describes_itself() 
     let ids: Vec<(String, String)> = lines
         .iter()
         .filter_map(|l| match l {
-            StateLine::Entity(e) => Some((e.k.clone(), e.id.clone())),
+            StateLine::Entity(e) => Some((e.kind.clone(), e.id.clone())),
             StateLine::Counter(_) => None,
         })
         .collect();
@@ -186,7 +194,11 @@ async fn export_has_every_entity_then_the_quota_counters_and_describes_itself() 
         panic!("no counter line: {lines:?}")
     };
     assert_eq!(
-        (counter.c.as_str(), counter.n, counter.e),
+        (
+            counter.counter.as_str(),
+            counter.value,
+            counter.expires_at_ms
+        ),
         ("quotas:k1:daily:1", 5, expiry)
     );
     assert_eq!(lines.len(), 5, "the non-quota counter stays out");
@@ -295,6 +307,6 @@ fn any_key() -> cluster::leader::ApiKeys {
     })
 }
 
-fn live() -> Arc<proxy::live::LiveStats> {
-    proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new()))
+fn live() -> Arc<LiveStats> {
+    LiveStats::new(Arc::new(LiveCounters::default()))
 }

@@ -15,8 +15,10 @@ use base64::Engine;
 use cluster::wire::{self, PushLine};
 use cluster::worker::{Worker, WorkerSettings};
 use http::{HeaderMap, Response};
+use live::{LiveCounters, LiveStats};
 use model::apikey::ApiKey;
 use model::{State, StateHandle};
+use prometheus_client::metrics::counter::Counter;
 use proxy::quota::{QuotaTracker, Window, counter_key, daily_window};
 use serde_json::{Value, json};
 
@@ -298,7 +300,7 @@ fn node(settings: WorkerSettings) -> Node {
         settings,
         state.clone(),
         quotas.clone(),
-        proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new())),
+        LiveStats::new(Arc::new(LiveCounters::default())),
     );
     Node {
         worker,
@@ -881,12 +883,17 @@ impl Ledger {
         let mut totals = self.totals.lock().unwrap();
         let mut counters = Vec::new();
         for line in &lines {
-            if let PushLine::Increment { k, i, e } = line {
-                let total = totals.entry(k.clone()).or_insert(self.others);
+            if let PushLine::Increment {
+                counter,
+                calls,
+                expires_at_ms,
+            } = line
+            {
+                let total = totals.entry(counter.clone()).or_insert(self.others);
                 if first_time {
-                    *total += i;
+                    *total += calls;
                 }
-                counters.push(json!({"k": k, "n": *total, "e": e}));
+                counters.push(json!({"k": counter, "n": *total, "e": expires_at_ms}));
             }
         }
         let mut reply = Reply::status(200).set("Content-Type", "application/json");
@@ -929,7 +936,7 @@ async fn pushes_increments_in_a_batch_and_observes_the_totals() {
     let increments: HashMap<String, u64> = lines
         .iter()
         .filter_map(|l| match l {
-            PushLine::Increment { k, i, .. } => Some((k.clone(), *i)),
+            PushLine::Increment { counter, calls, .. } => Some((counter.clone(), *calls)),
             _ => None,
         })
         .collect();
@@ -1125,8 +1132,9 @@ async fn against_the_real_leader() {
             https_port: 9091,
             location: "eu".into(),
         },
-        proxy::live::LiveStats::new(Arc::new(proxy::metrics::Metrics::new())),
+        LiveStats::new(Arc::new(LiveCounters::default())),
         Arc::new(|id: &str| (id == "k1").then(|| Arc::new(key(apikey("k1", 1000))))),
+        Counter::default(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

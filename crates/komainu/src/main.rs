@@ -14,6 +14,8 @@ mod logging;
 mod metrics_port;
 /// Wiring a node for its mode.
 mod node;
+/// What a node's mode hands to the shared part of the node.
+mod plane;
 /// Quota counts between the proxy and the datastore.
 mod quota_sync;
 /// The HTTP and HTTPS listeners and host dispatch.

@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use admin::NodeInfo;
 use anyhow::Context;
-use axum::Router;
 use config::{ClientAuth, ClusterMode, Config};
+use live::LiveStats;
 use model::StateHandle;
-use proxy::live::LiveStats;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use proxy::{Proxy, ProxySettings};
@@ -20,32 +19,6 @@ use tokio::net::TcpListener;
 use crate::server::{Dispatch, Limits, Listeners, serve};
 use crate::tls::Tls;
 use crate::{store_node, worker_node};
-
-/// What a mode hands to the shared part of the node.
-pub struct Plane {
-    pub state: Arc<StateHandle>,
-    pub admin: Router,
-    /// The admin UI (standalone and leader nodes, unless `ui.enabled = false`).
-    pub ui: Option<Router>,
-    /// Lines printed once the port is bound (admin key, where things are).
-    pub notes: Vec<String>,
-    pub kind: PlaneKind,
-}
-
-pub enum PlaneKind {
-    Store(store_node::StoreNode),
-    Worker(Arc<cluster::worker::Worker>),
-}
-
-impl PlaneKind {
-    /// Quota counts taken since the last sync would be lost otherwise.
-    async fn shutdown(&self, quotas: &QuotaTracker) {
-        match self {
-            PlaneKind::Store(node) => node.shutdown(quotas).await,
-            PlaneKind::Worker(worker) => worker.final_push().await,
-        }
-    }
-}
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let info = NodeInfo {

@@ -26,12 +26,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use proxy::body::{ProxyBody, boxed};
-use proxy::conn::ConnInfo;
 use proxy::{Proxy, host};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
+use transport::conn::ConnInfo;
 
 use self::conn_caps::{ConnCaps, Slot};
 use self::lifecycle::{Activity, ClientIo, Deadlines};

@@ -11,28 +11,17 @@ use admin::{AdminContext, NodeInfo, ensure_admin_certificate};
 use anyhow::Context;
 use cluster::leader::{Leader, LeaderSettings};
 use config::{ClusterMode, Config, Storage};
+use live::LiveStats;
 use model::StateHandle;
-use proxy::live::LiveStats;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use store::{EmbeddedStore, MemoryStore, PostgresStore, RedisStore, RemoteSettings, Store};
 
-use crate::node::{Plane, PlaneKind};
+use crate::plane::{Plane, PlaneKind, StoreNode, hostname};
 use crate::quota_sync;
 
 /// Floor of the fallback revision poll: cacheStateFor may be 0.
 const MIN_REVISION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
-
-pub struct StoreNode {
-    store: Arc<dyn Store>,
-    flusher: Arc<quota_sync::Flusher>,
-}
-
-impl StoreNode {
-    pub async fn shutdown(&self, quotas: &QuotaTracker) {
-        self.flusher.flush(self.store.as_ref(), quotas).await;
-    }
-}
 
 pub async fn prepare(
     config: &Config,
@@ -91,6 +80,7 @@ pub async fn prepare(
             leader_settings(config, info, http_port),
             live.clone(),
             api_keys(state.clone()),
+            metrics.cluster_refused_quota_increments.clone(),
         );
         admin::router_with(
             ctx.clone(),
@@ -117,7 +107,7 @@ pub async fn prepare(
         admin,
         ui,
         notes,
-        kind: PlaneKind::Store(StoreNode { store, flusher }),
+        kind: PlaneKind::Store(StoreNode::new(store, flusher)),
     })
 }
 
@@ -196,11 +186,7 @@ fn leader_settings(config: &Config, info: &NodeInfo, http_port: u16) -> LeaderSe
         member_timeout: worker.state.every * worker.retries.max(1),
         http_port,
         https_port: config.https.port,
-        location: config
-            .cluster
-            .self_address
-            .clone()
-            .unwrap_or_else(crate::worker_node::hostname),
+        location: config.cluster.self_address.clone().unwrap_or_else(hostname),
     }
 }
 

@@ -13,13 +13,13 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::routing::get;
 use cluster::worker::{LeaderTlsFiles, Worker, WorkerSettings};
 use config::Config;
+use live::LiveStats;
 use model::{State, StateHandle};
-use proxy::live::LiveStats;
 use proxy::metrics::Metrics;
 use proxy::quota::QuotaTracker;
 use serde_json::{Value, json};
 
-use crate::node::{Plane, PlaneKind};
+use crate::plane::{Plane, PlaneKind, hostname};
 
 #[derive(Clone)]
 struct WorkerAdmin {
@@ -184,13 +184,4 @@ async fn live_figures(
         &admin.name,
         "worker",
     )))
-}
-
-/// The machine's name, for the members view's `location`.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
 }

@@ -262,7 +262,7 @@ mod tls {
     use tokio_rustls::client::TlsStream;
 
     pub async fn connect(port: u16, alpn: Option<Vec<u8>>) -> TlsStream<TcpStream> {
-        let mut config = proxy::tls_client::trust_all_config().unwrap();
+        let mut config = transport::tls_client::trust_all_config().unwrap();
         config.alpn_protocols = alpn.into_iter().collect();
         let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let name = ServerName::try_from(super::common::ADMIN_HOST).unwrap();

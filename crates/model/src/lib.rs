@@ -9,6 +9,8 @@
 
 /// API keys (`apim.otoroshi.io/v1/apikeys`).
 pub mod apikey;
+/// UTC calendar arithmetic on day numbers (quota windows, dates shown).
+pub mod calendar;
 /// TLS certificates (`pki.otoroshi.io/v1/certificates`).
 pub mod certificate;
 /// The wall clock in ms, shared by every crate.

@@ -18,8 +18,6 @@ pub mod balancer;
 pub mod body;
 /// The one canonical request path, matched and forwarded.
 mod canonical;
-/// What the listener knows about a request's connection (TLS, client certificate).
-pub mod conn;
 /// Data-plane errors and their HTTP mapping.
 mod error;
 /// Forwarding headers: trusted proxies, replaced client claims, hop limit.
@@ -30,8 +28,6 @@ mod headers;
 pub mod host;
 /// JWT (HS256) verification for bearer API keys.
 mod jwt;
-/// Live traffic figures: atomic counters, the per-second sampler, /proc readers.
-pub mod live;
 /// Prometheus metrics, with per-route handles resolved once.
 pub mod metrics;
 /// Running a route's plugin chain, and what plugins ask of the node.
@@ -42,8 +38,6 @@ pub mod quota;
 mod runtime;
 /// One proxied request from match to response.
 mod service;
-/// rustls client pieces shared with the cluster worker's leader client.
-pub mod tls_client;
 /// Relaying upgraded (WebSocket) connections, with an idle timeout.
 mod upgrade;
 /// The pooled upstream client.

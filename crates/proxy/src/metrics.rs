@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::live::LiveCounters;
+use live::LiveCounters;
 
 /// Why an upstream call failed (the `kind` label of `upstream_errors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +76,17 @@ pub struct Metrics {
     pub cluster_refused_quota_increments: Counter,
     /// The live figures' counters (`GET /api/live`, cluster stats).
     pub live: Arc<LiveCounters>,
+}
+
+/// The live figures read the counters and the open-connections gauge.
+impl live::Source for Metrics {
+    fn counters(&self) -> &LiveCounters {
+        &self.live
+    }
+
+    fn open_connections(&self) -> i64 {
+        self.open_connections.get()
+    }
 }
 
 /// One route's metric handles.

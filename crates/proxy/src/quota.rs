@@ -54,6 +54,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockW
 use std::time::Duration;
 
 use model::apikey::ApiKey;
+use model::calendar::{DAY_MS, civil_from_days, days_from_civil};
 
 /// Reading and resetting a key's current windows (the admin API's quotas).
 mod usage;
@@ -62,7 +63,6 @@ pub use usage::CurrentWindow;
 /// Otoroshi's throttling window.
 pub const DEFAULT_THROTTLING_WINDOW: Duration = Duration::from_secs(10);
 
-const DAY_MS: u64 = 86_400_000;
 const SHARDS: usize = 32;
 /// `last_seen` is refreshed at most this often (it only drives eviction).
 const LAST_SEEN_GRANULARITY_MS: u64 = 1000;
@@ -183,34 +183,6 @@ fn month_bounds(y: i64, m: u32) -> WindowBounds {
 /// `quotas:<clientId>:<window>:<id>`.
 pub fn counter_key(client_id: &str, window: Window, id: u64) -> String {
     format!("quotas:{client_id}:{}:{id}", window.name())
-}
-
-/// (year, month 1-12, day 1-31) of a day number counted from 1970-01-01
-/// (Howard Hinnant's `civil_from_days`, proleptic Gregorian calendar).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// The day number (from 1970-01-01) of a civil date; inverse of
-/// [`civil_from_days`].
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[derive(Debug)]

@@ -134,7 +134,7 @@ fn caused_by_client_body(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    if let Some(reason) = crate::tls_client::refused_certificate(error) {
+    if let Some(reason) = transport::tls_client::refused_certificate(error) {
         return format!("the backend's TLS certificate was not trusted ({reason})");
     }
     let mut text = error.to_string();

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use model::apikey::{ApiKey, UNLIMITED};
 use proxy::quota::{
-    Increment, QuotaExceeded, QuotaTracker, Remaining, Window, civil_from_days, counter_key,
-    daily_window, days_from_civil, monthly_window, throttling_window,
+    Increment, QuotaExceeded, QuotaTracker, Remaining, Window, counter_key, daily_window,
+    monthly_window, throttling_window,
 };
 use serde_json::json;
 
@@ -40,26 +40,7 @@ fn by_key(increments: Vec<Increment>) -> HashMap<String, (u64, u64)> {
     map
 }
 
-// ---------------------------------------------------------------- UTC math
-
-#[test]
-fn civil_dates_round_trip_and_known_days() {
-    assert_eq!(civil_from_days(0), (1970, 1, 1));
-    assert_eq!(civil_from_days(-1), (1969, 12, 31));
-    assert_eq!(days_from_civil(2024, 2, 29) as u64 * DAY, LEAP_DAY);
-    assert_eq!(civil_from_days((LEAP_DAY / DAY) as i64), (2024, 2, 29));
-    for day in -800_000..800_000i64 {
-        let (y, m, d) = civil_from_days(day);
-        assert_eq!(days_from_civil(y, m, d), day, "{y}-{m}-{d}");
-    }
-    // Leap years: 2000 (divisible by 400) yes, 2100 (by 100) no, 2023 no.
-    let length = |y, m| days_from_civil(y, m + 1, 1) - days_from_civil(y, m, 1);
-    assert_eq!(length(2024, 2), 29);
-    assert_eq!(length(2023, 2), 28);
-    assert_eq!(length(2000, 2), 29);
-    assert_eq!(length(2100, 2), 28);
-    assert_eq!(length(1900, 2), 28);
-}
+// ---------------------------------------------------------------- windows
 
 #[test]
 fn daily_windows() {

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::html;
 use model::id::random_token;
-use proxy::conn::ConnInfo;
 use serde::Deserialize;
+use transport::conn::ConnInfo;
 
 use crate::context::UiContext;
 use crate::error::UiError;

@@ -69,11 +69,11 @@ pub(crate) async fn scan(store: &dyn Store, grouping_by: usize) -> Result<Plain,
                 // A stored entity that is not JSON is left out rather than
                 // blocking every worker's sync; it is logged loudly.
                 match serde_json::from_slice::<Value>(bytes) {
-                    Ok(v) => {
+                    Ok(value) => {
                         let line = EntityLine {
-                            k: kind.to_string(),
+                            kind: kind.to_string(),
                             id: id.clone(),
-                            v,
+                            value,
                         };
                         count += push_line(&mut body, &line);
                     }
@@ -117,10 +117,10 @@ async fn push_counters(
             .await?;
         for (key, counter) in &batch {
             let line = CounterLine {
-                c: key.clone(),
-                n: counter.value.max(0) as u64,
+                counter: key.clone(),
+                value: counter.value.max(0) as u64,
                 // No expiry reads as "never", as the node's own quota loader does.
-                e: counter.expires_at_ms.unwrap_or(u64::MAX),
+                expires_at_ms: counter.expires_at_ms.unwrap_or(u64::MAX),
             };
             count += push_line(body, &line);
         }

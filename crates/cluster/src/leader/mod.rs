@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::live::LiveStats;
 use axum::Router;
 use axum::routing::{get, put};
-use proxy::live::LiveStats;
+use prometheus_client::metrics::counter::Counter;
 use store::Store;
 
 /// What a worker's quota push may add.
@@ -72,6 +73,9 @@ pub struct Leader {
     live: Arc<LiveStats>,
     /// The API keys quota pushes are checked against.
     keys: ApiKeys,
+    /// `komainu_cluster_refused_quota_increments_total`, registered with
+    /// the node's other metrics.
+    refused_increments: Counter,
 }
 
 impl Leader {
@@ -80,6 +84,7 @@ impl Leader {
         settings: LeaderSettings,
         live: Arc<LiveStats>,
         keys: ApiKeys,
+        refused_increments: Counter,
     ) -> Arc<Leader> {
         let cache = ExportCache::new(store.clone(), &settings);
         let members = Members::new(settings.member_timeout);
@@ -90,6 +95,7 @@ impl Leader {
             members,
             live,
             keys,
+            refused_increments,
         });
         leader.spawn_member_publisher();
         leader

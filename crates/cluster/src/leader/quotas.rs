@@ -99,10 +99,7 @@ impl Leader {
         if refused.is_empty() {
             return;
         }
-        self.live
-            .metrics()
-            .cluster_refused_quota_increments
-            .inc_by(refused.len() as u64);
+        self.refused_increments.inc_by(refused.len() as u64);
         for r in refused {
             tracing::warn!(batch = ?push.batch, counter = %r.key, calls = r.by, reason = %r.why, "refused quota increments from a worker push");
         }
@@ -125,14 +122,14 @@ impl Leader {
             .zip(values)
             .map(|(key, value)| match value {
                 Some(c) => CounterTotal {
-                    k: key.clone(),
-                    n: c.value.max(0) as u64,
-                    e: c.expires_at_ms.unwrap_or(u64::MAX),
+                    counter: key.clone(),
+                    total: c.value.max(0) as u64,
+                    expires_at_ms: c.expires_at_ms.unwrap_or(u64::MAX),
                 },
                 None => CounterTotal {
-                    k: key.clone(),
-                    n: 0,
-                    e: expiry.get(key.as_str()).copied().unwrap_or(0),
+                    counter: key.clone(),
+                    total: 0,
+                    expires_at_ms: expiry.get(key.as_str()).copied().unwrap_or(0),
                 },
             })
             .collect())
@@ -192,18 +189,22 @@ fn parse(body: &[u8]) -> Result<Push, LeaderError> {
                 }
                 push.batch = Some(id);
             }
-            PushLine::Increment { k, i, e } => {
+            PushLine::Increment {
+                counter,
+                calls,
+                expires_at_ms,
+            } => {
                 // Workers push quota counters only; the leader's own keys
                 // (batch markers...) are not theirs to move.
-                if !k.starts_with(QUOTA_PREFIX) {
+                if !counter.starts_with(QUOTA_PREFIX) {
                     return Err(bad(
                         n,
-                        format!("counter key '{k}' does not start with '{QUOTA_PREFIX}'"),
+                        format!("counter key '{counter}' does not start with '{QUOTA_PREFIX}'"),
                     ));
                 }
-                let i =
-                    i64::try_from(i).map_err(|_| bad(n, format!("increment {i} is too large")))?;
-                push.increments.push((k, i, e));
+                let calls = i64::try_from(calls)
+                    .map_err(|_| bad(n, format!("increment {calls} is too large")))?;
+                push.increments.push((counter, calls, expires_at_ms));
             }
             PushLine::Stats(stats) => push.stats = Some(stats),
         }

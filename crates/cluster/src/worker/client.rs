@@ -222,7 +222,7 @@ impl LeaderClient {
 
 fn failed(url: &str, e: &hyper_util::client::legacy::Error) -> CallError {
     use std::error::Error;
-    if let Some(why) = proxy::tls_client::refused_certificate(e) {
+    if let Some(why) = transport::tls_client::refused_certificate(e) {
         return CallError::Failed {
             url: url.to_string(),
             reason: format!(
@@ -232,7 +232,7 @@ fn failed(url: &str, e: &hyper_util::client::legacy::Error) -> CallError {
     }
     // The legacy client's own message is terse ("client error (Connect)");
     // the cause says what happened.
-    if let Some(alert) = proxy::tls_client::alert_received(e) {
+    if let Some(alert) = transport::tls_client::alert_received(e) {
         return CallError::Failed {
             url: url.to_string(),
             reason: format!(

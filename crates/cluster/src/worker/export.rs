@@ -152,10 +152,10 @@ pub(crate) fn parse_checked(body: &[u8]) -> Result<Vec<StateLine>, String> {
     let lines = wire::parse_state(body).map_err(|e| format!("bad export line: {e}"))?;
     for line in &lines {
         let StateLine::Entity(e) = line else { continue };
-        let Some(kind) = Kind::ALL.into_iter().find(|k| k.store_key() == e.k) else {
+        let Some(kind) = Kind::ALL.into_iter().find(|k| k.store_key() == e.kind) else {
             continue;
         };
-        model::normalize::normalize(kind, e.v.clone(), Some(&e.id))
+        model::normalize::normalize(kind, e.value.clone(), Some(&e.id))
             .map_err(|problems| format!("{} '{}' refused: {problems}", kind.singular(), e.id))?;
     }
     Ok(lines)
@@ -176,19 +176,19 @@ pub(crate) fn build_state(
         match line {
             StateLine::Counter(c) => counters.push(c),
             StateLine::Entity(e) => {
-                let Some(kind) = Kind::ALL.into_iter().find(|k| k.store_key() == e.k) else {
-                    tracing::debug!(kind = %e.k, id = %e.id, "entity of an unknown kind skipped");
+                let Some(kind) = Kind::ALL.into_iter().find(|k| k.store_key() == e.kind) else {
+                    tracing::debug!(kind = %e.kind, id = %e.id, "entity of an unknown kind skipped");
                     continue;
                 };
-                let bytes = match serde_json::to_vec(&e.v) {
+                let bytes = match serde_json::to_vec(&e.value) {
                     Ok(bytes) => bytes,
                     Err(err) => {
-                        tracing::warn!(kind = %e.k, id = %e.id, error = %err, "entity skipped");
+                        tracing::warn!(kind = %e.kind, id = %e.id, error = %err, "entity skipped");
                         continue;
                     }
                 };
                 if let Err(err) = builder.add(kind, &bytes) {
-                    tracing::warn!(kind = %e.k, id = %e.id, error = %err, "entity does not decode; skipped");
+                    tracing::warn!(kind = %e.kind, id = %e.id, error = %err, "entity does not decode; skipped");
                 }
             }
         }

@@ -42,8 +42,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use live::LiveStats;
 use model::StateHandle;
-use proxy::live::LiveStats;
 use proxy::quota::QuotaTracker;
 
 use self::backoff::Severity;
@@ -241,8 +241,8 @@ impl Worker {
             // A counter in a batch not yet acknowledged: the export's total
             // may not include it, and observing it would drop the batch's
             // calls from the local count until the batch is delivered.
-            if !self.push.is_pending(&c.c) {
-                self.quotas.observe(&c.c, c.n, c.e);
+            if !self.push.is_pending(&c.counter) {
+                self.quotas.observe(&c.counter, c.value, c.expires_at_ms);
             }
         }
         digest

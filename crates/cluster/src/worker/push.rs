@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use proxy::live::LiveStats;
+use live::LiveStats;
 
 use super::backoff::{Streak, backoff};
 use super::stats::globstats;
@@ -123,17 +123,17 @@ impl Pusher {
         for inc in increments {
             keys.insert(inc.key.clone());
             lines.push(PushLine::Increment {
-                k: inc.key,
-                i: inc.delta,
-                e: inc.expires_at_ms,
+                counter: inc.key,
+                calls: inc.delta,
+                expires_at_ms: inc.expires_at_ms,
             });
         }
         for (key, expires_at_ms) in refresh {
             keys.insert(key.clone());
             lines.push(PushLine::Increment {
-                k: key,
-                i: 0,
-                e: expires_at_ms,
+                counter: key,
+                calls: 0,
+                expires_at_ms,
             });
         }
         lines.push(self.stats_line());
@@ -222,7 +222,8 @@ impl Worker {
             match self.send(batch).await {
                 Ok(answer) => {
                     for total in answer.counters {
-                        self.quotas.observe(&total.k, total.n, total.e);
+                        self.quotas
+                            .observe(&total.counter, total.total, total.expires_at_ms);
                     }
                     *lock(&self.push.pending) = None;
                     lock(&self.push.streak).success();

@@ -15,7 +15,7 @@
 //! | `p50`, `p99` | latency percentiles, ms (komainu) |
 //! | `error_rate` | answers ≥ 500 per second (komainu) |
 
-use proxy::live::LiveFigures;
+use live::LiveFigures;
 use serde_json::{Value, json};
 
 pub(crate) fn globstats(f: &LiveFigures) -> Value {

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use proxy::tls_client;
 use rustls::{ClientConfig, RootCertStore};
+use transport::tls_client;
 
 /// `cluster.mtls.*` as configured.
 #[derive(Debug, Clone, Default)]

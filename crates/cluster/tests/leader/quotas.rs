@@ -17,7 +17,11 @@ fn batch(id: &str, increments: &[(&str, u64)], expiry: u64) -> String {
 fn totals(answer: &Answer) -> Vec<(String, u64)> {
     let parsed: wire::PushAnswer = serde_json::from_slice(&answer.body).unwrap();
     assert!(parsed.done);
-    parsed.counters.into_iter().map(|c| (c.k, c.n)).collect()
+    parsed
+        .counters
+        .into_iter()
+        .map(|c| (c.counter, c.total))
+        .collect()
 }
 
 fn pairs(expected: &[(&str, u64)]) -> Vec<(String, u64)> {

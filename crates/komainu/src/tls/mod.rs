@@ -12,13 +12,13 @@ use std::time::Duration;
 use anyhow::Context;
 use config::HttpsConfig;
 use model::StateHandle;
-use proxy::conn::ConnInfo;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::ClientCertVerifier;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use transport::conn::ConnInfo;
 
 pub use resolver::StateResolver;
 

@@ -23,7 +23,7 @@ use rustls::pki_types::CertificateDer;
 use serde_json::Value;
 
 use crate::body::ProxyBody;
-use crate::tls_client;
+use transport::tls_client;
 
 pub(super) type HttpsClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 

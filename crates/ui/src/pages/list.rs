@@ -3,6 +3,7 @@
 //! state that says what to do, and row actions.
 
 use maud::{Markup, html};
+use model::calendar::civil_from_days;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,7 +102,7 @@ pub fn table(table: &Table, query: &ListQuery, none_yet: Markup, rows: Markup) -
 /// `YYYY-MM-DD` of a time in ms since the epoch (UTC).
 pub fn date(ms: u64) -> String {
     let days = (ms / 86_400_000) as i64;
-    let (y, m, d) = proxy::quota::civil_from_days(days);
+    let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

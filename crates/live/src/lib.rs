@@ -7,9 +7,16 @@
 //! into a short ring; figures are the difference between the counters now
 //! and the oldest copy still inside the window, so they are exact over the
 //! window and cost nothing until someone asks.
+//!
+//! The counters live here, not with the Prometheus metrics, so that the
+//! admin API, the UI and the cluster can read the figures without depending
+//! on the data plane: the proxy's metrics own a [`LiveCounters`] and offer it
+//! (with the open-connections gauge) as a [`Source`].
 
 /// A body wrapper counting the bytes that pass.
 pub mod body;
+/// The figures served, and their rounding.
+mod figures;
 /// The atomic log-bucket latency histogram.
 pub mod histogram;
 /// CPU, memory and load from `/proc`.
@@ -21,9 +28,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::metrics::Metrics;
+pub use figures::LiveFigures;
+use figures::round;
 use histogram::AtomicHistogram;
 pub use ring::{Ring, Snapshot};
 
@@ -63,7 +69,16 @@ struct Stripe {
     latency: AtomicHistogram,
 }
 
-/// The counters the request path bumps; owned by [`Metrics`].
+/// Which counter a body feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Request bodies received from clients.
+    In,
+    /// Response bodies sent to clients.
+    Out,
+}
+
+/// The counters the request path bumps; owned by the data plane's metrics.
 pub struct LiveCounters {
     stripes: Box<[Stripe]>,
 }
@@ -101,11 +116,11 @@ impl LiveCounters {
     }
 
     /// Body bytes received from (`In`) or sent to (`Out`) clients.
-    pub fn add_bytes(&self, direction: body::Direction, bytes: u64) {
+    pub fn add_bytes(&self, direction: Direction, bytes: u64) {
         let stripe = self.stripe();
         let counter = match direction {
-            body::Direction::In => &stripe.bytes_in,
-            body::Direction::Out => &stripe.bytes_out,
+            Direction::In => &stripe.bytes_in,
+            Direction::Out => &stripe.bytes_out,
         };
         counter.fetch_add(bytes, Ordering::Relaxed);
     }
@@ -113,7 +128,7 @@ impl LiveCounters {
     /// Bytes of a response body sent without going through a counting
     /// wrapper (the proxy's own small JSON answers).
     pub fn add_bytes_out(&self, bytes: u64) {
-        self.add_bytes(body::Direction::Out, bytes);
+        self.add_bytes(Direction::Out, bytes);
     }
 
     fn snapshot(&self, mono_ms: u64) -> Snapshot {
@@ -142,42 +157,28 @@ impl LiveCounters {
     }
 }
 
-/// What `GET /api/live` answers and the cluster stats are made of. Rates,
-/// latencies and CPU are over the last `windowSecs`; `requests`, `errors`,
-/// `bytesIn` and `bytesOut` count since the node started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveFigures {
-    pub requests_per_sec: f64,
-    pub errors_per_sec: f64,
-    /// 0 when no request finished in the window.
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub mean_ms: f64,
-    /// Mean time spent in the proxy itself, over calls an upstream answered.
-    pub overhead_ms: f64,
-    /// Bytes per second.
-    pub data_in_per_sec: f64,
-    pub data_out_per_sec: f64,
-    pub open_connections: i64,
-    pub requests: u64,
-    pub errors: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// Percent of one core.
-    pub cpu_usage: f64,
-    /// Resident memory.
-    pub memory_mb: f64,
-    /// The machine's 1-minute load average.
-    pub load_average: f64,
-    pub window_secs: f64,
-    /// When these figures were taken, ms since the epoch.
-    pub at: u64,
+/// What a sampler reads: the counters the request path bumps and the
+/// number of client connections open now (a gauge the listener keeps).
+pub trait Source: Send + Sync + 'static {
+    fn counters(&self) -> &LiveCounters;
+    fn open_connections(&self) -> i64;
+}
+
+/// Counters with no listener behind them (tests, tools): no connection is
+/// ever open.
+impl Source for LiveCounters {
+    fn counters(&self) -> &LiveCounters {
+        self
+    }
+
+    fn open_connections(&self) -> i64 {
+        0
+    }
 }
 
 /// The per-node sampler; share it as an `Arc`.
 pub struct LiveStats {
-    metrics: Arc<Metrics>,
+    source: Arc<dyn Source>,
     started: Instant,
     ring: Mutex<Ring>,
 }
@@ -186,11 +187,11 @@ impl LiveStats {
     /// A sampler that ticks only when [`LiveStats::tick`] is called (tests,
     /// or a caller with its own clock); figures still work, over the time
     /// since the last tick.
-    pub fn new(metrics: Arc<Metrics>) -> Arc<LiveStats> {
+    pub fn new(source: Arc<dyn Source>) -> Arc<LiveStats> {
         let stats = LiveStats {
             started: Instant::now(),
             ring: Mutex::new(Ring::new(WINDOW)),
-            metrics,
+            source,
         };
         stats.tick();
         Arc::new(stats)
@@ -198,8 +199,8 @@ impl LiveStats {
 
     /// A sampler ticking every [`TICK`] on the current tokio runtime for as
     /// long as it is referenced.
-    pub fn spawn(metrics: Arc<Metrics>) -> Arc<LiveStats> {
-        let stats = LiveStats::new(metrics);
+    pub fn spawn(source: Arc<dyn Source>) -> Arc<LiveStats> {
+        let stats = LiveStats::new(source);
         let weak: Weak<LiveStats> = Arc::downgrade(&stats);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
@@ -217,20 +218,15 @@ impl LiveStats {
 
     /// Copies the counters into the ring.
     pub fn tick(&self) {
-        let snapshot = self.metrics.live.snapshot(self.mono_ms());
+        let snapshot = self.source.counters().snapshot(self.mono_ms());
         self.ring().push(snapshot);
     }
 
     /// The figures now, over the last [`WINDOW`].
-    /// The node's metrics, for the cluster endpoints' own counters.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
     pub fn figures(&self) -> LiveFigures {
-        let now = self.metrics.live.snapshot(self.mono_ms());
+        let now = self.source.counters().snapshot(self.mono_ms());
         let mut figures = self.ring().figures(&now);
-        figures.open_connections = self.metrics.open_connections.get();
+        figures.open_connections = self.source.open_connections();
         figures.memory_mb = process::resident_bytes()
             .map_or(0.0, |bytes| round(bytes as f64 / (1024.0 * 1024.0), 1));
         figures.load_average = process::load_average().unwrap_or(0.0);
@@ -247,11 +243,6 @@ impl LiveStats {
     }
 }
 
-pub(crate) fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
-}
-
 use model::clock::now_ms;
 
 #[cfg(test)]
@@ -261,13 +252,13 @@ mod tests {
 
     #[test]
     fn recorded_requests_show_in_the_figures() {
-        let metrics = Arc::new(Metrics::new());
-        let stats = LiveStats::new(metrics.clone());
+        let counters = Arc::new(LiveCounters::default());
+        let stats = LiveStats::new(counters.clone());
         for _ in 0..9 {
-            metrics.live.record(200, 0.002, Some(0.0015));
+            counters.record(200, 0.002, Some(0.0015));
         }
-        metrics.live.record(502, 0.004, None);
-        metrics.live.add_bytes_out(120);
+        counters.record(502, 0.004, None);
+        counters.add_bytes_out(120);
         let figures = stats.figures();
         assert_eq!(figures.requests, 10);
         assert_eq!(figures.errors, 1);
@@ -307,7 +298,7 @@ mod cost {
     use super::*;
 
     /// The request-path cost, by hand:
-    /// `cargo test --release -p proxy --lib live::cost -- --ignored --nocapture`.
+    /// `cargo test --release -p live --lib cost -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn request_path_cost() {
@@ -323,8 +314,8 @@ mod cost {
                             let status = if i % 100 == 0 { 502 } else { 200 };
                             let total = 0.000_2 + ((i + t) % 1000) as f64 * 1e-6;
                             live.record(status, total, Some(total * 0.8));
-                            live.add_bytes(body::Direction::Out, 512);
-                            live.add_bytes(body::Direction::In, 128);
+                            live.add_bytes(Direction::Out, 512);
+                            live.add_bytes(Direction::In, 128);
                         }
                     });
                 }

@@ -5,8 +5,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::histogram::Counts;
-use super::{LiveFigures, process, round};
+use crate::figures::{LiveFigures, round};
+use crate::histogram::Counts;
+use crate::process;
 
 /// The live counters at one moment.
 #[derive(Debug, Clone, Default)]

@@ -8,16 +8,8 @@ use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 
-use super::LiveCounters;
-
-/// Which counter a body feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Request bodies received from clients.
-    In,
-    /// Response bodies sent to clients.
-    Out,
-}
+pub use crate::Direction;
+use crate::LiveCounters;
 
 pub struct Counted<B> {
     inner: B,

@@ -1,7 +1,7 @@
 //! What the process costs the machine, read from `/proc` where there is one
 //! (two small reads); elsewhere `None`. The one copy of these readers: the
 //! live figures, the worker's `globstats` and the leader's own member record
-//! all go through [`super::LiveStats`].
+//! all go through [`crate::LiveStats`].
 
 /// Clock ticks per second of `/proc/self/stat` times: 100 on every Linux
 /// platform komainu ships for (reading `sysconf` would need libc).
