@@ -97,6 +97,8 @@ pub struct RequestCtx<'a> {
     /// The path and query as the client sent them, for redirects.
     pub path_and_query: &'a str,
     pub tls: bool,
+    /// The caller: the TCP peer, or, when the peer is a trusted proxy
+    /// (`proxy.trustedProxies`), the client its X-Forwarded-For names.
     pub client_ip: IpAddr,
     /// The headers that go upstream.
     pub headers: &'a mut HeaderMap,

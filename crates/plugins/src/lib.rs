@@ -17,6 +17,8 @@ pub mod config;
 pub mod context;
 /// What `${...}` expressions read of a request.
 pub mod facts;
+/// The global config's maintenance mode and IP filtering.
+pub mod gate;
 /// The table of every plugin komainu implements.
 pub mod registry;
 /// Rendering parsed expressions, and header values fixed or rendered.

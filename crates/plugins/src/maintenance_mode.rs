@@ -56,28 +56,31 @@ fn build_build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
 
 impl Plugin for Closed {
     fn pre_route(&self, request: &mut RequestCtx<'_>) -> Flow {
-        let wants_html = request
-            .headers
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"));
-        if !wants_html {
-            return Flow::Answer(json_answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                self.error,
-                self.message,
-            ));
-        }
-        let page = format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title></head><body><h1>{0}</h1></body></html>",
-            self.message
-        );
-        let mut response = Response::new(Bytes::from(page));
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        Flow::Answer(response)
+        Flow::Answer(closed(request.headers, self.error, self.message))
     }
+}
+
+/// The 503 answer: an HTML page for browsers, JSON for everyone else.
+pub(crate) fn closed(
+    headers: &http::HeaderMap,
+    error: &'static str,
+    message: &'static str,
+) -> Response<Bytes> {
+    let wants_html = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if !wants_html {
+        return json_answer(StatusCode::SERVICE_UNAVAILABLE, error, message);
+    }
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{message}</title></head><body><h1>{message}</h1></body></html>"
+    );
+    let mut response = Response::new(Bytes::from(page));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }

@@ -40,6 +40,10 @@ pub enum ProxyError {
     /// leads back to a node on its way.
     #[error("the request went through {0} gateway nodes: a route loops")]
     LoopDetected(u32),
+    /// Stopped by the global config (maintenance mode, IP filtering),
+    /// answered as the gate says.
+    #[error("stopped by the global config ({})", .0.status())]
+    Gate(Box<Response<Bytes>>),
 }
 
 impl ProxyError {
@@ -57,6 +61,7 @@ impl ProxyError {
             ProxyError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::NoState => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
+            ProxyError::Gate(answer) => answer.status(),
         }
     }
 
@@ -72,6 +77,7 @@ impl ProxyError {
             ProxyError::BodyTooLarge(_) => "payload_too_large",
             ProxyError::NoState => "no_state",
             ProxyError::LoopDetected(_) => "loop_detected",
+            ProxyError::Gate(_) => "forbidden",
         }
     }
 
@@ -95,6 +101,9 @@ impl ProxyError {
 
     /// The answer, with its body whole (plugins answer with these).
     pub fn answer(self, request_id: &str) -> Response<Bytes> {
+        if let ProxyError::Gate(answer) = self {
+            return *answer;
+        }
         if self.status().is_server_error() {
             tracing::debug!(request_id, error = %self, "proxy error");
         }

@@ -34,7 +34,7 @@ impl TrustedProxies {
         Self(networks.into_boxed_slice())
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
     }
@@ -43,7 +43,7 @@ impl TrustedProxies {
     /// X-Forwarded-For that is not a trusted proxy (the leftmost when all
     /// are), as nginx's recursive real-ip does; the peer itself when the
     /// chain is missing or unreadable.
-    fn client(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    pub fn client(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
         let Some(chain) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) else {
             return peer;
         };
@@ -78,12 +78,11 @@ pub fn hops(headers: &HeaderMap) -> Result<u32, u32> {
 
 /// Before any plugin runs: removes what a client must never set (the
 /// forwarding headers of an untrusted peer, X-Real-IP, X-Original-URL,
-/// X-Rewrite-URL). Returns whether the peer is a trusted proxy.
-pub fn sanitize(headers: &mut HeaderMap, trusted: &TrustedProxies, peer: IpAddr) -> bool {
+/// X-Rewrite-URL); `peer_trusted` is [`TrustedProxies::trusts`] of the peer.
+pub fn sanitize(headers: &mut HeaderMap, peer_trusted: bool) {
     for name in [&X_ORIGINAL_URL, &X_REWRITE_URL, &X_REAL_IP] {
         headers.remove(name);
     }
-    let peer_trusted = trusted.trusts(peer);
     if !peer_trusted {
         for name in [
             &X_FORWARDED_FOR,
@@ -96,15 +95,16 @@ pub fn sanitize(headers: &mut HeaderMap, trusted: &TrustedProxies, peer: IpAddr)
         }
         headers.remove(FORWARDED);
     }
-    peer_trusted
 }
 
 /// Where a request came from, for the forwarding headers.
 pub struct Origin<'a> {
-    pub trusted: &'a TrustedProxies,
     pub peer: IpAddr,
-    /// What [`sanitize`] returned.
+    /// [`TrustedProxies::trusts`] of the peer.
     pub peer_trusted: bool,
+    /// The caller: the peer, or the client a trusted peer names
+    /// ([`TrustedProxies::client`]).
+    pub client: IpAddr,
     pub scheme: &'static str,
     pub host: Option<&'a HeaderValue>,
 }
@@ -117,7 +117,6 @@ pub fn add(headers: &mut HeaderMap, origin: &Origin<'_>) {
     let peer = origin.peer;
     let host = origin.host.cloned();
     if origin.peer_trusted {
-        let client = origin.trusted.client(headers, peer);
         // A trusted proxy's view of the scheme and host wins over ours.
         let host = host.filter(|_| !headers.contains_key(&X_FORWARDED_HOST));
         let proto = headers.get(&X_FORWARDED_PROTO).cloned();
@@ -125,7 +124,7 @@ pub fn add(headers: &mut HeaderMap, origin: &Origin<'_>) {
         if let Some(proto) = proto {
             headers.insert(X_FORWARDED_PROTO.clone(), proto);
         }
-        set_real_ip(headers, client);
+        set_real_ip(headers, origin.client);
     } else {
         let chain_was_empty = !headers.contains_key(&X_FORWARDED_FOR);
         set_forwarded(headers, peer, origin.scheme, host);
@@ -166,11 +165,16 @@ mod tests {
 
     /// What a route with XForwardedHeaders does, in order.
     fn apply(h: &mut HeaderMap, trusted: &TrustedProxies, peer: IpAddr, hops: u32) {
-        let peer_trusted = sanitize(h, trusted, peer);
+        let peer_trusted = trusted.trusts(peer);
+        sanitize(h, peer_trusted);
         let origin = Origin {
-            trusted,
             peer,
             peer_trusted,
+            client: if peer_trusted {
+                trusted.client(h, peer)
+            } else {
+                peer
+            },
             scheme: "http",
             host: None,
         };
@@ -185,11 +189,7 @@ mod tests {
             ("x-real-ip", "6.6.6.6"),
             ("x-rewrite-url", "/admin"),
         ]);
-        sanitize(
-            &mut h,
-            &TrustedProxies::default(),
-            "10.0.0.9".parse().unwrap(),
-        );
+        sanitize(&mut h, false);
         assert!(h.is_empty(), "{h:?}");
     }
 

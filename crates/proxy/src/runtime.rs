@@ -14,6 +14,8 @@ use model::State;
 use model::route::Route;
 use model::state::{Compiled, Compiler};
 
+use plugins::gate::GlobalGate;
+
 use crate::balancer::Balancer;
 use crate::metrics::{Metrics, RouteMetrics};
 
@@ -85,6 +87,8 @@ impl RouteRuntime {
 /// lock or a lookup by id.
 pub struct CompiledRoutes {
     routes: Box<[Arc<RouteRuntime>]>,
+    /// The global config's maintenance mode and IP filtering.
+    pub gate: GlobalGate,
 }
 
 impl CompiledRoutes {
@@ -140,7 +144,17 @@ impl Compiler for RouteCompiler {
                 self.metrics.forget_route(id);
             }
         }
-        Compiled::new(Arc::new(CompiledRoutes { routes }))
+        // Validated at write time; one that fails here (from a newer
+        // leader) closes nothing rather than everything, and says so.
+        let gate = state.global.gate().unwrap_or_else(|problems| {
+            let reason = problems
+                .first()
+                .map(|p| format!("ipFiltering.{}: {}", p.path, p.message))
+                .unwrap_or_default();
+            tracing::warn!(%reason, "the global config's IP filtering does not compile on this node; it is not applied");
+            GlobalGate::default()
+        });
+        Compiled::new(Arc::new(CompiledRoutes { routes, gate }))
     }
 }
 

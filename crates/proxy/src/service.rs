@@ -173,6 +173,21 @@ impl Proxy {
             .unwrap_or_default();
         let hops = forwarding::hops(&parts.headers)
             .map_err(|hops| (ProxyError::LoopDetected(hops), None))?;
+        let compiled = state.compiled.get::<CompiledRoutes>();
+        let trusted = &self.settings.trusted_proxies;
+        let peer_trusted = trusted.trusts(peer.ip());
+        // The caller as the node believes it: the peer, or the client a
+        // trusted proxy names.
+        let client_ip = if peer_trusted {
+            trusted.client(&parts.headers, peer.ip())
+        } else {
+            peer.ip()
+        };
+        if let Some(gate) = compiled.map(|c| &c.gate).filter(|g| !g.is_open())
+            && let Some(answer) = gate.check(client_ip, &parts.headers)
+        {
+            return Err((ProxyError::Gate(Box::new(answer)), None));
+        }
         let found = state.router.find(
             host,
             &path,
@@ -190,11 +205,7 @@ impl Proxy {
             ));
         };
         let route = found.route.clone();
-        let runtime = match state
-            .compiled
-            .get::<CompiledRoutes>()
-            .and_then(|c| c.get(found.index))
-        {
+        let runtime = match compiled.and_then(|c| c.get(found.index)) {
             Some(runtime) => runtime.clone(),
             // Only a state published without this proxy's compiler (none
             // in a running node): build it for this request.
@@ -216,11 +227,7 @@ impl Proxy {
         };
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
         // Before any plugin: what a client must never set is gone.
-        let peer_trusted = forwarding::sanitize(
-            &mut parts.headers,
-            &self.settings.trusted_proxies,
-            peer.ip(),
-        );
+        forwarding::sanitize(&mut parts.headers, peer_trusted);
         let services = NodeServices {
             state,
             route: &route,
@@ -229,9 +236,9 @@ impl Proxy {
             arrived_ms: now_ms().saturating_sub(started.elapsed().as_millis() as u64),
             https_port: self.settings.https_port,
             origin: forwarding::Origin {
-                trusted: &self.settings.trusted_proxies,
                 peer: peer.ip(),
                 peer_trusted,
+                client: client_ip,
                 scheme: conn.scheme(),
                 host: original_host.as_ref(),
             },
@@ -250,7 +257,7 @@ impl Proxy {
                 host,
                 path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
                 tls: conn.tls,
-                client_ip: peer.ip(),
+                client_ip,
                 headers: &mut parts.headers,
                 override_host: false,
                 body_limit: None,
