@@ -42,7 +42,12 @@ impl Publisher {
         let started = Instant::now();
         let state = build_state(self.store.as_ref()).await?;
         let routes = state.routes.len();
-        self.state.publish(state);
+        // Compiling route runtimes for 100 000 routes is CPU work: off the
+        // threads that serve requests.
+        let handle = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || handle.publish(state))
+            .await
+            .map_err(|e| unavailable(format!("publishing the state failed: {e}")))?;
         let took = started.elapsed();
         self.last_build_us
             .store(took.as_micros() as u64, Ordering::Relaxed);
@@ -75,5 +80,16 @@ pub async fn build_state(store: &dyn Store) -> Result<State, StoreError> {
         })
         .await?;
     }
-    Ok(builder.build())
+    // Indexing the routes (the router) is CPU work: off the async threads.
+    tokio::task::spawn_blocking(move || builder.build())
+        .await
+        .map_err(|e| unavailable(format!("building the state failed: {e}")))
+}
+
+/// A build that did not finish (its thread panicked or was cancelled).
+fn unavailable(message: String) -> StoreError {
+    StoreError::Unavailable {
+        backend: "state",
+        message,
+    }
 }

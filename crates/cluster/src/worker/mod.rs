@@ -229,14 +229,13 @@ impl Worker {
     /// counters to the tracker; returns the digest it runs under.
     fn apply(&self, revision: u64, etag: &str, lines: Vec<crate::wire::StateLine>) -> String {
         let digest = export::bare_etag(etag).to_string();
-        let (state, counters) = export::build_state(revision, &digest, lines);
-        let current = self.state.load();
-        // The ETag covers every entity line: same ETag, same entities. Not
-        // swapping then spares the data plane a rebuild on leaders that
-        // answer 200 to every poll.
-        if !(current.loaded && current.digest == digest && current.revision == revision) {
-            self.state.publish(state);
-        }
+        let counters = publish(&self.state, revision, &digest, lines);
+        self.observe(counters);
+        digest
+    }
+
+    /// Feeds an export's counters to the quota tracker.
+    fn observe(&self, counters: Vec<crate::wire::CounterLine>) {
         for c in counters {
             // A counter in a batch not yet acknowledged: the export's total
             // may not include it, and observing it would drop the batch's
@@ -245,7 +244,6 @@ impl Worker {
                 self.quotas.observe(&c.counter, c.value, c.expires_at_ms);
             }
         }
-        digest
     }
 
     /// The state this worker runs, for the identity headers.
@@ -272,4 +270,24 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Builds the state an export describes and publishes it (one swap), unless
+/// it is the one in force; returns the export's counters. CPU work for a
+/// large state: called off the async threads once the node serves.
+fn publish(
+    handle: &StateHandle,
+    revision: u64,
+    digest: &str,
+    lines: Vec<crate::wire::StateLine>,
+) -> Vec<crate::wire::CounterLine> {
+    let (state, counters) = export::build_state(revision, digest, lines);
+    let current = handle.load();
+    // The ETag covers every entity line: same ETag, same entities. Not
+    // swapping then spares the data plane a rebuild on leaders that
+    // answer 200 to every poll.
+    if !(current.loaded && current.digest == digest && current.revision == revision) {
+        handle.publish(state);
+    }
+    counters
 }

@@ -137,26 +137,40 @@ impl Worker {
     /// the export's `ETag`.
     async fn received(&self, answer: Answer) -> Result<String, Failure> {
         let now = now_ms();
-        let checked = export::check(
-            &answer.headers,
-            answer.body,
-            self.settings.data_stale_after,
-            now,
-        )
+        // Unzipping, checking and compiling a large state is CPU work: off
+        // the async threads, so the proxy keeps serving meanwhile.
+        let headers = answer.headers.clone();
+        let body = answer.body.clone();
+        let stale_after = self.settings.data_stale_after;
+        let handle = Arc::clone(&self.state);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut checked = export::check(&headers, body, stale_after, now)?;
+            let digest = export::bare_etag(&checked.etag).to_string();
+            let lines = std::mem::take(&mut checked.lines);
+            let counters = super::publish(&handle, checked.revision, &digest, lines);
+            Ok::<_, String>((checked, digest, counters))
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|result| result)
         .map_err(|e| {
             Failure::warn(
                 answer.leader,
                 format!("{}: export refused, current state kept: {e}", answer.url),
             )
         })?;
-        let export::Export {
-            etag,
-            revision,
-            age_ms,
-            body,
-            lines,
-        } = checked;
-        let digest = self.apply(revision, &etag, lines);
+        let (
+            export::Export {
+                etag,
+                revision,
+                age_ms,
+                body,
+                ..
+            },
+            digest,
+            counters,
+        ) = done;
+        self.observe(counters);
         {
             let mut sync = lock(&self.sync);
             if sync.phase != Phase::Synced {
