@@ -12,6 +12,8 @@
 
 /// API key extraction (Otoroshi's order) and checks.
 pub mod apikey;
+/// The upstream call of one request, retried on other targets.
+mod attempts;
 /// Load-balancing policies and target health.
 pub mod balancer;
 /// The body type every response is given as.
@@ -35,6 +37,8 @@ mod pipeline;
 /// Per-key quota counters: local atomics, admission, drain and observe.
 pub mod quota;
 /// Per-route balancers and metric handles kept across snapshots.
+/// The way back: response plugins, body plugins, metrics.
+mod respond;
 mod runtime;
 /// One proxied request from match to response.
 mod service;

@@ -35,6 +35,11 @@ pub struct RouteRuntime {
 }
 
 impl RouteRuntime {
+    /// The route this runtime was compiled from.
+    pub fn route(&self) -> &Arc<Route> {
+        &self.route
+    }
+
     pub fn new(route: &Arc<Route>, metrics: &Metrics, previous: Option<&RouteRuntime>) -> Self {
         let backend = &route.backend;
         let client = backend.extra.get("client");

@@ -5,33 +5,31 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, HOST, SET_COOKIE};
-use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http::header::ACCEPT_ENCODING;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use live::body::{Counted, Direction};
 use model::route::Route;
 use model::{State, StateHandle};
-use plugins::{Latency, RequestCtx, ResponseCtx};
+use plugins::RequestCtx;
 use transport::conn::ConnInfo;
 
 use crate::apikey;
-use crate::balancer::{PickContext, set_sticky_cookie};
-use crate::body::{ClientBodyError, ProxyBody, boxed, empty, full, limited};
+use crate::attempts::Outbound;
+use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::forwarding::{self, TrustedProxies};
 use crate::headers::{self, REQUEST_ID};
-use crate::metrics::{Metrics, UpstreamErrorKind};
+use crate::metrics::Metrics;
 use crate::pipeline::{self, NodeServices};
 use crate::quota::QuotaTracker;
+use crate::respond::Reply;
 use crate::runtime::{CompiledRoutes, RouteCompiler, RouteRuntime};
-use crate::upstream::{CallError, TlsTarget, Upstream};
+use crate::upstream::Upstream;
 
 /// Defaults that routes may override.
 #[derive(Debug, Clone)]
@@ -48,10 +46,10 @@ pub struct ProxySettings {
 
 pub struct Proxy {
     state: Arc<StateHandle>,
-    upstream: Upstream,
+    pub(crate) upstream: Upstream,
     pub metrics: Arc<Metrics>,
     pub quotas: Arc<QuotaTracker>,
-    settings: ProxySettings,
+    pub(crate) settings: ProxySettings,
     request_ids: RequestIds,
 }
 
@@ -268,18 +266,15 @@ impl Proxy {
             if let Some(answer) = answer {
                 let answer = self.plugin_answer(
                     answer,
-                    &runtime,
-                    ResponseCtx {
-                        status: http::StatusCode::OK,
-                        headers: &mut HeaderMap::new(),
-                        method: &parts.method,
-                        path: &path,
+                    Reply {
+                        runtime: &runtime,
+                        started,
                         tls: conn.tls,
-                        latency: Latency::default(),
-                        call: &services,
-                        request: facts.as_ref(),
+                        services: &services,
+                        facts: facts.as_ref(),
+                        request: Some((&parts.method, &path)),
+                        accept_encoding: None,
                     },
-                    started,
                 );
                 return Ok((answer, Some(route)));
             }
@@ -295,283 +290,41 @@ impl Proxy {
             .then(|| parts.headers.get(ACCEPT_ENCODING).cloned())
             .flatten();
 
-        // The path and query sent upstream; the request's own when nothing
-        // changes (the common case), so that no new string is built.
-        let path_and_query = {
-            let uri = &parts.uri;
-            let upstream_path = found.upstream_path_cow(&path);
-            let query = uri.query().map(apikey::strip_query_credentials);
-            let unchanged = upstream_path == uri.path()
-                && !matches!(query, Some(Cow::Owned(_)))
-                && !matches!(query.as_deref(), Some(""));
-            match uri.path_and_query() {
-                Some(original) if unchanged => original.clone(),
-                _ => {
-                    // An API key given as `?apikey=` must not reach the upstream either.
-                    let text = match query.as_deref() {
-                        Some(query) if !query.is_empty() => format!("{upstream_path}?{query}"),
-                        _ => upstream_path.into_owned(),
-                    };
-                    PathAndQuery::try_from(text)
-                        .map_err(|e| fail(ProxyError::BadRequest(e.to_string())))?
-                }
-            }
-        };
+        let path_and_query =
+            upstream_path_and_query(&found.upstream_path_cow(&path), &parts.uri).map_err(fail)?;
 
         forwarding::count_hop(&mut parts.headers, hops);
         parts.version = http::Version::HTTP_11;
 
-        // Only a body-less request can be replayed on another target.
-        let mut body = Some(body);
-        let replayable = body.as_ref().is_some_and(|b| b.is_end_stream());
-        // The request head is copied per attempt only when there may be a
-        // second attempt.
-        let may_retry = replayable && runtime.balancer.targets().len() > 1;
-        let sticky = runtime
-            .balancer
-            .sticky_from_headers(&parts.headers)
-            .map(str::to_string);
-        let connect_timeout = runtime
-            .connect_timeout
-            .unwrap_or(self.settings.connect_timeout);
-        let call_timeout = runtime
-            .call_timeout
-            .unwrap_or(self.settings.upstream_timeout);
-        let mut parts = Some(parts);
-        let mut tried: Vec<usize> = Vec::new();
-        // Set when the client's body passed the RequestBodyLengthLimiter's limit.
-        let over_limit = body_limit.map(|_| Arc::new(AtomicBool::new(false)));
-        loop {
-            let pick = runtime
-                .balancer
-                .pick(&PickContext {
-                    client_ip: Some(peer.ip()),
-                    sticky: sticky.as_deref(),
-                    exclude: &tried,
-                })
-                .ok_or_else(|| fail(ProxyError::NoTarget(route.id.clone())))?;
-            tried.push(pick.index);
-            let target = runtime
-                .balancer
-                .targets()
-                .get(pick.index)
-                .ok_or_else(|| fail(ProxyError::NoTarget(route.id.clone())))?;
-            let Some(Some((authority, authority_value))) = runtime.authorities.get(pick.index)
-            else {
-                return Err(fail(ProxyError::UpstreamUnreachable {
-                    target: target.id.clone(),
-                    reason: "invalid host:port".into(),
-                }));
-            };
-            let mut upstream_parts = match (may_retry, parts.as_ref()) {
-                (true, Some(p)) => p.clone(),
-                _ => parts
-                    .take()
-                    .ok_or_else(|| fail(ProxyError::NoTarget(route.id.clone())))?,
-            };
-            let mut uri = http::uri::Parts::default();
-            uri.scheme = Some(if target.tls {
-                Scheme::HTTPS
-            } else {
-                Scheme::HTTP
-            });
-            uri.authority = Some(authority.clone());
-            uri.path_and_query = Some(path_and_query.clone());
-            upstream_parts.uri =
-                Uri::from_parts(uri).map_err(|e| fail(ProxyError::BadRequest(e.to_string())))?;
-            let host_header = if override_host {
-                Some(authority_value.clone())
-            } else {
-                original_host.clone()
-            };
-            if let Some(value) = host_header {
-                upstream_parts.headers.insert(HOST, value);
-            }
-            let upstream_body = match body.take() {
-                Some(incoming) if !replayable => {
-                    let counted = Counted::new(incoming, self.metrics.live.clone(), Direction::In);
-                    match (body_limit, &over_limit) {
-                        (Some(max), Some(over)) => limited(counted, max, over),
-                        _ => boxed(counted.map_err(|e| ClientBodyError(e.into()))),
-                    }
-                }
-                _ => empty(),
-            };
-            let in_flight = runtime.balancer.start(pick.index);
-            let called = Instant::now();
-            let result = self
-                .upstream
-                .call(
-                    Request::from_parts(upstream_parts, upstream_body),
-                    target.tls.then_some(TlsTarget {
-                        route: &route.id,
-                        target,
-                        certificates: &state.tls,
-                    }),
-                    connect_timeout,
-                    call_timeout,
-                )
-                .await;
-            let upstream_secs = called.elapsed().as_secs_f64();
-            match result {
-                Ok(mut response) => {
-                    runtime.balancer.mark_up(pick.index);
-                    if response.status() == StatusCode::SWITCHING_PROTOCOLS
-                        && let Some(client_upgrade) = client_upgrade
-                    {
-                        crate::upgrade::relay_upgrade(
-                            client_upgrade,
-                            hyper::upgrade::on(&mut response),
-                            in_flight,
-                            self.settings.idle_timeout,
-                        );
-                    } else {
-                        drop(in_flight);
-                    }
-                    let (mut head, incoming) = response.into_parts();
-                    let keep_upgrade = head.status == StatusCode::SWITCHING_PROTOCOLS;
-                    headers::remove_hop_by_hop(&mut head.headers, keep_upgrade);
-                    let total = started.elapsed();
-                    if let Some(value) = pick
-                        .set_sticky
-                        .as_deref()
-                        .and_then(|v| HeaderValue::from_str(&set_sticky_cookie(v)).ok())
-                    {
-                        head.headers.append(SET_COOKIE, value);
-                    }
-                    // Last, so that plugins see (and may change) every header.
-                    if let Some((method, path)) = &response_steps {
-                        pipeline::response_steps(
-                            &runtime.chain,
-                            &mut ResponseCtx {
-                                status: head.status,
-                                headers: &mut head.headers,
-                                method,
-                                path,
-                                tls: conn.tls,
-                                latency: Latency {
-                                    proxy_ms: ((total.as_secs_f64() - upstream_secs).max(0.0)
-                                        * 1000.0)
-                                        as u64,
-                                    upstream_ms: Some((upstream_secs * 1000.0) as u64),
-                                },
-                                call: &services,
-                                request: facts.as_ref(),
-                            },
-                        );
-                    }
-                    // The body steps may change the status (a limiter's 413);
-                    // the bytes counted out are those the client gets.
-                    let body = match &response_steps {
-                        Some((method, path)) if body_steps => {
-                            let body = pipeline::response_body_steps(
-                                &runtime.chain,
-                                &mut head,
-                                method,
-                                path,
-                                accept_encoding.as_ref(),
-                                boxed(incoming),
-                            );
-                            boxed(Counted::new(
-                                body,
-                                self.metrics.live.clone(),
-                                Direction::Out,
-                            ))
-                        }
-                        _ => boxed(Counted::new(
-                            incoming,
-                            self.metrics.live.clone(),
-                            Direction::Out,
-                        )),
-                    };
-                    self.metrics.record(
-                        &runtime.metrics,
-                        head.status.as_u16(),
-                        total.as_secs_f64(),
-                        Some(upstream_secs),
-                    );
-                    return Ok((Response::from_parts(head, body), Some(route)));
-                }
-                Err(CallError::Connect(reason)) => {
-                    runtime.metrics.upstream_error(UpstreamErrorKind::Connect);
-                    runtime.balancer.mark_down(pick.index);
-                    let more = tried.len() < runtime.balancer.targets().len();
-                    if !(replayable && more) {
-                        return Err(fail(ProxyError::UpstreamUnreachable {
-                            target: target.id.clone(),
-                            reason,
-                        }));
-                    }
-                    tracing::debug!(target = %target.id, %reason, "connect failed, trying the next target");
-                }
-                Err(CallError::Timeout) => {
-                    runtime.metrics.upstream_error(UpstreamErrorKind::Timeout);
-                    return Err(fail(ProxyError::UpstreamTimeout {
-                        target: target.id.clone(),
-                        timeout_ms: call_timeout.as_millis() as u64,
-                    }));
-                }
-                Err(CallError::ClientBody(_))
-                    if over_limit
-                        .as_ref()
-                        .is_some_and(|o| o.load(Ordering::Relaxed)) =>
-                {
-                    return Err(fail(ProxyError::BodyTooLarge(
-                        body_limit.unwrap_or_default(),
-                    )));
-                }
-                Err(CallError::ClientBody(reason)) => {
-                    tracing::debug!(target = %target.id, %reason, "the client's request body failed");
-                    return Err(fail(ProxyError::BadRequest(
-                        "the request body is malformed or was cut short".into(),
-                    )));
-                }
-                Err(CallError::Failed(reason)) => {
-                    runtime.metrics.upstream_error(UpstreamErrorKind::Failed);
-                    return Err(fail(ProxyError::UpstreamUnreachable {
-                        target: target.id.clone(),
-                        reason,
-                    }));
-                }
-            }
-        }
-    }
-}
+        let answered = self
+            .call_upstream(Outbound {
+                runtime: &runtime,
+                certificates: &state.tls,
+                client_ip: peer.ip(),
+                head: parts,
+                body,
+                path_and_query,
+                host: original_host.clone(),
+                override_host,
+                body_limit,
+                client_upgrade,
+            })
+            .await
+            .map_err(fail)?;
 
-impl Proxy {
-    /// A plugin's answer, through the route's response steps, counted like
-    /// any answer of the route.
-    /// `response` describes the request; its status, headers and latency
-    /// are replaced by the answer's.
-    fn plugin_answer(
-        &self,
-        mut answer: Response<Bytes>,
-        runtime: &RouteRuntime,
-        response: ResponseCtx<'_>,
-        started: Instant,
-    ) -> Response<ProxyBody> {
-        let status = answer.status();
-        pipeline::response_steps(
-            &runtime.chain,
-            &mut ResponseCtx {
-                status,
-                headers: answer.headers_mut(),
-                latency: Latency {
-                    proxy_ms: started.elapsed().as_millis() as u64,
-                    upstream_ms: None,
-                },
-                ..response
+        let response = self.respond(
+            answered,
+            Reply {
+                runtime: &runtime,
+                started,
+                tls: conn.tls,
+                services: &services,
+                facts: facts.as_ref(),
+                request: response_steps.as_ref().map(|(m, p)| (m, p.as_str())),
+                accept_encoding: accept_encoding.as_ref(),
             },
         );
-        let bytes = answer.body().len() as u64;
-        self.metrics.record(
-            &runtime.metrics,
-            status.as_u16(),
-            started.elapsed().as_secs_f64(),
-            None,
-        );
-        self.metrics.live.add_bytes_out(bytes);
-        answer.map(full)
+        Ok((response, Some(route)))
     }
 }
 
@@ -598,6 +351,26 @@ fn access_log(
         "duration_ms": duration.as_secs_f64() * 1000.0,
     });
     println!("{line}");
+}
+
+/// The path and query sent upstream: the request's own when nothing changes
+/// (the common case), so that no new string is built. An API key given as
+/// `?apikey=` never reaches the upstream.
+fn upstream_path_and_query(upstream_path: &str, uri: &Uri) -> Result<PathAndQuery, ProxyError> {
+    let query = uri.query().map(apikey::strip_query_credentials);
+    let unchanged = upstream_path == uri.path()
+        && !matches!(query, Some(Cow::Owned(_)))
+        && !matches!(query.as_deref(), Some(""));
+    match uri.path_and_query() {
+        Some(original) if unchanged => Ok(original.clone()),
+        _ => {
+            let text = match query.as_deref() {
+                Some(query) if !query.is_empty() => format!("{upstream_path}?{query}"),
+                _ => upstream_path.to_string(),
+            };
+            PathAndQuery::try_from(text).map_err(|e| ProxyError::BadRequest(e.to_string()))
+        }
+    }
 }
 
 /// Request ids unique across processes without a random draw per request:
