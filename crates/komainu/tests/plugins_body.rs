@@ -10,9 +10,9 @@ mod common;
 use std::io::Read as _;
 
 use base64::Engine as _;
-use common::plugins::{P, plugin, route_with};
+use common::plugins::{P, plugin, refused, route_with};
 use common::upstream::{self, body_bytes};
-use common::{Node, json, route_to};
+use common::{Node, json};
 use reqwest::{Method, Response};
 use serde_json::json;
 use tokio::io::AsyncReadExt as _;
@@ -348,15 +348,7 @@ async fn body_plugin_config_errors_name_the_field() {
         ),
     ];
     for (plugin, field) in cases {
-        let mut route = route_to("bad", "bad.test", &[1]);
-        route["plugins"] = json!([plugin]);
-        let (status, error) = node.send_json(Method::POST, "/api/routes", &route).await;
-        assert_eq!(status, 400, "{error}");
-        assert_eq!(
-            error["fields"][0]["path"],
-            format!("plugins[0].{field}"),
-            "{error}"
-        );
+        refused(&node, json!([plugin]), &format!("plugins[0].{field}")).await;
     }
     assert_eq!(node.get_json("/api/routes").await.1, json!([]));
     let (_, catalog) = node.get_json("/api/plugins").await;

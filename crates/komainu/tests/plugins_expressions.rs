@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::plugins::{plugin, route_with};
+use common::plugins::{plugin, refused, route_with};
 use common::upstream;
 use common::{Node, json, route_to};
 use reqwest::Method;
@@ -298,15 +298,7 @@ async fn bad_expressions_are_refused_at_write_time_naming_the_field() {
         ),
     ];
     for (instance, field, says) in cases {
-        let mut route = route_to("bad", "bad.test", &[1]);
-        route["plugins"] = json!([instance]);
-        let (status, error) = node.send_json(Method::POST, "/api/routes", &route).await;
-        assert_eq!(status, 400, "{error}");
-        assert_eq!(
-            error["fields"][0]["path"],
-            format!("plugins[0].{field}"),
-            "{error}"
-        );
+        let error = refused(&node, json!([instance]), &format!("plugins[0].{field}")).await;
         assert!(error.to_string().contains(says), "{error}");
     }
     assert_eq!(node.get_json("/api/routes").await.1, json!([]));

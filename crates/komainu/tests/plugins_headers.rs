@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::plugins::{P, plugin, route_with};
+use common::plugins::{P, plugin, refused, route_with};
 use common::{Node, json, upstream};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -145,18 +145,12 @@ async fn headers_back_on_a_plugin_answer_and_in_route_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_that_is_not_an_object_is_refused() {
     let (node, _dir) = Node::start(&[]);
-    let mut route = common::route_to("bad", "bad.test", &[1]);
-    route["plugins"] = json!([plugin("OtoroshiHeadersIn", json!([1]))]);
-    let (status, body) = json(
-        node.admin(Method::POST, "/api/routes")
-            .json(&route)
-            .send()
-            .await
-            .unwrap(),
+    refused(
+        &node,
+        json!([plugin("OtoroshiHeadersIn", json!([1]))]),
+        "plugins[0].config",
     )
     .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body.to_string().contains("plugins[0].config"), "{body}");
     let (status, _) = json(
         node.admin(Method::GET, "/api/routes/bad")
             .send()

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::plugins::{P, plugin, route_with};
+use common::plugins::{P, plugin, refused, route_with};
 use common::upstream;
 use common::{Node, eventually, json, leader, route_to, worker};
 use reqwest::Method;
@@ -257,11 +257,7 @@ async fn plugin_config_errors_name_the_field_and_change_nothing() {
         ),
     ];
     for (plugins, field) in cases {
-        let mut route = route_to("bad", "bad.test", &[1]);
-        route["plugins"] = plugins;
-        let (status, error) = node.send_json(Method::POST, "/api/routes", &route).await;
-        assert_eq!(status, 400, "{error}");
-        assert_eq!(error["fields"][0]["path"], field, "{error}");
+        refused(&node, plugins, field).await;
     }
     assert_eq!(node.get_json("/api/routes").await.1, json!([]));
     // A disabled plugin komainu does not know is kept as written.

@@ -27,6 +27,8 @@ pub mod render;
 pub mod step;
 /// `${...}` expressions in plugin values, parsed once.
 pub mod template;
+/// Times as plugins write them.
+pub mod timestamp;
 
 /// Accept-Encoding and its q-values, for the compressors.
 mod accept_encoding;

@@ -65,7 +65,7 @@ fn resolve<'a>(single: &'a Single, lookup: &Lookup<'a>) -> Option<Cow<'a, str>> 
         Source::RouteId => borrowed(lookup.route_id),
         Source::RouteName => borrowed(lookup.route_name),
         Source::RequestId => borrowed(lookup.request_id),
-        Source::Date => Some(Cow::Owned(iso_date(now_ms()))),
+        Source::Date => Some(Cow::Owned(crate::timestamp::iso(now_ms()))),
         Source::EpochMs => Some(Cow::Owned(now_ms().to_string())),
         Source::EpochSec => Some(Cow::Owned((now_ms() / 1000).to_string())),
         Source::Env(_, value) => value.as_deref().map(Cow::Borrowed),
@@ -126,37 +126,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// `2024-05-01T12:34:56.789Z`: ISO 8601 in UTC with milliseconds, the
-/// shape Otoroshi's `${date}` prints (in its zone; komainu uses UTC).
-pub(crate) fn iso_date(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A header value from config: made once when it holds no expression.
@@ -326,22 +295,6 @@ mod tests {
                 "no-chain-value"
             );
             assert_eq!(rendered("${req.headers.a:first || req.path}", l), "first");
-        });
-    }
-
-    #[test]
-    fn dates_are_iso_utc_with_milliseconds() {
-        assert_eq!(iso_date(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_date(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(iso_date(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
-        assert_eq!(iso_date(4_102_444_800_000), "2100-01-01T00:00:00.000Z");
-        with(false, |l| {
-            let date = rendered("${date}", l);
-            assert_eq!(date.len(), 24, "{date}");
-            assert!(date.ends_with('Z') && date.as_bytes()[10] == b'T', "{date}");
-            let ms: u64 = rendered("${date.epoch_ms}", l).parse().unwrap();
-            let secs: u64 = rendered("${date.epoch_sec}", l).parse().unwrap();
-            assert!(ms > 1_600_000_000_000 && secs >= ms / 1000 - 1);
         });
     }
 

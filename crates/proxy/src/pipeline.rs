@@ -200,7 +200,7 @@ impl CallInfo for NodeServices<'_> {
     }
 
     fn request_timestamp(&self) -> HeaderValue {
-        HeaderValue::from_str(&model::clock::otoroshi_timestamp(self.arrived_ms))
+        HeaderValue::from_str(&plugins::timestamp::otoroshi(self.arrived_ms))
             .unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
