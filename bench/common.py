@@ -105,9 +105,10 @@ def nginx_pids(master):
     return [master.pid] + [int(c) for c in children]
 
 
-def start_komainu(directory, port, cpus, extra=(), threads=1):
+def start_komainu(directory, port, cpus, extra=(), threads=1, binary=None):
+    """`binary`: another build (e.g. an earlier commit's) instead of this tree's."""
     env = {"PATH": os.environ.get("PATH", ""), "TOKIO_WORKER_THREADS": str(threads), "LOG_LEVEL": "warn"}
-    args = ["taskset", "-c", cpus, KOMAINU, f"-Dhttp.address=127.0.0.1", f"-Dhttp.port={port}",
+    args = ["taskset", "-c", cpus, binary or KOMAINU, f"-Dhttp.address=127.0.0.1", f"-Dhttp.port={port}",
             "-Dhttps.port=0", f"-Dapp.filedb.path={directory}/komainu-data", f"-Dadmin.clientId={ADMIN_ID}",
             f"-Dadmin.clientSecret={ADMIN_SECRET}", *extra]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

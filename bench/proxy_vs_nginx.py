@@ -35,6 +35,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="komainu worker threads (nginx has 1 worker)")
+    parser.add_argument("--baseline", help="a komainu binary built from an earlier commit: its bare route "
+                                           "runs as a fourth contender, for an A/B in one run")
     args = parser.parse_args()
     need("nginx", "apt-get install nginx")
     need("wrk", "apt-get install wrk")
@@ -58,6 +60,13 @@ def main():
         "komainu": (komainu_port, "bench.local", (), lambda: [komainu.pid]),
         "plugins": (komainu_port, "plugins.local", key, lambda: [komainu.pid]),
     }
+    others = [komainu, proxy_nginx, backend]
+    if args.baseline:
+        baseline_port = free_port()
+        baseline = start_komainu(tempdir(), baseline_port, "1", threads=args.threads, binary=args.baseline)
+        others.insert(0, baseline)
+        admin(baseline_port, "POST", "/api/routes", route(0, backend_port, host="bench.local"))
+        procs["baseline"] = (baseline_port, "bench.local", (), lambda: [baseline.pid])
     results = {name: [] for name in procs}
     try:
         for name, (port, host, headers, _) in procs.items():  # warm-up
@@ -71,9 +80,9 @@ def main():
                 print(f"round {r + 1} {name:8} {res['rps']:>10.0f} req/s  {res['cpu_us_per_req']:6.1f} µs CPU/req  "
                       f"latency {res['latency']:>8}  errors {res['errors']}  non-2xx {res['non2xx']}")
     finally:
-        for p in (komainu, proxy_nginx, backend):
+        for p in others:
             p.terminate()
-        for p in (komainu, proxy_nginx, backend):
+        for p in others:
             p.wait()
 
     med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "cpu_us_per_req")} for name, rs in results.items()}
@@ -87,6 +96,10 @@ def main():
     print(f"ratio five plugins/bare route: CPU per request "
           f"{med['plugins']['cpu_us_per_req'] / med['komainu']['cpu_us_per_req']:.2f} (target <= 1.10), "
           f"throughput {med['plugins']['rps'] / med['komainu']['rps']:.2f}")
+    if "baseline" in med:
+        print(f"ratio this build/baseline (bare route): CPU per request "
+              f"{med['komainu']['cpu_us_per_req'] / med['baseline']['cpu_us_per_req']:.2f} (target <= 1.0), "
+              f"throughput {med['komainu']['rps'] / med['baseline']['rps']:.2f}")
 
 
 if __name__ == "__main__":

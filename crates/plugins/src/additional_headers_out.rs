@@ -32,6 +32,10 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
 }
 
 impl Plugin for AdditionalHeadersOut {
+    fn reads_request(&self) -> bool {
+        false
+    }
+
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
         self.0.set_on_response(response, false);
     }

@@ -34,6 +34,11 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Whether its response step needs the request's method or path.
+    fn reads_request(&self) -> bool {
+        !self.include.is_empty() || !self.exclude.is_empty() || self.plugin.reads_request()
+    }
+
     /// Otoroshi's rule: runs where `include` is empty or one pattern
     /// matches the whole path, and no `exclude` pattern does.
     pub fn applies(&self, path: &str) -> bool {
@@ -52,6 +57,10 @@ pub struct Chain {
     /// (nothing kept per request) for most routes.
     pub response_reads: Reads,
     pub transform_response_body: Box<[Instance]>,
+    /// Whether a response or body plugin reads the request's method or
+    /// path (its own include/exclude patterns count); when none does, the
+    /// proxy keeps neither for the way back.
+    pub response_reads_request: bool,
 }
 
 /// A problem with the `index`-th declared plugin; `path` is relative to the
@@ -113,6 +122,8 @@ impl Chain {
             instance.plugin.response_reads(&mut response_reads);
         }
         let response_reads = response_reads.of_request();
+        let response_reads_request = !transform_response_body.is_empty()
+            || transform_response.iter().any(Instance::reads_request);
         Ok(Chain {
             pre_route,
             validate_access,
@@ -120,6 +131,7 @@ impl Chain {
             transform_response,
             response_reads,
             transform_response_body,
+            response_reads_request,
         })
     }
 

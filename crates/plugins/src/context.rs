@@ -114,6 +114,9 @@ pub struct RequestCtx<'a> {
 pub struct ResponseCtx<'a> {
     pub status: StatusCode,
     pub headers: &'a mut HeaderMap,
+    /// The request's method and canonical path; `GET` and empty for a
+    /// route none of whose response plugins reads them
+    /// ([`Plugin::reads_request`]).
     pub method: &'a Method,
     pub path: &'a str,
     /// The client called over HTTPS.
@@ -141,6 +144,13 @@ pub trait Plugin: Send + Sync {
     }
 
     fn transform_response(&self, _response: &mut ResponseCtx<'_>) {}
+
+    /// Whether the response step reads `ResponseCtx::method` or `path`;
+    /// plugins that only set response headers say no, so that the proxy
+    /// keeps no copy of them per request.
+    fn reads_request(&self) -> bool {
+        true
+    }
 
     /// Adds what this plugin's response step reads of the request, decided
     /// when it was built; request facts are kept only when one reads them.

@@ -33,6 +33,10 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
 }
 
 impl Plugin for MissingHeadersOut {
+    fn reads_request(&self) -> bool {
+        false
+    }
+
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
         self.0.set_on_response(response, true);
     }

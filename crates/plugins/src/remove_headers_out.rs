@@ -31,6 +31,10 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
 }
 
 impl Plugin for RemoveHeadersOut {
+    fn reads_request(&self) -> bool {
+        false
+    }
+
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
         for name in self.0.iter() {
             response.headers.remove(name);

@@ -109,6 +109,10 @@ impl Plugin for Robots {
         Flow::Answer(response)
     }
 
+    fn reads_request(&self) -> bool {
+        false
+    }
+
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
         if let Some(value) = &self.header {
             response.headers.insert(X_ROBOTS_TAG, value.clone());

@@ -261,6 +261,10 @@ fn value_header(value: &str) -> HeaderValue {
 }
 
 impl Plugin for SecurityHeaders {
+    fn reads_request(&self) -> bool {
+        false
+    }
+
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
         for (name, value) in self.always.iter() {
             response.headers.insert(name.clone(), value.clone());

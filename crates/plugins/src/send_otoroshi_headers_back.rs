@@ -38,6 +38,10 @@ fn build(value: &Value) -> Result<Arc<dyn Plugin>, Vec<ConfigError>> {
 }
 
 impl Plugin for SendOtoroshiHeadersBack {
+    fn reads_request(&self) -> bool {
+        false
+    }
+
     fn transform_response(&self, response: &mut ResponseCtx<'_>) {
         let call = response.call;
         let latency = response.latency;

@@ -22,6 +22,28 @@ pub fn iso(ms: u64) -> String {
     format(ms, FORMAT)
 }
 
+/// [`otoroshi`] as a header value. Formatting costs more than the rest of
+/// a header plugin, and a busy node serves many calls in one millisecond:
+/// each thread keeps the last value it made.
+pub fn otoroshi_header(ms: u64) -> http::HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(u64, http::HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((at, value)) if *at == ms => value.clone(),
+            _ => {
+                let value = http::HeaderValue::from_str(&otoroshi(ms))
+                    .unwrap_or_else(|_| http::HeaderValue::from_static(""));
+                *last = Some((ms, value.clone()));
+                value
+            }
+        }
+    })
+}
+
 fn format(ms: u64, format: &[BorrowedFormatItem<'static>]) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
@@ -41,5 +63,9 @@ mod tests {
         assert_eq!(iso(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(iso(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
         assert_eq!(iso(4_102_444_800_000), "2100-01-01T00:00:00.000Z");
+        // The cached header value follows the time it is asked for.
+        assert_eq!(otoroshi_header(0), "1970-01-01T00:00:00.000+00:00");
+        assert_eq!(otoroshi_header(0), "1970-01-01T00:00:00.000+00:00");
+        assert_eq!(otoroshi_header(1), "1970-01-01T00:00:00.001+00:00");
     }
 }

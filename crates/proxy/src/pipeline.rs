@@ -107,6 +107,8 @@ pub struct NodeServices<'a> {
     pub remaining: Mutex<Option<Remaining>>,
     /// The key ApikeyCalls accepted, for `${apikey.*}` expressions.
     pub key: OnceLock<Arc<ApiKey>>,
+    /// `request_id` as a header value, once a plugin asked for it.
+    pub request_id_value: OnceLock<HeaderValue>,
 }
 
 impl NodeServices<'_> {
@@ -196,12 +198,17 @@ impl Services for NodeServices<'_> {
 
 impl CallInfo for NodeServices<'_> {
     fn request_id_value(&self) -> HeaderValue {
-        HeaderValue::from_str(self.request_id).unwrap_or_else(|_| HeaderValue::from_static(""))
+        // Sent upstream and back: made once.
+        self.request_id_value
+            .get_or_init(|| {
+                HeaderValue::from_str(self.request_id)
+                    .unwrap_or_else(|_| HeaderValue::from_static(""))
+            })
+            .clone()
     }
 
     fn request_timestamp(&self) -> HeaderValue {
-        HeaderValue::from_str(&plugins::timestamp::otoroshi(self.arrived_ms))
-            .unwrap_or_else(|_| HeaderValue::from_static(""))
+        plugins::timestamp::otoroshi_header(self.arrived_ms)
     }
 
     fn proxied_host(&self) -> Option<HeaderValue> {

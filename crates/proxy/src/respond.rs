@@ -28,8 +28,8 @@ pub(crate) struct Reply<'a> {
     pub services: &'a NodeServices<'a>,
     /// What the response expressions read of the request.
     pub facts: Option<&'a RequestFacts>,
-    /// The request's method and canonical path, kept only when the route
-    /// has response plugins.
+    /// The request's method and canonical path, kept only when a response
+    /// or body plugin of the route reads them.
     pub request: Option<(&'a Method, &'a str)>,
     /// Kept only when the route has body plugins (compression).
     pub accept_encoding: Option<&'a HeaderValue>,
@@ -56,42 +56,40 @@ impl Proxy {
             head.headers.append(SET_COOKIE, value);
         }
         let live = || self.metrics.live.clone();
-        let body = match reply.request {
-            Some((method, path)) => {
-                pipeline::response_steps(
-                    &runtime.chain,
-                    &mut ResponseCtx {
-                        status: head.status,
-                        headers: &mut head.headers,
-                        method,
-                        path,
-                        tls: reply.tls,
-                        latency: Latency {
-                            proxy_ms: ((total.as_secs_f64() - upstream_secs).max(0.0) * 1000.0)
-                                as u64,
-                            upstream_ms: Some((upstream_secs * 1000.0) as u64),
-                        },
-                        call: reply.services,
-                        request: reply.facts,
+        // What no response plugin of the route reads was not kept.
+        let (method, path) = reply.request.unwrap_or((&Method::GET, ""));
+        if !runtime.chain.transform_response.is_empty() {
+            pipeline::response_steps(
+                &runtime.chain,
+                &mut ResponseCtx {
+                    status: head.status,
+                    headers: &mut head.headers,
+                    method,
+                    path,
+                    tls: reply.tls,
+                    latency: Latency {
+                        proxy_ms: ((total.as_secs_f64() - upstream_secs).max(0.0) * 1000.0) as u64,
+                        upstream_ms: Some((upstream_secs * 1000.0) as u64),
                     },
-                );
-                // The body steps may change the status (a limiter's 413);
-                // the bytes counted out are those the client gets.
-                if runtime.chain.transform_response_body.is_empty() {
-                    boxed(Counted::new(incoming, live(), Direction::Out))
-                } else {
-                    let body = pipeline::response_body_steps(
-                        &runtime.chain,
-                        &mut head,
-                        method,
-                        path,
-                        reply.accept_encoding,
-                        boxed(incoming),
-                    );
-                    boxed(Counted::new(body, live(), Direction::Out))
-                }
-            }
-            None => boxed(Counted::new(incoming, live(), Direction::Out)),
+                    call: reply.services,
+                    request: reply.facts,
+                },
+            );
+        }
+        // The body steps may change the status (a limiter's 413); the bytes
+        // counted out are those the client gets.
+        let body = if runtime.chain.transform_response_body.is_empty() {
+            boxed(Counted::new(incoming, live(), Direction::Out))
+        } else {
+            let body = pipeline::response_body_steps(
+                &runtime.chain,
+                &mut head,
+                method,
+                path,
+                reply.accept_encoding,
+                boxed(incoming),
+            );
+            boxed(Counted::new(body, live(), Direction::Out))
         };
         self.metrics.record(
             &runtime.metrics,
@@ -111,7 +109,8 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let status = answer.status();
         let runtime = reply.runtime;
-        if let Some((method, path)) = reply.request {
+        let (method, path) = reply.request.unwrap_or((&Method::GET, ""));
+        if !runtime.chain.transform_response.is_empty() {
             pipeline::response_steps(
                 &runtime.chain,
                 &mut ResponseCtx {

@@ -242,6 +242,7 @@ impl Proxy {
             },
             remaining: Default::default(),
             key: Default::default(),
+            request_id_value: Default::default(),
         };
         let mut override_host = false;
         let mut body_limit = None;
@@ -283,7 +284,9 @@ impl Proxy {
         }
         // What the response steps need once the request head has gone.
         let body_steps = !runtime.chain.transform_response_body.is_empty();
-        let response_steps = (!runtime.chain.transform_response.is_empty() || body_steps)
+        let response_steps = runtime
+            .chain
+            .response_reads_request
             .then(|| (parts.method.clone(), path.to_string()));
         // Only a route with a body step (compression) looks at it.
         let accept_encoding = body_steps
