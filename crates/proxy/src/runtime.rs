@@ -103,6 +103,9 @@ impl CompiledRoutes {
     }
 }
 
+/// From this many routes, runtimes are compiled on every core.
+const PARALLEL_FROM: usize = 4096;
+
 /// Compiles route runtimes each time a state is published. A runtime whose
 /// backend is unchanged is kept as it is (round-robin position, down marks,
 /// in-flight counts and sticky choices go on); a changed one is rebuilt and
@@ -124,23 +127,48 @@ impl Compiler for RouteCompiler {
             .get::<CompiledRoutes>()
             .map(|c| c.routes.iter().map(|r| (r.route.id.as_str(), r)).collect())
             .unwrap_or_default();
-        let routes = state
-            .router
-            .routes()
-            .map(|route| match before.get(route.id.as_str()) {
-                Some(kept)
-                    if kept.route.backend == route.backend
-                        && kept.route.plugins == route.plugins =>
-                {
-                    Arc::clone(kept)
-                }
-                previous => Arc::new(RouteRuntime::new(
-                    route,
-                    &self.metrics,
-                    previous.map(|p| p.as_ref()),
-                )),
+        let runtime = |route: &Arc<Route>| match before.get(route.id.as_str()) {
+            Some(kept)
+                if kept.route.backend == route.backend && kept.route.plugins == route.plugins =>
+            {
+                Arc::clone(kept)
+            }
+            previous => Arc::new(RouteRuntime::new(
+                route,
+                &self.metrics,
+                previous.map(|p| p.as_ref()),
+            )),
+        };
+        let all: Vec<&Arc<Route>> = state.router.routes().collect();
+        let routes: Box<[Arc<RouteRuntime>]> = if all.len() < PARALLEL_FROM {
+            all.into_iter().map(runtime).collect()
+        } else {
+            // Publishing runs on a blocking thread; 100 000 routes compile
+            // on every core, in order.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let chunk = all.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = all
+                    .chunks(chunk)
+                    .map(|part| {
+                        let handle =
+                            scope.spawn(|| part.iter().map(|r| runtime(r)).collect::<Vec<_>>());
+                        (part, handle)
+                    })
+                    .collect();
+                parts
+                    .into_iter()
+                    .flat_map(|(part, handle)| {
+                        // A part whose thread failed is built again here, so
+                        // that every runtime stays at its route's index.
+                        handle
+                            .join()
+                            .unwrap_or_else(|_| part.iter().map(|r| runtime(r)).collect())
+                    })
+                    .collect::<Vec<_>>()
             })
-            .collect();
+            .into_boxed_slice()
+        };
         // Metric series of deleted routes go with them (disabled routes
         // keep theirs: they may come back).
         if !before.is_empty() {
@@ -214,5 +242,20 @@ mod tests {
             "127.0.0.1:3"
         );
         assert_eq!(runtime_of(&handle, "c.test").route.id, "c");
+    }
+
+    #[test]
+    fn many_routes_compile_in_parallel_each_at_its_index() {
+        let ids: Vec<String> = (0..PARALLEL_FROM + 7).map(|i| format!("r{i}")).collect();
+        let routes: Vec<(&str, u16)> = ids.iter().map(|id| (id.as_str(), 80)).collect();
+        let handle = StateHandle::new(state(1, &routes));
+        assert!(handle.set_compiler(Arc::new(RouteCompiler::new(Arc::new(Metrics::new())))));
+        let state = handle.load();
+        let compiled = state.compiled.get::<CompiledRoutes>().unwrap();
+        for (index, route) in state.router.routes().enumerate() {
+            assert_eq!(compiled.get(index).unwrap().route.id, route.id);
+        }
+        assert!(compiled.get(PARALLEL_FROM + 7).is_none());
+        assert_eq!(runtime_of(&handle, "r4100.test").route.id, "r4100");
     }
 }
