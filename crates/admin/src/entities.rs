@@ -112,6 +112,46 @@ pub async fn replace(
     write(ctx, kind, entity, Condition::MustExist).await
 }
 
+/// `POST` on an item path (how `otoroshictl apply` writes): creates the
+/// entity when absent (201), replaces it when present (200). Each attempt is
+/// a conditional write, so a concurrent create or delete between the
+/// existence check and the write is retried rather than lost.
+pub async fn upsert(
+    ctx: &AdminContext,
+    kind: Kind,
+    id: &str,
+    body: Value,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    for _ in 0..UPSERT_ATTEMPTS {
+        let exists =
+            kind == Kind::GlobalConfig || ctx.store.get(kind.store_key(), id).await?.is_some();
+        let outcome = if exists {
+            replace(ctx, kind, id, body.clone())
+                .await
+                .map(|v| (StatusCode::OK, v))
+        } else {
+            let entity = normalize(kind, body.clone(), Some(id))?;
+            same_id(kind, id, &entity)?;
+            write(ctx, kind, entity, Condition::MustNotExist)
+                .await
+                .map(|v| (StatusCode::CREATED, v))
+        };
+        match outcome {
+            Err(AdminError::Store(
+                StoreError::AlreadyExists { .. } | StoreError::NotFound { .. },
+            )) => continue,
+            other => return other,
+        }
+    }
+    Err(AdminError::Conflict(format!(
+        "{} '{id}' kept being created and deleted concurrently; retry",
+        kind.singular()
+    )))
+}
+
+/// How many times an upsert re-checks existence after losing a race.
+const UPSERT_ATTEMPTS: usize = 5;
+
 pub async fn patch(
     ctx: &AdminContext,
     kind: Kind,

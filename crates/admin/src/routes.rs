@@ -72,7 +72,7 @@ fn not_found_message(path: &str) -> String {
         let mut parts = rest.split('/');
         if let (Some(group), Some(version), Some(plural)) =
             (parts.next(), parts.next(), parts.next())
-            && Kind::from_api_path(group, version, plural).is_none()
+            && kind_of_path(group, version, plural).is_none()
         {
             return format!(
                 "unknown kind '{group}/{version}/{plural}'; GET /apis/entities lists the served kinds"
@@ -138,17 +138,7 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
         ),
     ];
     for kind in Kind::ALL {
-        let generic = format!(
-            "/apis/{}/{}/{}",
-            kind.group(),
-            kind.version(),
-            kind.plural()
-        );
-        let mut bases = vec![generic];
-        if kind != Kind::GlobalConfig {
-            bases.push(format!("/api/{}", kind.legacy_segment()));
-        }
-        for base in bases {
+        for base in bases(kind) {
             table.push((
                 format!("{base}/_template"),
                 get(move || async move { entities::new_template(kind) }),
@@ -161,6 +151,33 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
         }
     }
     table
+}
+
+/// The group Otoroshi accepts in place of a kind's own on generic paths.
+pub const ANY_GROUP: &str = "any";
+
+/// The collection paths of a kind: generic (under its group and under
+/// `any`), and legacy where Otoroshi has one.
+pub(crate) fn bases(kind: Kind) -> Vec<String> {
+    let mut bases: Vec<String> = [kind.group(), ANY_GROUP]
+        .into_iter()
+        .map(|group| format!("/apis/{group}/{}/{}", kind.version(), kind.plural()))
+        .collect();
+    if kind != Kind::GlobalConfig {
+        bases.push(format!("/api/{}", kind.legacy_segment()));
+    }
+    bases
+}
+
+/// The kind a generic path names, `any` standing for every group.
+fn kind_of_path(group: &str, version: &str, plural: &str) -> Option<Kind> {
+    if group == ANY_GROUP {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.version() == version && k.plural() == plural)
+    } else {
+        Kind::from_api_path(group, version, plural)
+    }
 }
 
 fn collection(kind: Kind) -> MethodRouter<AdminContext> {
@@ -186,6 +203,11 @@ fn item(kind: Kind) -> MethodRouter<AdminContext> {
     .patch(
         move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
             entities::patch(&ctx, kind, &id, body).await
+        },
+    )
+    .post(
+        move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
+            entities::upsert(&ctx, kind, &id, body).await
         },
     )
     .delete(move |State(ctx): Ctx, Path(id): Path<String>| async move {

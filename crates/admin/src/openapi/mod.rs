@@ -105,7 +105,7 @@ pub fn document(mode: &str) -> Json<Value> {
         add(path, json!({"post": post}));
     }
     for kind in Kind::ALL {
-        for base in bases(kind) {
+        for base in crate::routes::bases(kind) {
             kind_paths(kind, &base, &mut add);
         }
     }
@@ -120,20 +120,6 @@ pub fn document(mode: &str) -> Json<Value> {
         "paths": paths,
         "components": schemas::components(),
     }))
-}
-
-/// The generic path of a kind, and its legacy one when it has one.
-fn bases(kind: Kind) -> Vec<String> {
-    let mut bases = vec![format!(
-        "/apis/{}/{}/{}",
-        kind.group(),
-        kind.version(),
-        kind.plural()
-    )];
-    if kind != Kind::GlobalConfig {
-        bases.push(format!("/api/{}", kind.legacy_segment()));
-    }
-    bases
 }
 
 fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
@@ -168,7 +154,8 @@ fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
         json!({
             "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:~-]{1,128}$"}}],
             "get": read(&format!("One {one}"), tag, entity.clone()),
-            "put": write(&format!("Replace a {one}"), tag, entity.clone(), entity),
+            "put": write(&format!("Replace a {one}"), tag, entity.clone(), entity.clone()),
+            "post": upsert_op(one, tag, entity),
             "patch": patch_op(tag, kind.name()),
             "delete": read(&format!("Delete a {one}"), tag, schema("Deleted")),
         }),
@@ -283,6 +270,19 @@ fn list_op(kind: Kind) -> Value {
         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "description": "page number, from 1"},
         {"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, "description": "entities per page; all when absent"}
     ]);
+    op
+}
+
+/// Create or replace by id: 201 when created, 200 when replaced.
+fn upsert_op(one: &str, tag: &str, entity: Value) -> Value {
+    let mut op = write(
+        &format!("Create or replace a {one} (upsert): 201 when created, 200 when replaced"),
+        tag,
+        entity.clone(),
+        entity.clone(),
+    );
+    op["responses"]["201"] =
+        json!({"description": "Created", "content": {"application/json": {"schema": entity}}});
     op
 }
 
