@@ -16,7 +16,7 @@ use model::global_config::GLOBAL_ID;
 use crate::body::JsonBody;
 use crate::context::AdminContext;
 use crate::error::AdminError;
-use crate::{auth, entities, export, live, meta, openapi, pki, quotas};
+use crate::{auth, entities, export, live, meta, openapi, pki, quotas, resource, yaml};
 
 pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
 
@@ -47,16 +47,19 @@ pub fn router(ctx: AdminContext) -> Router {
                 path: uri.path().to_string(),
             }
         })
+        .layer(middleware::from_fn(yaml::answer_in_yaml))
         .with_state(ctx)
 }
 
 /// The admin router plus `extra` routes (the cluster endpoints of a leader)
 /// behind the same admin-key check.
 pub fn router_with(ctx: AdminContext, extra: Router) -> Router {
-    let extra = extra.route_layer(middleware::from_fn_with_state(
-        ctx.clone(),
-        auth::require_admin,
-    ));
+    let extra = extra
+        .route_layer(middleware::from_fn_with_state(
+            ctx.clone(),
+            auth::require_admin,
+        ))
+        .layer(middleware::from_fn(yaml::answer_in_yaml));
     router(ctx).merge(extra)
 }
 
@@ -186,7 +189,7 @@ fn collection(kind: Kind) -> MethodRouter<AdminContext> {
     })
     .post(
         move |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
-            entities::create(&ctx, kind, body).await
+            entities::create(&ctx, kind, resource::entity(kind, body)?).await
         },
     )
 }
@@ -197,7 +200,7 @@ fn item(kind: Kind) -> MethodRouter<AdminContext> {
     })
     .put(
         move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
-            entities::replace(&ctx, kind, &id, body).await
+            entities::replace(&ctx, kind, &id, resource::entity(kind, body)?).await
         },
     )
     .patch(
@@ -207,7 +210,7 @@ fn item(kind: Kind) -> MethodRouter<AdminContext> {
     )
     .post(
         move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
-            entities::upsert(&ctx, kind, &id, body).await
+            entities::upsert(&ctx, kind, &id, resource::entity(kind, body)?).await
         },
     )
     .delete(move |State(ctx): Ctx, Path(id): Path<String>| async move {
@@ -228,7 +231,7 @@ fn singleton(kind: Kind) -> MethodRouter<AdminContext> {
     get(move |State(ctx): Ctx| async move { entities::get(&ctx, kind, GLOBAL_ID).await })
         .put(
             move |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
-                entities::replace(&ctx, kind, GLOBAL_ID, body).await
+                entities::replace(&ctx, kind, GLOBAL_ID, resource::entity(kind, body)?).await
             },
         )
         .patch(

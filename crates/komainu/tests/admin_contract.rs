@@ -93,3 +93,182 @@ async fn the_group_any_serves_every_generic_path() {
         "{body}"
     );
 }
+
+const MANIFEST: &str = "\
+apiVersion: proxy.otoroshi.io/v1
+kind: Route
+metadata:
+  name: users-api
+spec:
+  id: users
+  frontend:
+    domains:
+      - users.oto.tools
+  backend:
+    targets:
+      - hostname: 127.0.0.1
+        port: 8081
+";
+
+fn yaml(node: &Node, method: Method, path: &str, body: &str) -> reqwest::RequestBuilder {
+    node.admin(method, path)
+        .header("Content-Type", "application/yaml")
+        .body(body.to_string())
+}
+
+/// How a CLI applies a manifest: upsert it as YAML, read it back as YAML,
+/// list it, delete it.
+#[tokio::test]
+async fn a_yaml_manifest_is_applied_read_listed_and_deleted() {
+    let (node, _dir) = Node::start(&[]);
+    let path = "/apis/proxy.otoroshi.io/v1/routes/users";
+
+    let (status, created) = common::json(
+        yaml(&node, Method::POST, path, MANIFEST)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["name"], "users-api", "metadata.name fills the name");
+    assert_eq!(created["frontend"]["domains"], json!(["users.oto.tools"]));
+    // Applying the same manifest again replaces.
+    let response = yaml(&node, Method::POST, path, MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Read back as YAML when Accept asks for it; the text is YAML, not JSON.
+    let response = node
+        .admin(Method::GET, path)
+        .header("Accept", "application/yaml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/yaml"
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.contains("name: users-api"), "{text}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&text).is_err(),
+        "{text}"
+    );
+
+    // Errors too answer in YAML when asked.
+    let response = node
+        .admin(Method::GET, "/api/routes/missing")
+        .header("Accept", "text/yaml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("error: not_found"));
+
+    // Listed, as JSON by default.
+    let (_, list) = node.get_json("/apis/any/v1/routes").await;
+    assert_eq!(list[0]["id"], "users", "{list}");
+
+    // x-yaml and text/yaml are read too; a plain YAML entity works.
+    let response = node
+        .admin(Method::POST, "/api/groups")
+        .header("Content-Type", "text/yaml; charset=utf-8")
+        .body("id: g1\nname: group one\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let response = node
+        .admin(Method::PUT, "/api/groups/g1")
+        .header("Content-Type", "application/x-yaml")
+        .body("kind: ServiceGroup\nmetadata: {name: renamed}\nspec: {description: d}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(node.get_json("/api/groups/g1").await.1["name"], "renamed");
+
+    // A resource of another kind on this path is refused, naming `kind`.
+    let (status, body) = common::json(
+        yaml(&node, Method::POST, "/api/groups/g2", MANIFEST)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["fields"][0]["path"], "kind", "{body}");
+
+    let response = node.admin(Method::DELETE, path).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(node.get_json(path).await.0, 404);
+}
+
+#[tokio::test]
+async fn yaml_bombs_get_a_bounded_4xx_and_change_nothing() {
+    let (node, _dir) = Node::start(&[]);
+
+    // Billion laughs: 9 levels of 9 aliases each, about 400 bytes written
+    // and 9^9 strings once expanded.
+    let mut laughs = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let previous = format!("*a{}", i - 1);
+        laughs.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            [previous.as_str(); 9].join(", ")
+        ));
+    }
+    laughs.push_str("id: bomb\nname: bomb\n");
+    let response = yaml(&node, Method::POST, "/api/groups", &laughs)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::json(response).await;
+    assert!(status == 413 || status == 400, "{status} {body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("YAML"),
+        "{body}"
+    );
+
+    // Deep nesting.
+    let deep = format!("id: deep\nname: {}1{}\n", "[".repeat(200), "]".repeat(200));
+    let (status, body) = common::json(
+        yaml(&node, Method::POST, "/api/groups", &deep)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
+    // Malformed YAML and several documents.
+    for bad in [
+        "id: [1, 2\n",
+        "id: a\n---\nid: b\n",
+        "? [a, b]\n: x\n",
+        "id: .nan\n",
+    ] {
+        let (status, body) = common::json(
+            yaml(&node, Method::POST, "/api/groups", bad)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+    }
+
+    let (_, groups) = node.get_json("/api/groups").await;
+    assert!(
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["id"] != "bomb" && g["id"] != "deep"),
+        "{groups}"
+    );
+}

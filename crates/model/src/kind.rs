@@ -42,6 +42,12 @@ impl Kind {
         }
     }
 
+    /// Whether a resource's `kind` names this kind: case-insensitive, so
+    /// that both Otoroshi's `Apikey` and `ApiKey` are understood.
+    pub fn accepts_name(self, name: &str) -> bool {
+        self.name().eq_ignore_ascii_case(name)
+    }
+
     pub fn group(self) -> &'static str {
         match self {
             Kind::Route => "proxy.otoroshi.io",

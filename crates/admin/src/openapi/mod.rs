@@ -109,12 +109,13 @@ pub fn document(mode: &str) -> Json<Value> {
             kind_paths(kind, &base, &mut add);
         }
     }
+    offer_yaml(&mut paths);
     Json(json!({
         "openapi": "3.0.3",
         "info": {
             "title": "komainu admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers."
+            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers. Bodies are JSON or YAML (Content-Type application/yaml, application/x-yaml or text/yaml; aliases count each time they are used against the body size limit; at most 64 levels deep); entity writes also take Kubernetes-style resources {apiVersion, kind, metadata: {name}, spec} whose spec is the entity and whose metadata.name fills a missing name. Answers are YAML when Accept asks for YAML before JSON."
         },
         "security": [{"basic": []}, {"clientId": [], "clientSecret": []}],
         "paths": paths,
@@ -231,6 +232,39 @@ fn cluster_paths() -> Vec<(&'static str, Value)> {
             }}),
         ),
     ]
+}
+
+/// Every JSON body may be sent as YAML, and every JSON answer is YAML when
+/// `Accept` asks for it (see the `yaml` module): said once here for all.
+fn offer_yaml(paths: &mut Map<String, Value>) {
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        if let Some(content) = operation
+            .pointer_mut("/requestBody/content")
+            .and_then(Value::as_object_mut)
+            && let Some(schema) = content.get("application/json").cloned()
+        {
+            for media in crate::yaml::MEDIA_TYPES {
+                content.insert(media.to_string(), schema.clone());
+            }
+        }
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for response in responses.values_mut() {
+            if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut)
+                && let Some(schema) = content.get("application/json").cloned()
+            {
+                content.insert("application/yaml".to_string(), schema);
+            }
+        }
+    }
 }
 
 /// An operation without a body that answers 200 with `answer`.
