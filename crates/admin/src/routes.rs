@@ -146,6 +146,12 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
                 format!("{base}/_template"),
                 get(move || async move { entities::new_template(kind) }),
             ));
+            table.push((
+                format!("{base}/_count"),
+                get(move |State(ctx): Ctx, Query(params): Params| async move {
+                    entities::count(&ctx, kind, &params).await
+                }),
+            ));
             table.push((format!("{base}/{{id}}"), item(kind)));
             if kind == Kind::ApiKey {
                 table.push((format!("{base}/{{id}}/quotas"), key_quotas()));

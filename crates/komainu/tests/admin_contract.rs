@@ -272,3 +272,118 @@ async fn yaml_bombs_get_a_bounded_4xx_and_change_nothing() {
         "{groups}"
     );
 }
+
+#[tokio::test]
+async fn count_list_parameters_and_paging_headers() {
+    let (node, _dir) = Node::start(&[]);
+    for (id, name, description) in [
+        ("kt1", "Alpha", "first"),
+        ("kt2", "beta", "second"),
+        ("kt3", "Gamma", "third"),
+        ("kt4", "alphabet", "fourth"),
+    ] {
+        let (status, _) = node
+            .send_json(
+                Method::POST,
+                "/api/groups",
+                &json!({"id": id, "name": name, "description": description}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+
+    // The node's own groups (the default one) are counted too.
+    let (_, all) = node.get_json("/api/groups").await;
+    let total = all.as_array().unwrap().len();
+    assert!(total >= 4, "{all}");
+    for path in [
+        "/api/groups/_count",
+        "/apis/organize.otoroshi.io/v1/service-groups/_count",
+        "/apis/any/v1/service-groups/_count",
+    ] {
+        let (status, count) = node.get_json(path).await;
+        assert_eq!(
+            (status, count.clone()),
+            (200, json!({"count": total})),
+            "{path}"
+        );
+    }
+    let (_, count) = node
+        .get_json("/api/groups/_count?filtered=name:ALPHA")
+        .await;
+    assert_eq!(count, json!({"count": 2}));
+
+    // filtered (case-insensitive contains, | alternatives), sorted
+    // (true: descending), fields (projection), paging headers.
+    let response = node
+        .admin(
+            Method::GET,
+            "/api/groups?filtered=name:alp|gam&sorted=name:true&fields=id,name&page=1&pageSize=2",
+        )
+        .send()
+        .await
+        .unwrap();
+    let headers = response.headers().clone();
+    let (status, page) = common::json(response).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page,
+        json!([{"id": "kt3", "name": "Gamma"}, {"id": "kt4", "name": "alphabet"}])
+    );
+    let header = |name: &str| headers[name].to_str().unwrap().to_string();
+    assert_eq!(header("x-count"), "3");
+    assert_eq!(header("x-offset"), "0");
+    assert_eq!(header("x-page"), "1");
+    assert_eq!(header("x-page-size"), "2");
+    assert_eq!(header("x-pages"), "2");
+
+    let response = node
+        .admin(
+            Method::GET,
+            "/apis/any/v1/service-groups?filtered=id:kt&sorted=name&fields=name&page=2&pageSize=3",
+        )
+        .send()
+        .await
+        .unwrap();
+    let pages = response.headers()["x-pages"].to_str().unwrap().to_string();
+    let offset = response.headers()["x-offset"].to_str().unwrap().to_string();
+    let (_, page) = common::json(response).await;
+    assert_eq!(page, json!([{"name": "Gamma"}]));
+    assert_eq!((pages.as_str(), offset.as_str()), ("2", "3"));
+
+    // Bounded: bad or oversized parameters are 400s naming them.
+    for query in [
+        "filtered=nocolon".to_string(),
+        "sorted=name:sideways".to_string(),
+        format!("fields={}", "a,".repeat(40)),
+        format!("fields={}", "a.".repeat(20) + "a"),
+        format!("filtered=name:{}", "x".repeat(3000)),
+    ] {
+        let (status, body) = node.get_json(&format!("/api/groups?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        let name = query.split('=').next().unwrap();
+        assert!(
+            body["error_description"].as_str().unwrap().contains(name),
+            "{body}"
+        );
+    }
+
+    // All of it is documented.
+    let (_, doc) = node.get_json("/api/openapi.json").await;
+    let list = &doc["paths"]["/apis/any/v1/service-groups"]["get"];
+    for name in ["filtered", "sorted", "fields", "page", "pageSize"] {
+        assert!(
+            list["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == name),
+            "{name}"
+        );
+    }
+    assert!(list["responses"]["200"]["headers"]["X-Pages"].is_object());
+    assert!(doc["paths"]["/api/groups/_count"]["get"].is_object());
+    let upsert = &doc["paths"]["/apis/any/v1/routes/{id}"]["post"];
+    assert!(upsert["responses"]["201"].is_object() && upsert["responses"]["200"].is_object());
+    assert!(upsert["requestBody"]["content"]["application/yaml"].is_object());
+}

@@ -11,7 +11,7 @@ use axum::Json;
 use model::Kind;
 use serde_json::{Map, Value, json};
 
-use crate::query::{MAX_PAGE, MAX_PAGE_SIZE};
+use crate::query::{MAX_ENTRIES, MAX_PAGE, MAX_PAGE_SIZE, MAX_PARAM_LENGTH, MAX_PATH_DEPTH};
 use crate::routes::HEALTH_PATH;
 
 /// The document as a node in cluster mode `mode` (`off`, `leader`,
@@ -134,6 +134,7 @@ fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
             "post": create(&format!("Create a {one}"), tag, entity.clone(), entity.clone()),
         }),
     );
+    add(&format!("{base}/_count"), json!({"get": count_op(kind)}));
     add(
         &format!("{base}/_template"),
         json!({
@@ -297,13 +298,51 @@ fn list_op(kind: Kind) -> Value {
         kind.name(),
         json!({"type": "array", "items": schema(kind.name())}),
     );
-    op["description"] = json!(
-        "Filter with query parameters filter.<field>=<value>: keep entities whose field (dotted path) equals the value or, for an array, contains it."
-    );
-    op["parameters"] = json!([
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "description": "page number, from 1"},
-        {"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, "description": "entities per page; all when absent"}
+    op["description"] = json!(format!(
+        "Filter with query parameters filter.<field>=<value> (at most {MAX_ENTRIES}): keep entities whose field (dotted path) equals the value or, for an array, contains it. The headers give X-Count (entities matching), X-Offset, X-Page, X-Page-Size and X-Pages."
+    ));
+    let list_param = |name: &str, description: &str| {
+        json!({"name": name, "in": "query", "description": description,
+            "schema": {"type": "string", "maxLength": MAX_PARAM_LENGTH}})
+    };
+    let mut parameters = vec![
+        json!({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "description": "page number, from 1"}),
+        json!({"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, "description": "entities per page; all when absent"}),
+    ];
+    parameters.extend(filter_params());
+    parameters.extend([
+        list_param("sorted", &format!("field[:true|false],... (at most {MAX_ENTRIES}; true: descending): sort by these fields, missing and null first")),
+        list_param("fields", &format!("field,a.b,... (at most {MAX_ENTRIES}): keep only these fields of each entity")),
     ]);
+    op["parameters"] = Value::Array(parameters);
+    let integer = json!({"schema": {"type": "integer"}});
+    op["responses"]["200"]["headers"] = json!({
+        "X-Count": {"description": "entities matching the filters, all pages", "schema": {"type": "integer"}},
+        "X-Offset": {"description": "matching entities before this page", "schema": {"type": "integer"}},
+        "X-Page": integer.clone(),
+        "X-Page-Size": {"description": "pageSize, or X-Count (at least 1) without it", "schema": {"type": "integer"}},
+        "X-Pages": integer,
+    });
+    op
+}
+
+/// `filtered`, the parameter lists and `_count` share.
+fn filter_params() -> Vec<Value> {
+    vec![json!({"name": "filtered", "in": "query",
+        "description": format!("field:sub[|sub...],... (at most {MAX_ENTRIES} fields, dotted paths of at most {MAX_PATH_DEPTH} segments): keep entities whose field contains, case-insensitively, one of the substrings"),
+        "schema": {"type": "string", "maxLength": MAX_PARAM_LENGTH}})]
+}
+
+fn count_op(kind: Kind) -> Value {
+    let mut op = read(
+        &format!(
+            "Count {} (filter.<field>=<value> and filtered apply)",
+            kind.plural()
+        ),
+        kind.name(),
+        json!({"type": "object", "required": ["count"], "properties": {"count": {"type": "integer", "minimum": 0}}}),
+    );
+    op["parameters"] = Value::Array(filter_params());
     op
 }
 
