@@ -387,3 +387,34 @@ async fn count_list_parameters_and_paging_headers() {
     assert!(upsert["responses"]["201"].is_object() && upsert["responses"]["200"].is_object());
     assert!(upsert["requestBody"]["content"]["application/yaml"].is_object());
 }
+
+#[tokio::test]
+async fn the_api_key_kind_is_apikey_and_both_spellings_are_read() {
+    let (node, _dir) = Node::start(&[]);
+    let (_, entities) = node.get_json("/apis/entities").await;
+    let kinds: Vec<_> = entities["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.contains(&"Apikey".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"ApiKey".to_string()), "{kinds:?}");
+
+    for (id, kind) in [("k1", "Apikey"), ("k2", "ApiKey")] {
+        let manifest = format!(
+            "apiVersion: apim.otoroshi.io/v1\nkind: {kind}\nmetadata:\n  name: key {id}\nspec:\n  clientSecret: secret-{id}\n  authorizedEntities: [group_default]\n"
+        );
+        let path = format!("/apis/any/v1/apikeys/{id}");
+        let (status, created) = common::json(
+            yaml(&node, Method::POST, &path, &manifest)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{kind}: {created}");
+        assert_eq!(created["clientId"], id);
+        assert_eq!(created["clientName"], format!("key {id}"));
+    }
+}

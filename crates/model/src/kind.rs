@@ -35,7 +35,8 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Route => "Route",
-            Kind::ApiKey => "ApiKey",
+            // Otoroshi's spelling; `accepts_name` takes `ApiKey` too.
+            Kind::ApiKey => "Apikey",
             Kind::ServiceGroup => "ServiceGroup",
             Kind::GlobalConfig => "GlobalConfig",
             Kind::Certificate => "Certificate",
