@@ -1,6 +1,7 @@
-//! Reading a JSON body with a size limit, so that an oversized or malformed
-//! body is a clean 413 or 400 in our JSON error shape (axum's own rejections
-//! answer in plain text).
+//! Reading a JSON or YAML body with a size limit, so that an oversized or
+//! malformed body is a clean 413 or 400 in our JSON error shape (axum's own
+//! rejections answer in plain text). YAML (by `Content-Type`) is read into
+//! the same JSON value, bounded like the body (see `yaml`).
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
@@ -26,11 +27,20 @@ impl FromRequest<AdminContext> for JsonBody {
         if declared.is_some_and(|len| len > limit) {
             return Err(AdminError::PayloadTooLarge { limit });
         }
+        let yaml = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(crate::yaml::is_yaml);
         let bytes = read_limited(request.into_body(), limit).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(AdminError::BadRequest(
-                "request body is empty: a JSON document is expected".into(),
-            ));
+            return Err(AdminError::BadRequest(format!(
+                "request body is empty: a {} document is expected",
+                if yaml { "YAML" } else { "JSON" }
+            )));
+        }
+        if yaml {
+            return crate::yaml::parse(&bytes, limit).map(JsonBody);
         }
         serde_json::from_slice(&bytes)
             .map(JsonBody)

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use model::Kind;
 use model::certificate::PRIVATE_KEY_FIELD;
 use model::normalize::{Normalized, normalize, template};
@@ -21,29 +21,74 @@ use crate::query::ListQuery;
 
 const SCAN_BATCH: usize = 500;
 
-/// A page of entities as clients see them: secrets redacted.
+/// A page of entities as clients see them: secrets redacted, projected on
+/// `fields`, with the paging headers (`X-Count` counts every match).
 pub async fn list(
     ctx: &AdminContext,
     kind: Kind,
     params: &HashMap<String, String>,
-) -> AdminResult<Json<Value>> {
-    let mut page = list_stored(ctx, kind, params).await?;
-    if let Value::Array(items) = &mut page.0 {
-        items.iter_mut().for_each(|item| redact(kind, item));
+) -> AdminResult<(HeaderMap, Json<Value>)> {
+    let query = ListQuery::parse(params)?;
+    let page = list_matching(ctx, kind, &query).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|mut item| {
+            redact(kind, &mut item);
+            query.project(item)
+        })
+        .collect();
+    let mut headers = HeaderMap::new();
+    for (name, value) in query.headers(page.total) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
     }
-    Ok(page)
+    Ok((headers, Json(Value::Array(items))))
 }
 
-/// A page of entities as stored, secrets included: for the full export only.
-pub async fn list_stored(
+/// `_count`: how many entities match the list's filters.
+pub async fn count(
     ctx: &AdminContext,
     kind: Kind,
     params: &HashMap<String, String>,
 ) -> AdminResult<Json<Value>> {
     let query = ListQuery::parse(params)?;
+    let mut total = 0usize;
+    store::scan_each(
+        ctx.store.as_ref(),
+        kind.store_key(),
+        SCAN_BATCH,
+        |_, bytes| {
+            if query.matches(&decode(bytes)?) {
+                total += 1;
+            }
+            Ok::<_, AdminError>(ControlFlow::Continue(()))
+        },
+    )
+    .await?;
+    Ok(Json(json!({"count": total})))
+}
+
+/// Every entity of a kind as stored, secrets included: for the full export only.
+pub async fn list_stored(ctx: &AdminContext, kind: Kind) -> AdminResult<Vec<Value>> {
+    let query = ListQuery::parse(&HashMap::new())?;
+    Ok(list_matching(ctx, kind, &query).await?.items)
+}
+
+/// One page of matching entities and how many match in all.
+struct Page {
+    items: Vec<Value>,
+    total: usize,
+}
+
+/// Scans the whole kind (the total is needed). Unsorted, only the page is
+/// kept in memory; sorted, every match is, then sorted and cut.
+async fn list_matching(ctx: &AdminContext, kind: Kind, query: &ListQuery) -> AdminResult<Page> {
     let (skip, take) = query.window();
-    let mut matched = 0usize;
-    let mut page = Vec::new();
+    let keep_all = query.is_sorted();
+    let mut total = 0usize;
+    let mut items = Vec::new();
     store::scan_each(
         ctx.store.as_ref(),
         kind.store_key(),
@@ -51,19 +96,20 @@ pub async fn list_stored(
         |_, bytes| {
             let entity = decode(bytes)?;
             if query.matches(&entity) {
-                matched += 1;
-                if matched > skip {
-                    page.push(entity);
-                    if page.len() >= take {
-                        return Ok::<_, AdminError>(ControlFlow::Break(()));
-                    }
+                total += 1;
+                if keep_all || (total > skip && items.len() < take) {
+                    items.push(entity);
                 }
             }
-            Ok(ControlFlow::Continue(()))
+            Ok::<_, AdminError>(ControlFlow::Continue(()))
         },
     )
     .await?;
-    Ok(Json(Value::Array(page)))
+    if keep_all {
+        query.sort(&mut items);
+        items = items.into_iter().skip(skip).take(take).collect();
+    }
+    Ok(Page { items, total })
 }
 
 pub async fn get(ctx: &AdminContext, kind: Kind, id: &str) -> AdminResult<Json<Value>> {
@@ -111,6 +157,46 @@ pub async fn replace(
     same_id(kind, id, &entity)?;
     write(ctx, kind, entity, Condition::MustExist).await
 }
+
+/// `POST` on an item path (how `otoroshictl apply` writes): creates the
+/// entity when absent (201), replaces it when present (200). Each attempt is
+/// a conditional write, so a concurrent create or delete between the
+/// existence check and the write is retried rather than lost.
+pub async fn upsert(
+    ctx: &AdminContext,
+    kind: Kind,
+    id: &str,
+    body: Value,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    for _ in 0..UPSERT_ATTEMPTS {
+        let exists =
+            kind == Kind::GlobalConfig || ctx.store.get(kind.store_key(), id).await?.is_some();
+        let outcome = if exists {
+            replace(ctx, kind, id, body.clone())
+                .await
+                .map(|v| (StatusCode::OK, v))
+        } else {
+            let entity = normalize(kind, body.clone(), Some(id))?;
+            same_id(kind, id, &entity)?;
+            write(ctx, kind, entity, Condition::MustNotExist)
+                .await
+                .map(|v| (StatusCode::CREATED, v))
+        };
+        match outcome {
+            Err(AdminError::Store(
+                StoreError::AlreadyExists { .. } | StoreError::NotFound { .. },
+            )) => continue,
+            other => return other,
+        }
+    }
+    Err(AdminError::Conflict(format!(
+        "{} '{id}' kept being created and deleted concurrently; retry",
+        kind.singular()
+    )))
+}
+
+/// How many times an upsert re-checks existence after losing a race.
+const UPSERT_ATTEMPTS: usize = 5;
 
 pub async fn patch(
     ctx: &AdminContext,

@@ -36,9 +36,7 @@ pub async fn export(ctx: &AdminContext) -> AdminResult<Json<Value>> {
         let value = if kind == Kind::GlobalConfig {
             entities::load(ctx, kind, model::global_config::GLOBAL_ID).await?
         } else {
-            entities::list_stored(ctx, kind, &Default::default())
-                .await?
-                .0
+            Value::Array(entities::list_stored(ctx, kind).await?)
         };
         doc.insert(kind.export_key().into(), value);
     }

@@ -41,8 +41,12 @@ mod query;
 mod quotas;
 /// What read-only callers may not read.
 mod redact;
+/// Kubernetes-style resources: `spec` is the entity.
+mod resource;
 /// The path table: which handler answers which path.
 mod routes;
+/// YAML bodies and answers, bounded.
+mod yaml;
 
 pub use body::JsonBody;
 pub use context::{AdminContext, NodeInfo};

@@ -16,7 +16,7 @@ use model::global_config::GLOBAL_ID;
 use crate::body::JsonBody;
 use crate::context::AdminContext;
 use crate::error::AdminError;
-use crate::{auth, entities, export, live, meta, openapi, pki, quotas};
+use crate::{auth, entities, export, live, meta, openapi, pki, quotas, resource, yaml};
 
 pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
 
@@ -47,16 +47,19 @@ pub fn router(ctx: AdminContext) -> Router {
                 path: uri.path().to_string(),
             }
         })
+        .layer(middleware::from_fn(yaml::answer_in_yaml))
         .with_state(ctx)
 }
 
 /// The admin router plus `extra` routes (the cluster endpoints of a leader)
 /// behind the same admin-key check.
 pub fn router_with(ctx: AdminContext, extra: Router) -> Router {
-    let extra = extra.route_layer(middleware::from_fn_with_state(
-        ctx.clone(),
-        auth::require_admin,
-    ));
+    let extra = extra
+        .route_layer(middleware::from_fn_with_state(
+            ctx.clone(),
+            auth::require_admin,
+        ))
+        .layer(middleware::from_fn(yaml::answer_in_yaml));
     router(ctx).merge(extra)
 }
 
@@ -72,7 +75,7 @@ fn not_found_message(path: &str) -> String {
         let mut parts = rest.split('/');
         if let (Some(group), Some(version), Some(plural)) =
             (parts.next(), parts.next(), parts.next())
-            && Kind::from_api_path(group, version, plural).is_none()
+            && kind_of_path(group, version, plural).is_none()
         {
             return format!(
                 "unknown kind '{group}/{version}/{plural}'; GET /apis/entities lists the served kinds"
@@ -138,20 +141,16 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
         ),
     ];
     for kind in Kind::ALL {
-        let generic = format!(
-            "/apis/{}/{}/{}",
-            kind.group(),
-            kind.version(),
-            kind.plural()
-        );
-        let mut bases = vec![generic];
-        if kind != Kind::GlobalConfig {
-            bases.push(format!("/api/{}", kind.legacy_segment()));
-        }
-        for base in bases {
+        for base in bases(kind) {
             table.push((
                 format!("{base}/_template"),
                 get(move || async move { entities::new_template(kind) }),
+            ));
+            table.push((
+                format!("{base}/_count"),
+                get(move |State(ctx): Ctx, Query(params): Params| async move {
+                    entities::count(&ctx, kind, &params).await
+                }),
             ));
             table.push((format!("{base}/{{id}}"), item(kind)));
             if kind == Kind::ApiKey {
@@ -163,13 +162,40 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
     table
 }
 
+/// The group Otoroshi accepts in place of a kind's own on generic paths.
+pub const ANY_GROUP: &str = "any";
+
+/// The collection paths of a kind: generic (under its group and under
+/// `any`), and legacy where Otoroshi has one.
+pub(crate) fn bases(kind: Kind) -> Vec<String> {
+    let mut bases: Vec<String> = [kind.group(), ANY_GROUP]
+        .into_iter()
+        .map(|group| format!("/apis/{group}/{}/{}", kind.version(), kind.plural()))
+        .collect();
+    if kind != Kind::GlobalConfig {
+        bases.push(format!("/api/{}", kind.legacy_segment()));
+    }
+    bases
+}
+
+/// The kind a generic path names, `any` standing for every group.
+fn kind_of_path(group: &str, version: &str, plural: &str) -> Option<Kind> {
+    if group == ANY_GROUP {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.version() == version && k.plural() == plural)
+    } else {
+        Kind::from_api_path(group, version, plural)
+    }
+}
+
 fn collection(kind: Kind) -> MethodRouter<AdminContext> {
     get(move |State(ctx): Ctx, Query(params): Params| async move {
         entities::list(&ctx, kind, &params).await
     })
     .post(
         move |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
-            entities::create(&ctx, kind, body).await
+            entities::create(&ctx, kind, resource::entity(kind, body)?).await
         },
     )
 }
@@ -180,12 +206,17 @@ fn item(kind: Kind) -> MethodRouter<AdminContext> {
     })
     .put(
         move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
-            entities::replace(&ctx, kind, &id, body).await
+            entities::replace(&ctx, kind, &id, resource::entity(kind, body)?).await
         },
     )
     .patch(
         move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
             entities::patch(&ctx, kind, &id, body).await
+        },
+    )
+    .post(
+        move |State(ctx): Ctx, Path(id): Path<String>, JsonBody(body): JsonBody| async move {
+            entities::upsert(&ctx, kind, &id, resource::entity(kind, body)?).await
         },
     )
     .delete(move |State(ctx): Ctx, Path(id): Path<String>| async move {
@@ -206,7 +237,7 @@ fn singleton(kind: Kind) -> MethodRouter<AdminContext> {
     get(move |State(ctx): Ctx| async move { entities::get(&ctx, kind, GLOBAL_ID).await })
         .put(
             move |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
-                entities::replace(&ctx, kind, GLOBAL_ID, body).await
+                entities::replace(&ctx, kind, GLOBAL_ID, resource::entity(kind, body)?).await
             },
         )
         .patch(

@@ -236,7 +236,7 @@ async fn templates_entities_version_infos_and_health() {
         kinds,
         vec![
             "Route",
-            "ApiKey",
+            "Apikey",
             "ServiceGroup",
             "GlobalConfig",
             "Certificate"

@@ -35,11 +35,18 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Route => "Route",
-            Kind::ApiKey => "ApiKey",
+            // Otoroshi's spelling; `accepts_name` takes `ApiKey` too.
+            Kind::ApiKey => "Apikey",
             Kind::ServiceGroup => "ServiceGroup",
             Kind::GlobalConfig => "GlobalConfig",
             Kind::Certificate => "Certificate",
         }
+    }
+
+    /// Whether a resource's `kind` names this kind: case-insensitive, so
+    /// that both Otoroshi's `Apikey` and `ApiKey` are understood.
+    pub fn accepts_name(self, name: &str) -> bool {
+        self.name().eq_ignore_ascii_case(name)
     }
 
     pub fn group(self) -> &'static str {

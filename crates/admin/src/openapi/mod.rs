@@ -11,7 +11,7 @@ use axum::Json;
 use model::Kind;
 use serde_json::{Map, Value, json};
 
-use crate::query::{MAX_PAGE, MAX_PAGE_SIZE};
+use crate::query::{MAX_ENTRIES, MAX_PAGE, MAX_PAGE_SIZE, MAX_PARAM_LENGTH, MAX_PATH_DEPTH};
 use crate::routes::HEALTH_PATH;
 
 /// The document as a node in cluster mode `mode` (`off`, `leader`,
@@ -105,35 +105,22 @@ pub fn document(mode: &str) -> Json<Value> {
         add(path, json!({"post": post}));
     }
     for kind in Kind::ALL {
-        for base in bases(kind) {
+        for base in crate::routes::bases(kind) {
             kind_paths(kind, &base, &mut add);
         }
     }
+    offer_yaml(&mut paths);
     Json(json!({
         "openapi": "3.0.3",
         "info": {
             "title": "komainu admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers."
+            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers. Bodies are JSON or YAML (Content-Type application/yaml, application/x-yaml or text/yaml; aliases count each time they are used against the body size limit; at most 64 levels deep); entity writes also take Kubernetes-style resources {apiVersion, kind, metadata: {name}, spec} whose spec is the entity and whose metadata.name fills a missing name. Answers are YAML when Accept asks for YAML before JSON."
         },
         "security": [{"basic": []}, {"clientId": [], "clientSecret": []}],
         "paths": paths,
         "components": schemas::components(),
     }))
-}
-
-/// The generic path of a kind, and its legacy one when it has one.
-fn bases(kind: Kind) -> Vec<String> {
-    let mut bases = vec![format!(
-        "/apis/{}/{}/{}",
-        kind.group(),
-        kind.version(),
-        kind.plural()
-    )];
-    if kind != Kind::GlobalConfig {
-        bases.push(format!("/api/{}", kind.legacy_segment()));
-    }
-    bases
 }
 
 fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
@@ -147,6 +134,7 @@ fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
             "post": create(&format!("Create a {one}"), tag, entity.clone(), entity.clone()),
         }),
     );
+    add(&format!("{base}/_count"), json!({"get": count_op(kind)}));
     add(
         &format!("{base}/_template"),
         json!({
@@ -168,7 +156,8 @@ fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
         json!({
             "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:~-]{1,128}$"}}],
             "get": read(&format!("One {one}"), tag, entity.clone()),
-            "put": write(&format!("Replace a {one}"), tag, entity.clone(), entity),
+            "put": write(&format!("Replace a {one}"), tag, entity.clone(), entity.clone()),
+            "post": upsert_op(one, tag, entity),
             "patch": patch_op(tag, kind.name()),
             "delete": read(&format!("Delete a {one}"), tag, schema("Deleted")),
         }),
@@ -246,6 +235,39 @@ fn cluster_paths() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Every JSON body may be sent as YAML, and every JSON answer is YAML when
+/// `Accept` asks for it (see the `yaml` module): said once here for all.
+fn offer_yaml(paths: &mut Map<String, Value>) {
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        if let Some(content) = operation
+            .pointer_mut("/requestBody/content")
+            .and_then(Value::as_object_mut)
+            && let Some(schema) = content.get("application/json").cloned()
+        {
+            for media in crate::yaml::MEDIA_TYPES {
+                content.insert(media.to_string(), schema.clone());
+            }
+        }
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for response in responses.values_mut() {
+            if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut)
+                && let Some(schema) = content.get("application/json").cloned()
+            {
+                content.insert("application/yaml".to_string(), schema);
+            }
+        }
+    }
+}
+
 /// An operation without a body that answers 200 with `answer`.
 fn read(summary: &str, tag: &str, answer: Value) -> Value {
     json!({"summary": summary, "tags": [tag], "responses": with_errors(json!({"200": ok(answer)}))})
@@ -276,13 +298,64 @@ fn list_op(kind: Kind) -> Value {
         kind.name(),
         json!({"type": "array", "items": schema(kind.name())}),
     );
-    op["description"] = json!(
-        "Filter with query parameters filter.<field>=<value>: keep entities whose field (dotted path) equals the value or, for an array, contains it."
-    );
-    op["parameters"] = json!([
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "description": "page number, from 1"},
-        {"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, "description": "entities per page; all when absent"}
+    op["description"] = json!(format!(
+        "Filter with query parameters filter.<field>=<value> (at most {MAX_ENTRIES}): keep entities whose field (dotted path) equals the value or, for an array, contains it. The headers give X-Count (entities matching), X-Offset, X-Page, X-Page-Size and X-Pages."
+    ));
+    let list_param = |name: &str, description: &str| {
+        json!({"name": name, "in": "query", "description": description,
+            "schema": {"type": "string", "maxLength": MAX_PARAM_LENGTH}})
+    };
+    let mut parameters = vec![
+        json!({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "description": "page number, from 1"}),
+        json!({"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, "description": "entities per page; all when absent"}),
+    ];
+    parameters.extend(filter_params());
+    parameters.extend([
+        list_param("sorted", &format!("field[:true|false],... (at most {MAX_ENTRIES}; true: descending): sort by these fields, missing and null first")),
+        list_param("fields", &format!("field,a.b,... (at most {MAX_ENTRIES}): keep only these fields of each entity")),
     ]);
+    op["parameters"] = Value::Array(parameters);
+    let integer = json!({"schema": {"type": "integer"}});
+    op["responses"]["200"]["headers"] = json!({
+        "X-Count": {"description": "entities matching the filters, all pages", "schema": {"type": "integer"}},
+        "X-Offset": {"description": "matching entities before this page", "schema": {"type": "integer"}},
+        "X-Page": integer.clone(),
+        "X-Page-Size": {"description": "pageSize, or X-Count (at least 1) without it", "schema": {"type": "integer"}},
+        "X-Pages": integer,
+    });
+    op
+}
+
+/// `filtered`, the parameter lists and `_count` share.
+fn filter_params() -> Vec<Value> {
+    vec![json!({"name": "filtered", "in": "query",
+        "description": format!("field:sub[|sub...],... (at most {MAX_ENTRIES} fields, dotted paths of at most {MAX_PATH_DEPTH} segments): keep entities whose field contains, case-insensitively, one of the substrings"),
+        "schema": {"type": "string", "maxLength": MAX_PARAM_LENGTH}})]
+}
+
+fn count_op(kind: Kind) -> Value {
+    let mut op = read(
+        &format!(
+            "Count {} (filter.<field>=<value> and filtered apply)",
+            kind.plural()
+        ),
+        kind.name(),
+        json!({"type": "object", "required": ["count"], "properties": {"count": {"type": "integer", "minimum": 0}}}),
+    );
+    op["parameters"] = Value::Array(filter_params());
+    op
+}
+
+/// Create or replace by id: 201 when created, 200 when replaced.
+fn upsert_op(one: &str, tag: &str, entity: Value) -> Value {
+    let mut op = write(
+        &format!("Create or replace a {one} (upsert): 201 when created, 200 when replaced"),
+        tag,
+        entity.clone(),
+        entity.clone(),
+    );
+    op["responses"]["201"] =
+        json!({"description": "Created", "content": {"application/json": {"schema": entity}}});
     op
 }
 

@@ -57,7 +57,7 @@ pub fn components() -> Value {
                     "exclude": {"type": "array", "items": {"type": "string"}},
                     "config": {"type": "object"}}}}
             })),
-            "ApiKey": entity(&[], json!({
+            "Apikey": entity(&[], json!({
                 "clientId": {"type": "string"}, "clientSecret": {"type": "string"}, "clientName": {"type": "string"},
                 "authorizedEntities": {"type": "array", "items": {"type": "string"}}, "enabled": {"type": "boolean"},
                 "readOnly": {"type": "boolean"}, "allowClientIdOnly": {"type": "boolean"},
