@@ -239,3 +239,45 @@ async fn bad_tls_options_are_named() {
         "{error}"
     );
 }
+
+/// A leader on `rediss://` trusting the test CA through `REDIS_TLS_CA_FILE`
+/// stores and serves a route; without the CA it does not start, naming the
+/// datastore and the untrusted certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_on_redis_over_tls() {
+    let ca = TestCa::new("komainu test Redis CA");
+    let leaf = ca.server(&["127.0.0.1"]);
+    let Some(redis) =
+        testkit::redis::RedisServer::start_tls(&leaf.cert_pem, &leaf.key_pem, &ca.cert_pem, false)
+    else {
+        return;
+    };
+    let files = tempfile::tempdir().unwrap();
+    let ca_file = files.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.cert_pem).unwrap();
+    let url = redis.tls_url().unwrap();
+    let args = datastore_args(Backend::Redis, &url, "komainu_tls");
+
+    let printed = refused_start(&args);
+    assert!(
+        printed.contains("redis") && printed.contains("UnknownIssuer"),
+        "{printed}"
+    );
+
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (node, _dir) = common::Node::start_with_env(
+        &[&["-Dcluster.mode=leader"], args.as_slice()].concat(),
+        &[("REDIS_TLS_CA_FILE", &file(&ca_file))],
+    );
+    let up = upstream::start("up").await;
+    node.create_route(&route_to("tls", "tls.oto.tools", &[up.port]))
+        .await;
+    assert!(
+        eventually(SOON, || async {
+            node.status_of("tls.oto.tools", "/").await == 200
+        })
+        .await
+        .is_some(),
+        "the route stored over rediss is served"
+    );
+}
