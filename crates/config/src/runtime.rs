@@ -70,6 +70,20 @@ pub struct MtlsConfig {
     pub key_path: Option<PathBuf>,
 }
 
+/// `app.redis.tls.*`: how a `rediss://` server is trusted and whom the
+/// node shows itself as. Files in PEM.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RedisTlsConfig {
+    /// `app.redis.tls.caFile` (`REDIS_TLS_CA_FILE`): the roots that verify
+    /// the server's certificate; unset = system roots.
+    pub ca_file: Option<PathBuf>,
+    /// `app.redis.tls.certFile` (`REDIS_TLS_CERT_FILE`): a client
+    /// certificate chain, with `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// `app.redis.tls.keyFile` (`REDIS_TLS_KEY_FILE`): its private key.
+    pub key_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
     /// `embedded` (alias `file`): redb file under `app.filedb.path`.
@@ -91,6 +105,8 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     /// `app.redis.url` (`REDIS_URL`), default "redis://127.0.0.1:6379".
     pub redis_url: String,
+    /// `app.redis.tls.*`: trust and identity for `rediss://` URLs.
+    pub redis_tls: RedisTlsConfig,
     /// `app.pg.uri` (`PG_URI`), default "postgresql://postgres@127.0.0.1:5432/postgres".
     pub pg_uri: String,
     /// `app.pg.poolSize` (`PG_POOL_SIZE`), default 8: connections per node.

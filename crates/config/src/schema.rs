@@ -129,6 +129,9 @@ pub(crate) static KEYS: &[Key] = &[
         Dsn,
         D("redis://127.0.0.1:6379"),
     ),
+    key("app.redis.tls.caFile", "REDIS_TLS_CA_FILE", Text, Unset),
+    key("app.redis.tls.certFile", "REDIS_TLS_CERT_FILE", Text, Unset),
+    key("app.redis.tls.keyFile", "REDIS_TLS_KEY_FILE", Text, Unset),
     key(
         "app.pg.uri",
         "PG_URI",

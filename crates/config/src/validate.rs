@@ -50,7 +50,50 @@ pub(crate) fn resolve(layers: &Layers, errors: &mut Vec<ConfigError>) -> Vec<Ent
     check_worker(&out, errors);
     check_tls(&out, errors);
     check_hosts(&out, errors);
+    check_datastore_urls(&out, errors);
     out
+}
+
+/// libpq's `sslmode` values komainu speaks (see the store's PostgreSQL TLS).
+const PG_SSLMODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+/// What can be told of the datastore URLs before connecting: the `sslmode`
+/// of `app.pg.uri` (the store names any other fault when it connects).
+fn check_datastore_urls(entries: &[Entry], errors: &mut Vec<ConfigError>) {
+    let mut invalid = |entry: &Entry, expected: String| {
+        errors.push(ConfigError::Invalid {
+            key: entry.key.name.to_string(),
+            value: crate::render::mask_password(match &entry.val {
+                Val::Str(text) => text,
+                _ => "",
+            }),
+            origin: entry.origin.clone(),
+            expected,
+        });
+    };
+    if let Some(entry) = entries.iter().find(|e| e.key.name == "app.pg.uri")
+        && let Val::Str(uri) = &entry.val
+        && let Some(mode) = sslmode(uri)
+        && !PG_SSLMODES.contains(&mode)
+    {
+        invalid(
+            entry,
+            format!("sslmode one of {} (not {mode:?})", PG_SSLMODES.join(", ")),
+        );
+    }
+}
+
+/// The `sslmode` of a PostgreSQL URI (`?…&sslmode=x`) or key/value string
+/// (`… sslmode=x …`), if it names one.
+fn sslmode(uri: &str) -> Option<&str> {
+    let pairs: Vec<&str> = match uri.split_once("://") {
+        Some((_, rest)) => rest.split_once('?')?.1.split('&').collect(),
+        None => uri.split_whitespace().collect(),
+    };
+    pairs
+        .into_iter()
+        .find_map(|pair| pair.strip_prefix("sslmode="))
+        .map(|mode| mode.trim_matches('\''))
 }
 
 /// The UI and the admin API are told apart by host: one name cannot be both.
@@ -217,6 +260,8 @@ fn check_tls(entries: &[Entry], errors: &mut Vec<ConfigError>) {
     for (key, partner) in [
         ("cluster.mtls.keyPath", "cluster.mtls.certPath"),
         ("cluster.mtls.certPath", "cluster.mtls.keyPath"),
+        ("app.redis.tls.keyFile", "app.redis.tls.certFile"),
+        ("app.redis.tls.certFile", "app.redis.tls.keyFile"),
     ] {
         if is_set(partner) && !is_set(key) {
             require(key, format!("{partner} is set"));
@@ -288,6 +333,11 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
             },
             data_dir: PathBuf::from(v.text("app.filedb.path")),
             redis_url: v.text("app.redis.url"),
+            redis_tls: RedisTlsConfig {
+                ca_file: v.opt("app.redis.tls.caFile").map(PathBuf::from),
+                cert_file: v.opt("app.redis.tls.certFile").map(PathBuf::from),
+                key_file: v.opt("app.redis.tls.keyFile").map(PathBuf::from),
+            },
             pg_uri: v.text("app.pg.uri"),
             pg_pool_size: v.num("app.pg.poolSize"),
             storage_root: v.text("app.storageRoot"),

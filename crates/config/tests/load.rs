@@ -535,7 +535,10 @@ fn render_masks_secrets_and_parses_back() {
     let vars = [
         ("ADMIN_CLIENT_SECRET", "admin-pw"),
         ("REDIS_URL", "redis://user:redis-pw@redis:6379/0"),
-        ("PG_URI", "postgresql://pg:pg-pw@db:5432/oto?sslmode=off"),
+        (
+            "PG_URI",
+            "postgresql://pg:pg-pw@db:5432/oto?sslmode=disable",
+        ),
         ("CLUSTER_MODE", "worker"),
         ("CLUSTER_LEADER_CLIENT_ID", "id"),
         ("CLUSTER_LEADER_CLIENT_SECRET", "leader-pw"),
@@ -555,7 +558,7 @@ fn render_masks_secrets_and_parses_back() {
         "{text}"
     );
     assert!(
-        text.contains("uri = \"postgresql://pg:********@db:5432/oto?sslmode=off\""),
+        text.contains("uri = \"postgresql://pg:********@db:5432/oto?sslmode=disable\""),
         "{text}"
     );
     assert!(text.contains("port = 8091  # -D"), "{text}");
@@ -637,4 +640,63 @@ fn the_ui_host_cannot_be_the_admin_host() {
     assert!(text.contains("other than admin.host"), "{text}");
     let (error, text) = one_error(None, &[], &["ui.sessionMaxAge=10"]);
     assert_eq!(error.key(), Some("ui.sessionMaxAge"), "{text}");
+}
+
+#[test]
+fn pg_sslmode_is_checked_naming_the_key_and_the_accepted_values() {
+    let (err, text) = one_error(
+        None,
+        &[(
+            "PG_URI",
+            "postgresql://pg:pg-pw@db/oto?sslmode=verify-everything",
+        )],
+        &[],
+    );
+    assert_eq!(err.key(), Some("app.pg.uri"));
+    assert!(
+        text.contains("disable, prefer, require, verify-ca, verify-full"),
+        "{text}"
+    );
+    assert!(
+        text.contains("verify-everything") && !text.contains("pg-pw"),
+        "{text}"
+    );
+    let (_, text) = one_error(None, &[], &["app.pg.uri=host=db sslmode=allow"]);
+    assert!(
+        text.contains("app.pg.uri") && text.contains("\"allow\""),
+        "{text}"
+    );
+    for mode in ["disable", "prefer", "require", "verify-ca", "verify-full"] {
+        ok(
+            None,
+            &[],
+            &[&format!(
+                "app.pg.uri=postgresql://db/x?sslmode={mode}&sslrootcert=/ca.pem"
+            )],
+        );
+    }
+}
+
+#[test]
+fn redis_tls_files_are_read_and_cert_needs_its_key() {
+    let l = ok(
+        None,
+        &[("REDIS_TLS_CA_FILE", "/etc/ca.pem")],
+        &[
+            "app.redis.url=rediss://r:6380",
+            "app.redis.tls.certFile=/c.pem",
+            "app.redis.tls.keyFile=/k.pem",
+        ],
+    );
+    let tls = &l.config.app.redis_tls;
+    assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
+    assert_eq!(tls.cert_file.as_deref(), Some(Path::new("/c.pem")));
+    assert_eq!(tls.key_file.as_deref(), Some(Path::new("/k.pem")));
+    let (err, text) = one_error(None, &[], &["app.redis.tls.certFile=/c.pem"]);
+    assert_eq!(err.key(), Some("app.redis.tls.keyFile"), "{text}");
+    let text = ok(None, &[], &[]).render();
+    assert!(
+        text.contains("[app.redis.tls]\n# caFile is unset  # default"),
+        "{text}"
+    );
 }

@@ -235,6 +235,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 fn remote_settings(config: &Config, url: &str) -> RemoteSettings {
     let mut settings = RemoteSettings::new(url, config.app.storage_root.clone());
     settings.pool_size = config.app.pg_pool_size;
+    let tls = &config.app.redis_tls;
+    settings.tls = store::TlsFiles {
+        ca_file: tls.ca_file.clone(),
+        cert_file: tls.cert_file.clone(),
+        key_file: tls.key_file.clone(),
+    };
     // Change notifications can be lost with a dropped connection: re-reading
     // the revision every cacheStateFor bounds how long a missed write hides.
     settings.revision_poll = config.cluster.leader.cache_state_for.max(MIN_REVISION_POLL);

@@ -13,7 +13,8 @@
 //! failure is `StoreError::Unavailable` with backend "postgresql". A lost
 //! server costs calls an error, not a hang; once it is back, the pool opens
 //! fresh connections and the listener reconnects on its own, so the same
-//! store carries on. Connections are plain: TLS is not supported yet.
+//! store carries on. TLS follows libpq's `sslmode` and its certificate
+//! options in the URL (`tls_options`), on rustls (`tls`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,6 +45,10 @@ mod keys;
 mod migrations;
 /// The statements, with the schema spelled in.
 mod sql;
+/// The rustls connector each `sslmode` calls for.
+mod tls;
+/// libpq's TLS options taken out of the URL.
+mod tls_options;
 
 use changes::{Feed, Tasks};
 use connection::Lease;
@@ -76,8 +81,8 @@ impl PostgresStore {
     /// Connects to `settings.url`, creates or migrates the schema
     /// `settings.root`, and starts listening for other nodes' writes. Fails
     /// with `Unavailable` when the server cannot be reached within
-    /// `settings.timeout`, when the URL asks for TLS (not supported yet),
-    /// when the root is not a valid schema name, or when the schema belongs
+    /// `settings.timeout`, when TLS is required and fails (an untrusted
+    /// certificate, one for another host name), when the root is not a valid schema name, or when the schema belongs
     /// to a newer komainu.
     pub async fn connect(settings: RemoteSettings) -> Result<PostgresStore, StoreError> {
         if !valid_root(&settings.root) {
@@ -87,10 +92,10 @@ impl PostgresStore {
                 settings.root
             )));
         }
-        let config = connection::driver_config(&settings)?;
-        let target = connection::target(&config);
+        let driver = connection::driver(&settings)?;
+        let target = connection::target(&driver.config);
         let timeout = settings.timeout;
-        match tokio::time::timeout(timeout, Self::open(settings, config, target.clone())).await {
+        match tokio::time::timeout(timeout, Self::open(settings, driver, target.clone())).await {
             Ok(opened) => opened,
             Err(_) => Err(unavailable(format!(
                 "{target}: connecting timed out after {timeout:?}"
@@ -100,15 +105,10 @@ impl PostgresStore {
 
     async fn open(
         settings: RemoteSettings,
-        config: tokio_postgres::Config,
+        driver: connection::Driver,
         target: String,
     ) -> Result<PostgresStore, StoreError> {
-        let pool = connection::pool(
-            config.clone(),
-            settings.pool_size,
-            settings.timeout,
-            &target,
-        )?;
+        let pool = connection::pool(&driver, settings.pool_size, settings.timeout, &target)?;
         let shared = Arc::new(Shared {
             sql: sql::Statements::new(&settings.root),
             channel: sql::channel(&settings.root),
@@ -125,7 +125,7 @@ impl PostgresStore {
         });
         let tasks = changes::start(
             Arc::clone(&feed),
-            config,
+            driver,
             pool.clone(),
             settings.revision_poll,
         )

@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redis::Client;
 use tokio::sync::watch;
 
 use crate::{Counter, Increment, Once, Op, RemoteSettings, Store, StoreError, valid_root};
@@ -24,6 +23,8 @@ mod revisions;
 mod scripts;
 /// Refusing servers too old for the scripts.
 mod server_version;
+/// `rediss://`: the roots and client certificate handed to the client.
+mod tls;
 /// Pub/sub and polling that wake `changes()` on other nodes' writes.
 mod watcher;
 
@@ -68,8 +69,7 @@ impl RedisStore {
             )));
         }
         let endpoint = Arc::new(Endpoint::parse(&settings.url)?);
-        let client = Client::open(endpoint.url.as_str())
-            .map_err(|error| endpoint.error(format!("invalid URL: {error}")))?;
+        let client = tls::client(&endpoint, &settings.tls)?;
         let link = Link::connect(client.clone(), endpoint, settings.timeout).await?;
         server_version::check(&link).await?;
         let keys = Arc::new(Keys::new(&settings.root));

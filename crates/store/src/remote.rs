@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How a node reaches a datastore server (Redis, PostgreSQL) that other
@@ -17,6 +18,19 @@ pub struct RemoteSettings {
     /// How long connecting (or one call) may take before the datastore counts
     /// as unavailable.
     pub timeout: Duration,
+    /// Trust and identity for `rediss://` (`app.redis.tls.*`). PostgreSQL
+    /// takes its own from the URL, as libpq does (`sslrootcert`...).
+    pub tls: TlsFiles,
+}
+
+/// PEM files for a TLS connection to a datastore server.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// Roots that verify the server's certificate; `None`: the system's.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate chain to present, with `key_file`.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 impl RemoteSettings {
@@ -28,6 +42,7 @@ impl RemoteSettings {
             pool_size: 8,
             revision_poll: Duration::from_secs(2),
             timeout: Duration::from_secs(5),
+            tls: TlsFiles::default(),
         }
     }
 }

@@ -165,15 +165,21 @@ async fn an_invalid_root_is_refused() {
     }
 }
 
+/// `sslmode=require` never falls back to a plain connection: a server
+/// without TLS is refused, saying so. (TLS itself: `komainu`'s
+/// `datastores_tls.rs`, on a server with a test CA.)
 #[tokio::test]
-async fn tls_is_refused_clearly() {
-    let url = "postgresql://postgres@127.0.0.1:5432/test?sslmode=require";
-    let Err(error) = PostgresStore::connect(settings(url, "komainu_tls")).await else {
-        panic!("sslmode=require must be refused while TLS is unsupported");
+async fn require_refuses_a_server_without_tls() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let url = format!("{}?sslmode=require", server.uri());
+    let Err(error) = PostgresStore::connect(settings(&url, "komainu_tls")).await else {
+        panic!("sslmode=require must not connect in plain text");
     };
     let message = unavailable_message(error);
     assert!(message.contains("TLS"), "{message}");
-    assert!(message.contains("sslmode=require"), "{message}");
+    assert!(message.contains(&server.port().to_string()), "{message}");
 }
 
 #[tokio::test]

@@ -187,6 +187,17 @@ impl PostgresServer {
     /// Creates a cluster (`initdb`) and starts it on a free port, or `None`
     /// (after `skip::missing`) when the server binaries are not installed.
     pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// Like `start`, with TLS on (`ssl = on`, the certificate and key given
+    /// in PEM) and a `pg_hba.conf` that takes TCP clients over TLS only
+    /// (`hostssl`): a plain connection is refused by the server.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Option<Self> {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Option<Self> {
         let Some(bin) = bin_dir() else {
             skip::missing(
                 "PostgreSQL server binaries",
@@ -252,6 +263,9 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
+        if let Some((cert_pem, key_pem)) = tls {
+            server.configure_tls(cert_pem, key_pem);
+        }
         // A free port may be taken between finding it and binding it: try a
         // few.
         for _ in 0..3 {
@@ -297,6 +311,41 @@ impl PostgresServer {
             "the private PostgreSQL server did not restart:\n{}",
             self.log()
         );
+    }
+
+    /// Certificate and key in the data folder, owned by the server's user
+    /// and private (the server refuses a key others can read), TLS on, and
+    /// TCP clients accepted over TLS only.
+    fn configure_tls(&self, cert_pem: &str, key_pem: &str) {
+        let data = self.data_dir();
+        let cert = data.join("server.crt");
+        let key = data.join("server.key");
+        std::fs::write(&cert, cert_pem).expect("write the server certificate");
+        std::fs::write(&key, key_pem).expect("write the server key");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+        )
+        .expect("write pg_hba.conf");
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("open postgresql.conf");
+        std::io::Write::write_all(
+            &mut conf,
+            b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+        )
+        .expect("write postgresql.conf");
+        for file in [&cert, &key] {
+            let mut command = Command::new("chmod");
+            command.arg("600").arg(file);
+            assert!(command.status().is_ok_and(|status| status.success()));
+            if self.as_server_user {
+                let mut command = Command::new("chown");
+                command.arg(SERVER_USER).arg(file);
+                assert!(command.status().is_ok_and(|status| status.success()));
+            }
+        }
     }
 
     fn data_dir(&self) -> PathBuf {

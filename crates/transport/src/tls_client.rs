@@ -37,12 +37,17 @@ pub fn builder_with_roots(
 /// the handshake signatures are still checked, so the peer must hold the
 /// key of the certificate it shows, but who signed it is not.
 pub fn trust_all_config() -> Result<ClientConfig, String> {
+    Ok(trust_all_builder()?.with_no_client_auth())
+}
+
+/// [`trust_all_config`] before the client certificate is chosen, for
+/// callers that present one (PostgreSQL's `sslmode=require` with `sslcert`).
+pub fn trust_all_builder() -> Result<ConfigBuilder<ClientConfig, WantsClientCert>, String> {
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
-        .with_no_client_auth())
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider()))))
 }
 
 /// The operating system's trusted roots, read once per process (a file

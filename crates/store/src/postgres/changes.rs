@@ -21,9 +21,9 @@ use futures_util::stream::poll_fn;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::AsyncMessage;
 
-use super::connection::Lease;
+use super::connection::{Driver, Lease};
 use super::errors::{describe, unavailable};
 use super::sql::quote_ident;
 use super::{Shared, entities};
@@ -61,7 +61,7 @@ pub(super) struct Feed {
 /// caller already hears other nodes; fails if that first attempt does.
 pub(super) async fn start(
     feed: Arc<Feed>,
-    config: Config,
+    driver: Driver,
     pool: Pool,
     every: Duration,
 ) -> Result<Tasks, StoreError> {
@@ -69,7 +69,7 @@ pub(super) async fn start(
     let mut tasks = Tasks(Vec::with_capacity(2));
     tasks
         .0
-        .push(tokio::spawn(listen(Arc::clone(&feed), config, ready)));
+        .push(tokio::spawn(listen(Arc::clone(&feed), driver, ready)));
     match listening.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return Err(error),
@@ -80,12 +80,12 @@ pub(super) async fn start(
 }
 
 /// Runs LISTEN sessions forever, one after the other, with backoff.
-async fn listen(feed: Arc<Feed>, config: Config, ready: oneshot::Sender<Result<(), StoreError>>) {
+async fn listen(feed: Arc<Feed>, driver: Driver, ready: oneshot::Sender<Result<(), StoreError>>) {
     let mut ready = Some(ready);
     let mut backoff = FIRST_BACKOFF;
     loop {
         let listened = AtomicBool::new(false);
-        let error = session(&feed, &config, &listened, &mut ready).await;
+        let error = session(&feed, &driver, &listened, &mut ready).await;
         if let Some(ready) = ready.take() {
             // The first attempt failed: `connect` reports it and gives up.
             let _ = ready.send(Err(error));
@@ -105,21 +105,22 @@ async fn listen(feed: Arc<Feed>, config: Config, ready: oneshot::Sender<Result<(
 /// One connection's worth of listening. Returns only when it ends, with why.
 async fn session(
     feed: &Feed,
-    config: &Config,
+    driver: &Driver,
     listened: &AtomicBool,
     ready: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
 ) -> StoreError {
     let shared = &feed.shared;
-    let (client, mut connection) = match timeout(feed.timeout, config.connect(NoTls)).await {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(error)) => return shared.failed("opening the LISTEN connection", &error),
-        Err(_) => {
-            return unavailable(format!(
-                "{}: opening the LISTEN connection timed out after {:?}",
-                shared.target, feed.timeout
-            ));
-        }
-    };
+    let (client, mut connection) =
+        match timeout(feed.timeout, driver.config.connect(driver.tls.clone())).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(error)) => return shared.failed("opening the LISTEN connection", &error),
+            Err(_) => {
+                return unavailable(format!(
+                    "{}: opening the LISTEN connection timed out after {:?}",
+                    shared.target, feed.timeout
+                ));
+            }
+        };
     // Driving the connection by hand is how the driver hands out
     // notifications; it also carries this session's own statements.
     let (notes, mut heard) = mpsc::unbounded_channel::<()>();

@@ -1,17 +1,19 @@
 //! From `RemoteSettings` to a driver configuration and a connection pool.
 //!
-//! TLS to PostgreSQL is not supported yet: connections are plain TCP (or a
-//! Unix socket). `sslmode=require` in the URL is refused at connect rather
-//! than silently ignored; `prefer` (libpq's default) connects without TLS.
+//! TLS follows libpq's `sslmode` (see `tls_options` and `tls`): the driver
+//! is told only whether TLS is off, tried or required; who checks what of
+//! the server's certificate is in the rustls configuration.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
+use tokio_postgres::Config;
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Config, NoTls};
 
 use super::errors::{no_connection, unavailable};
+use super::tls::PgTls;
+use super::tls_options::{self, Mode};
 use crate::{RemoteSettings, StoreError};
 
 /// TCP keepalive probes let a connection to a vanished server (power loss,
@@ -21,26 +23,33 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 const KEEPALIVE_RETRIES: u32 = 3;
 
+/// What connecting needs: the driver's configuration and the TLS connector.
+#[derive(Clone)]
+pub(super) struct Driver {
+    pub(super) config: Config,
+    pub(super) tls: PgTls,
+}
+
 /// Parses the URL and adds what every connection of this store needs: the
 /// call timeout on the client side and the server side, keepalives, and an
 /// application name that shows in `pg_stat_activity`.
-pub(super) fn driver_config(settings: &RemoteSettings) -> Result<Config, StoreError> {
+pub(super) fn driver(settings: &RemoteSettings) -> Result<Driver, StoreError> {
+    let (url, tls_options) = tls_options::split(&settings.url)?;
     // The driver's parse errors name an option or a character, never the
     // URL itself, so the password cannot leak through them.
-    let mut config = Config::from_str(&settings.url).map_err(|error| {
+    let mut config = Config::from_str(&url).map_err(|error| {
         unavailable(format!(
             "invalid PostgreSQL URL: {}",
             super::errors::describe(&error)
         ))
     })?;
-    if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-        return Err(unavailable(format!(
-            "{}: TLS to PostgreSQL is not supported yet, but the URL asks for it \
-             (sslmode=require); use sslmode=disable, or reach the server over a \
-             trusted network or a TLS tunnel",
-            target(&config)
-        )));
-    }
+    config.ssl_mode(match tls_options.mode {
+        Mode::Disable => SslMode::Disable,
+        Mode::Prefer => SslMode::Prefer,
+        Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
+    });
+    let tls = PgTls::new(&tls_options)
+        .map_err(|error| unavailable(format!("{}: {}", target(&config), message(error))))?;
     let timeout = settings.timeout;
     // 0 would switch the server-side limits off, not make them immediate.
     let millis = timeout.as_millis().max(1);
@@ -61,7 +70,14 @@ pub(super) fn driver_config(settings: &RemoteSettings) -> Result<Config, StoreEr
     if config.get_application_name().is_none() {
         config.application_name("komainu");
     }
-    Ok(config)
+    Ok(Driver { config, tls })
+}
+
+fn message(error: StoreError) -> String {
+    match error {
+        StoreError::Unavailable { message, .. } => message,
+        other => other.to_string(),
+    }
 }
 
 /// Where the store connects, for error messages: `host:port/database`. Built
@@ -104,14 +120,14 @@ pub(super) fn target(config: &Config) -> String {
 /// that died with its server fails its next statement once, and the pool
 /// replaces it.
 pub(super) fn pool(
-    config: Config,
+    driver: &Driver,
     size: usize,
     timeout: Duration,
     target: &str,
 ) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(
-        config,
-        NoTls,
+        driver.config.clone(),
+        driver.tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

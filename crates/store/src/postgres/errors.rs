@@ -35,7 +35,31 @@ pub(super) fn describe(error: &(dyn Error + 'static)) -> String {
         }
         source = cause.source();
     }
+    if let Some(plain) = certificate_refused(error) {
+        text.push_str(" (");
+        text.push_str(&plain);
+        text.push(')');
+    }
     text
+}
+
+/// A refused server certificate in plain words: rustls's reasons are
+/// precise but terse (`UnknownIssuer`), and this is what an operator fixes
+/// by changing `sslrootcert` or the host name in `PG_URI`.
+fn certificate_refused(error: &(dyn Error + 'static)) -> Option<String> {
+    let reason = transport::tls_client::refused_certificate(error)?;
+    let plain = if reason.starts_with("UnknownIssuer") {
+        "untrusted certificate: not signed by a CA in sslrootcert (or the system roots)"
+    } else if reason.starts_with("NotValidForName") {
+        "wrong host name: the server's certificate is not valid for the host in the URL"
+    } else if reason.starts_with("Expired") {
+        "the server's certificate has expired"
+    } else if reason.starts_with("NotValidYet") {
+        "the server's certificate is not valid yet"
+    } else {
+        return Some(format!("server certificate refused: {reason}"));
+    };
+    Some(plain.to_owned())
 }
 
 /// A failed statement or connection: "<target>: <doing>: <cause>".

@@ -46,7 +46,12 @@ impl Link {
         let connecting = ConnectionManager::new_with_config(client, config);
         let manager = match tokio::time::timeout(timeout, connecting).await {
             Ok(Ok(manager)) => manager,
-            Ok(Err(error)) => return Err(endpoint.error(format!("cannot connect: {error}"))),
+            Ok(Err(error)) => {
+                return Err(endpoint.error(format!(
+                    "cannot connect: {error}{}",
+                    tls_hint(&error.to_string())
+                )));
+            }
             Err(_) => {
                 return Err(endpoint.error(format!("cannot connect within {timeout:?}")));
             }
@@ -118,5 +123,19 @@ async fn bounded<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(endpoint.error(error)),
         Err(_) => Err(endpoint.error(format!("no answer within {timeout:?}"))),
+    }
+}
+
+/// What to fix when the TLS handshake failed over a certificate: rustls's
+/// reasons (`UnknownIssuer`, `UnknownCA`) are exact but terse.
+fn tls_hint(error: &str) -> &'static str {
+    if error.contains("invalid peer certificate") {
+        " (the server's certificate is not trusted: it must be signed by a CA in \
+         app.redis.tls.caFile, or the system roots when unset, and name the URL's host)"
+    } else if error.contains("received fatal alert") {
+        " (the server refused the TLS handshake: does it want a client certificate \
+         (app.redis.tls.certFile / keyFile) signed by a CA it trusts?)"
+    } else {
+        ""
     }
 }

@@ -30,6 +30,8 @@ pub struct RedisServer {
     /// Append-only file with an fsync per write: what a Redis used as a
     /// gateway's datastore runs with, so that a restart keeps the data.
     persistent: bool,
+    /// The TLS port, when started with `start_tls`.
+    tls_port: Option<u16>,
 }
 
 impl RedisServer {
@@ -44,6 +46,46 @@ impl RedisServer {
     /// survives `kill` + `restart`.
     pub fn start_persistent() -> Option<RedisServer> {
         Self::start_with(true)
+    }
+
+    /// A server that also takes TLS on a port of its own (`tls_url`), with
+    /// the certificate and key given in PEM; `ca_pem` verifies client
+    /// certificates, which are required when `clients_must_prove` (else not
+    /// asked for). The plain port stays for readiness checks and cleanup.
+    pub fn start_tls(
+        cert_pem: &str,
+        key_pem: &str,
+        ca_pem: &str,
+        clients_must_prove: bool,
+    ) -> Option<RedisServer> {
+        let mut server = Self::start_with(false)?;
+        let dir = server.dir.path();
+        std::fs::write(dir.join("tls.crt"), cert_pem).expect("write tls.crt");
+        std::fs::write(dir.join("tls.key"), key_pem).expect("write tls.key");
+        std::fs::write(dir.join("ca.crt"), ca_pem).expect("write ca.crt");
+        std::fs::write(
+            dir.join("tls-auth-clients"),
+            if clients_must_prove { "yes" } else { "no" },
+        )
+        .expect("write the client auth mode");
+        server.kill();
+        for _ in 0..START_ATTEMPTS {
+            server.tls_port = Some(free_port());
+            if server.launch() {
+                return Some(server);
+            }
+            server.port = free_port();
+        }
+        panic!(
+            "redis-server with TLS did not start; log:\n{}",
+            log(server.dir.path())
+        );
+    }
+
+    /// `rediss://127.0.0.1:<tls port>`, for a server started by `start_tls`.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port
+            .map(|port| format!("rediss://127.0.0.1:{port}"))
     }
 
     fn start_with(persistent: bool) -> Option<RedisServer> {
@@ -61,6 +103,7 @@ impl RedisServer {
             dir: TempDir::new().expect("a temp dir for redis-server"),
             child: None,
             persistent,
+            tls_port: None,
         };
         for _ in 0..START_ATTEMPTS {
             if server.launch() {
@@ -105,7 +148,22 @@ impl RedisServer {
     /// Spawns redis-server and waits for PING; false when it exited first
     /// (most likely: the port was taken).
     fn launch(&mut self) -> bool {
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if let Some(tls_port) = self.tls_port {
+            let dir = self.dir.path();
+            let auth = std::fs::read_to_string(dir.join("tls-auth-clients"))
+                .unwrap_or_else(|_| "no".to_owned());
+            command
+                .args(["--tls-port", &tls_port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(dir.join("tls.crt"))
+                .arg("--tls-key-file")
+                .arg(dir.join("tls.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(dir.join("ca.crt"))
+                .args(["--tls-auth-clients", auth.as_str()]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
