@@ -296,8 +296,13 @@ fn list_op(kind: Kind) -> Value {
     let mut op = read(
         &format!("List {}", kind.plural()),
         kind.name(),
-        json!({"type": "array", "items": schema(kind.name())}),
+        // With `fields`, each item holds only the fields asked for.
+        json!({"type": "array", "items": {"anyOf": [
+            schema(kind.name()),
+            {"type": "object", "description": "the fields asked for with `fields`"},
+        ]}}),
     );
+    too_large_head(&mut op);
     op["description"] = json!(format!(
         "Filter with query parameters filter.<field>=<value> (at most {MAX_ENTRIES}): keep entities whose field (dotted path) equals the value or, for an array, contains it. The headers give X-Count (entities matching), X-Offset, X-Page, X-Page-Size and X-Pages."
     ));
@@ -326,6 +331,12 @@ fn list_op(kind: Kind) -> Value {
     op
 }
 
+/// Long list parameters can make the request head pass
+/// `proxy.maxHeaderSize`: the listener answers 431 without a body.
+fn too_large_head(op: &mut Value) {
+    op["responses"]["431"] = json!({"description": "the request head (here, its query) is larger than proxy.maxHeaderSize"});
+}
+
 /// `filtered`, the parameter lists and `_count` share.
 fn filter_params() -> Vec<Value> {
     vec![json!({"name": "filtered", "in": "query",
@@ -343,6 +354,7 @@ fn count_op(kind: Kind) -> Value {
         json!({"type": "object", "required": ["count"], "properties": {"count": {"type": "integer", "minimum": 0}}}),
     );
     op["parameters"] = Value::Array(filter_params());
+    too_large_head(&mut op);
     op
 }
 
