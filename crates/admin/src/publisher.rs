@@ -71,17 +71,27 @@ impl Publisher {
 pub async fn build_state(store: &dyn Store) -> Result<State, StoreError> {
     let revision = store.revision().await?;
     let mut builder = State::builder(revision);
+    // Routes are decoded together, off the async threads and on every core.
+    let mut routes = Vec::new();
     for kind in Kind::ALL {
         store::scan_each(store, kind.store_key(), SCAN_BATCH, |id, bytes| {
-            if let Err(problem) = builder.add(kind, bytes) {
+            if kind == Kind::Route {
+                routes.push((id.to_string(), bytes.to_vec()));
+            } else if let Err(problem) = builder.add(kind, bytes) {
                 tracing::warn!(kind = kind.name(), id, %problem, "stored entity left out of the state");
             }
             Ok::<_, StoreError>(ControlFlow::Continue(()))
         })
         .await?;
     }
-    // Indexing the routes (the router) is CPU work: off the async threads.
-    tokio::task::spawn_blocking(move || builder.build())
+    // Decoding and indexing the routes (the router) is CPU work: off the
+    // async threads.
+    tokio::task::spawn_blocking(move || {
+        for (id, problem) in builder.add_routes(routes) {
+            tracing::warn!(kind = Kind::Route.name(), id, %problem, "stored entity left out of the state");
+        }
+        builder.build()
+    })
         .await
         .map_err(|e| unavailable(format!("building the state failed: {e}")))
 }
