@@ -283,13 +283,12 @@ impl Proxy {
             body_limit = ctx.body_limit;
         }
         // What the response steps need once the request head has gone.
-        let body_steps = !runtime.chain.transform_response_body.is_empty();
         let response_steps = runtime
             .chain
             .response_reads_request
             .then(|| (parts.method.clone(), path.to_string()));
         // Only a route with a body step (compression) looks at it.
-        let accept_encoding = body_steps
+        let accept_encoding = (!runtime.chain.transform_response_body.is_empty())
             .then(|| parts.headers.get(ACCEPT_ENCODING).cloned())
             .flatten();
 
