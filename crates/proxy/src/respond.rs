@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::SET_COOKIE;
-use http::{HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use live::body::{Counted, Direction};
 use plugins::{Latency, RequestFacts, ResponseCtx};
 
@@ -35,6 +35,35 @@ pub(crate) struct Reply<'a> {
     pub accept_encoding: Option<&'a HeaderValue>,
 }
 
+impl Reply<'_> {
+    /// The request's method and path; what no response plugin of the route
+    /// reads was not kept.
+    fn method_and_path(&self) -> (&Method, &str) {
+        self.request.unwrap_or((&Method::GET, ""))
+    }
+
+    /// The route's response plugins on an answer's head.
+    fn response_steps(&self, status: StatusCode, headers: &mut HeaderMap, latency: Latency) {
+        if self.runtime.chain.transform_response.is_empty() {
+            return;
+        }
+        let (method, path) = self.method_and_path();
+        pipeline::response_steps(
+            &self.runtime.chain,
+            &mut ResponseCtx {
+                status,
+                headers,
+                method,
+                path,
+                tls: self.tls,
+                latency,
+                call: self.services,
+                request: self.facts,
+            },
+        );
+    }
+}
+
 impl Proxy {
     /// The upstream's answer, through the route's response plugins (last,
     /// so that they see and may change every header) and body plugins.
@@ -56,26 +85,15 @@ impl Proxy {
             head.headers.append(SET_COOKIE, value);
         }
         let live = || self.metrics.live.clone();
-        // What no response plugin of the route reads was not kept.
-        let (method, path) = reply.request.unwrap_or((&Method::GET, ""));
-        if !runtime.chain.transform_response.is_empty() {
-            pipeline::response_steps(
-                &runtime.chain,
-                &mut ResponseCtx {
-                    status: head.status,
-                    headers: &mut head.headers,
-                    method,
-                    path,
-                    tls: reply.tls,
-                    latency: Latency {
-                        proxy_ms: ((total.as_secs_f64() - upstream_secs).max(0.0) * 1000.0) as u64,
-                        upstream_ms: Some((upstream_secs * 1000.0) as u64),
-                    },
-                    call: reply.services,
-                    request: reply.facts,
-                },
-            );
-        }
+        reply.response_steps(
+            head.status,
+            &mut head.headers,
+            Latency {
+                proxy_ms: ((total.as_secs_f64() - upstream_secs).max(0.0) * 1000.0) as u64,
+                upstream_ms: Some((upstream_secs * 1000.0) as u64),
+            },
+        );
+        let (method, path) = reply.method_and_path();
         // The body steps may change the status (a limiter's 413); the bytes
         // counted out are those the client gets.
         let body = if runtime.chain.transform_response_body.is_empty() {
@@ -109,25 +127,14 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let status = answer.status();
         let runtime = reply.runtime;
-        let (method, path) = reply.request.unwrap_or((&Method::GET, ""));
-        if !runtime.chain.transform_response.is_empty() {
-            pipeline::response_steps(
-                &runtime.chain,
-                &mut ResponseCtx {
-                    status,
-                    headers: answer.headers_mut(),
-                    method,
-                    path,
-                    tls: reply.tls,
-                    latency: Latency {
-                        proxy_ms: reply.started.elapsed().as_millis() as u64,
-                        upstream_ms: None,
-                    },
-                    call: reply.services,
-                    request: reply.facts,
-                },
-            );
-        }
+        reply.response_steps(
+            status,
+            answer.headers_mut(),
+            Latency {
+                proxy_ms: reply.started.elapsed().as_millis() as u64,
+                upstream_ms: None,
+            },
+        );
         let bytes = answer.body().len() as u64;
         self.metrics.record(
             &runtime.metrics,
