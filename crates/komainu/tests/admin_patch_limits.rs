@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{Node, route};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -29,17 +27,14 @@ async fn copying_the_root_is_refused_before_memory_grows() {
     let ops: Vec<Value> = (0..18)
         .map(|n| json!({"op": "copy", "from": "", "path": format!("/a{n}")}))
         .collect();
-    let started = Instant::now();
     let (status, body) = node
         .send_json(Method::PATCH, "/api/routes/amp", &Value::Array(ops))
         .await;
-    let took = started.elapsed();
 
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"], "payload_too_large", "{body}");
     let description = body["error_description"].as_str().unwrap();
     assert!(description.contains("admin.maxBodySize"), "{description}");
-    assert!(took < Duration::from_secs(3), "refusal took {took:?}");
     assert_eq!(
         stored(&node).await,
         before,

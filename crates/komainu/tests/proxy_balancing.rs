@@ -104,6 +104,41 @@ async fn ip_hash_and_sticky_keep_a_client_on_one_target() {
     }
 }
 
+/// Behind a trusted load balancer every request comes from the same peer:
+/// the hash must use the client the balancer names, or every client lands
+/// on one target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_hash_behind_a_trusted_proxy_hashes_the_named_client() {
+    let (a, b) = (upstream::start("a").await, upstream::start("b").await);
+    let (node, _dir) = Node::start(&["-Dproxy.trustedProxies.0=127.0.0.0/8"]);
+    let targets = json!([target(a.port, 1, false), target(b.port, 1, false)]);
+    node.create_route(&balanced("iphash", "IpAddressHash", targets))
+        .await;
+    let mut chosen: HashMap<String, String> = HashMap::new();
+    for n in 1..=40 {
+        let client = format!("198.51.100.{n}");
+        for _ in 0..2 {
+            let response = node
+                .through(Method::GET, "iphash.oto.tools", "/")
+                .header("x-forwarded-for", &client)
+                .send()
+                .await
+                .unwrap();
+            let (status, body) = json(response).await;
+            assert_eq!(status, 200, "{body}");
+            let name = body["name"].as_str().unwrap().to_string();
+            let first = chosen.entry(client.clone()).or_insert_with(|| name.clone());
+            assert_eq!(*first, name, "client {client} moved between targets");
+        }
+    }
+    let used: std::collections::HashSet<&String> = chosen.values().collect();
+    assert_eq!(
+        used.len(),
+        2,
+        "40 named clients all hashed alike: {chosen:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_targets_are_skipped_and_backups_take_over() {
     let (live, backup) = (

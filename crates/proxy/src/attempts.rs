@@ -31,6 +31,8 @@ use crate::upstream::{CallError, TlsTarget};
 pub(crate) struct Outbound<'a> {
     pub runtime: &'a RouteRuntime,
     pub certificates: &'a Arc<TlsIndex>,
+    /// The caller as the node believes it (the client a trusted proxy
+    /// names), which `IpAddressHash` hashes.
     pub client_ip: IpAddr,
     /// The request head as the plugins left it (hop-by-hop headers gone).
     pub head: Parts,

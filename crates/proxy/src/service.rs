@@ -302,7 +302,7 @@ impl Proxy {
             .call_upstream(Outbound {
                 runtime: &runtime,
                 certificates: &state.tls,
-                client_ip: peer.ip(),
+                client_ip,
                 head: parts,
                 body,
                 path_and_query,
