@@ -10,6 +10,8 @@ mod cli;
 mod copy_datastore;
 /// tracing set-up.
 mod logging;
+/// Process-wide memory settings made before the runtime starts.
+mod memory;
 /// The optional separate `/metrics` port.
 mod metrics_port;
 /// Wiring a node for its mode.
@@ -46,6 +48,8 @@ use crate::cli::{AdminAction, Cli, Command};
 const CONFIG_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    // First, before the allocator's arena is touched much (see `memory`).
+    memory::no_transparent_huge_pages();
     let cli = Cli::parse();
     let sources = Sources {
         file: cli.config.as_deref(),

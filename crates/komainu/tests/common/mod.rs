@@ -249,12 +249,19 @@ impl Node {
 
     /// The komainu process's resident memory, in KiB.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        self.proc_status("VmRSS")
+            .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
             .unwrap()
+    }
+
+    /// A field of the node's `/proc/<pid>/status`, trimmed.
+    pub fn proc_status(&self, field: &str) -> Option<String> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status.lines().find_map(|line| {
+            line.strip_prefix(field)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(|value| value.trim().to_string())
+        })
     }
 }
 
