@@ -3,13 +3,15 @@
 //! is down, with its snapshot file; the admin host answers health and
 //! metrics, and refuses admin calls with the leaders' URLs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use admin::{AdminError, HEALTH_PATH, NodeInfo};
 use axum::Json;
 use axum::Router;
-use axum::extract::State as AxumState;
+use axum::extract::{Query, State as AxumState};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cluster::worker::{LeaderTlsFiles, Worker, WorkerSettings};
 use config::Config;
@@ -29,6 +31,7 @@ struct WorkerAdmin {
     live: Arc<LiveStats>,
     leaders: Arc<Vec<String>>,
     name: String,
+    metrics_access_key: Option<String>,
 }
 
 pub fn prepare(
@@ -68,6 +71,7 @@ pub fn prepare(
         live: live.clone(),
         leaders: Arc::new(config.cluster.leader.urls.clone()),
         name: info.name.clone(),
+        metrics_access_key: config.metrics.access_key.clone(),
     });
     Ok(Plane {
         state,
@@ -123,6 +127,7 @@ fn worker_settings(
 fn router(admin: WorkerAdmin) -> Router {
     Router::new()
         .route(HEALTH_PATH, get(health))
+        .route(admin::METRICS_PATH, get(well_known_metrics))
         .route("/metrics", get(metrics))
         .route("/api/live", get(live_figures))
         .fallback(|AxumState(admin): AxumState<WorkerAdmin>| async move {
@@ -146,15 +151,42 @@ async fn health(AxumState(admin): AxumState<WorkerAdmin>) -> (StatusCode, Json<V
         .and_then(Value::as_str)
         .unwrap_or("loading")
         .to_string();
-    (
-        status,
-        Json(json!({
-            "otoroshi": if state.loaded { "healthy" } else { "loading" },
-            "datastore": "memory",
-            "state": {"source": source, "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(), "sync": sync},
-            "cluster": {"mode": "worker", "name": admin.name},
-        })),
-    )
+    let loaded = if state.loaded { "loaded" } else { "loading" };
+    let mut body = admin::health::document(admin::health::Parts {
+        otoroshi: if state.loaded { "healthy" } else { "loading" },
+        // The worker's datastore is its memory: always there.
+        datastore_healthy: true,
+        datastore_kind: "memory",
+        proxy_ready: state.loaded,
+        certificates: json!({"count": state.tls.len()}),
+    });
+    body["state"] = json!({"source": source, "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(), "sync": sync});
+    // Otoroshi's worker block, beside komainu's mode and name.
+    body["cluster"] = json!({
+        "mode": "worker", "name": admin.name,
+        "status": "healthy",
+        "worker": {"status": loaded, "initialized": state.loaded},
+    });
+    (status, Json(body))
+}
+
+/// `/.well-known/otoroshi/monitoring/metrics`: open unless
+/// `metrics.accessKey` is set, then `?access_key=` or an admin key.
+async fn well_known_metrics(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    Query(params): Query<HashMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let expected = admin.metrics_access_key.as_deref();
+    let state = admin.state.load();
+    if let Err(e) = admin::metrics_json::check_access(expected, &params, &state, &headers, &method)
+    {
+        return e.into_response();
+    }
+    let prometheus =
+        admin::metrics_json::wants_prometheus(params.get("format").map(String::as_str), &headers);
+    admin::metrics_json::answer(admin.metrics.encode(), prometheus)
 }
 
 async fn metrics(

@@ -12,6 +12,7 @@ use ::live::LiveStats;
 use axum::Router;
 use axum::routing::{get, put};
 use prometheus_client::metrics::counter::Counter;
+use std::sync::Mutex;
 use store::Store;
 
 /// What a worker's quota push may add.
@@ -76,6 +77,8 @@ pub struct Leader {
     /// `komainu_cluster_refused_quota_increments_total`, registered with
     /// the node's other metrics.
     refused_increments: Counter,
+    /// The cluster's figures over the last minutes, for the home page chart.
+    history: Mutex<::live::cluster::History>,
 }
 
 impl Leader {
@@ -96,8 +99,10 @@ impl Leader {
             live,
             keys,
             refused_increments,
+            history: live::new_history(),
         });
         leader.spawn_member_publisher();
+        leader.spawn_history_sampler();
         leader
     }
 
@@ -107,7 +112,10 @@ impl Leader {
         Router::new()
             .route("/api/cluster/state", get(state::get_state))
             .route("/api/cluster/quotas", put(quotas::put_quotas))
-            .route("/api/cluster/members", get(members::get_members))
+            .route(
+                "/api/cluster/members",
+                get(members::get_members).delete(members::delete_members),
+            )
             .route("/api/cluster/live", get(live::get_live))
             .with_state(self.clone())
     }
