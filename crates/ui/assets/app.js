@@ -750,17 +750,21 @@ function showCluster(f) {
   }
 }
 
-// Ten minutes, the span of the leader's history.
-const CHART_SPAN_MS = 10 * 60 * 1000;
+// The time axis spans the history the leader has, from one minute (a young
+// leader's few points still make a line) to its ten.
+const CHART_MIN_SPAN_MS = 60 * 1000;
+const CHART_MAX_SPAN_MS = 10 * 60 * 1000;
 
-// A line (and the area under it) of one field over the last ten minutes, in
+// A line (and the area under it) of one field over the leader's history, in
 // the SVG's 0..100 × 0..30 box, scaled to the peak; time runs left to right.
 function drawChart(figure, history, field) {
   const points = history.filter((p) => typeof p[field] === "number" && typeof p.at === "number");
   const end = points.length ? points[points.length - 1].at : Date.now();
+  const first = points.length ? points[0].at : end;
+  const span = Math.min(CHART_MAX_SPAN_MS, Math.max(CHART_MIN_SPAN_MS, end - first));
   const peak = points.reduce((max, p) => Math.max(max, p[field]), 0);
   const xy = points.map((p) => {
-    const x = Math.max(0, 100 - ((end - p.at) / CHART_SPAN_MS) * 100);
+    const x = Math.max(0, 100 - ((end - p.at) / span) * 100);
     const y = peak > 0 ? 29 - (p[field] / peak) * 27 : 29;
     return x.toFixed(2) + "," + y.toFixed(2);
   });

@@ -27,7 +27,7 @@ fn chart(field: &str, label: &str) -> Markup {
     html! {
         figure.chart data-chart=(field) {
             figcaption { (label) " · peak " span.chart-peak { "–" } }
-            svg viewBox="0 0 100 30" preserveAspectRatio="none" role="img" aria-label=(format!("{label}, last 10 minutes")) {
+            svg viewBox="0 0 100 30" preserveAspectRatio="none" role="img" aria-label=(format!("{label}, up to the last 10 minutes")) {
                 polygon.chart-area points="" {}
                 polyline.chart-line points="" {}
             }
@@ -74,7 +74,7 @@ pub async fn page(State(ctx): State<UiContext>, Extension(signed): Extension<Sig
                     (tile("state-version", "state revision"))
                     (tile("state-age", "state age"))
                 }
-                h3.small-title { "Whole cluster, last 10 minutes (one point every 5 s)" }
+                h3.small-title { "Whole cluster, up to the last 10 minutes (one point every 5 s)" }
                 div.charts #cluster-charts {
                     @for (field, label) in CHARTS { (chart(field, label)) }
                 }
