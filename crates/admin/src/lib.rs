@@ -29,7 +29,7 @@ mod last_admin_race;
 /// `GET /api/live`: the node's live traffic figures.
 pub mod live;
 /// Version, infos, the kinds list.
-mod meta;
+pub mod meta;
 /// Metrics as JSON or Prometheus text, Otoroshi's way.
 pub mod metrics_json;
 /// The OpenAPI 3 document of this API.

@@ -6,7 +6,7 @@ use axum::Json;
 use model::Kind;
 use serde_json::{Value, json};
 
-use crate::context::AdminContext;
+use crate::context::{AdminContext, NodeInfo};
 
 /// A version string read the way Otoroshi reads its own: `major.minor.patch`,
 /// an optional fourth number (`build`) and an optional `-suffix` such as
@@ -82,30 +82,41 @@ impl<'a> Version<'a> {
 /// `/api/version`: Otoroshi's object, plus `version` (the raw string, as
 /// Otoroshi's docs show it), and komainu's `version_raw` and `name`.
 pub fn version(ctx: &AdminContext) -> Json<Value> {
-    let raw = ctx.info.version;
+    Json(version_body(ctx.info.version))
+}
+
+/// The body of `/api/version` for the version string `raw` (shared with
+/// the worker's admin host).
+pub fn version_body(raw: &str) -> Value {
     let mut body = Version::parse(raw).json();
     body["version"] = json!(raw);
     body["version_raw"] = json!(raw);
     body["name"] = json!("komainu");
-    Json(body)
+    body
 }
 
 /// `/api/infos`: Otoroshi's fields (a JVM's `java_version` has no
 /// equivalent: null), plus komainu's cluster mode, node name and start time.
 pub fn infos(ctx: &AdminContext) -> Json<Value> {
-    Json(json!({
-        "otoroshi_cluster_id": ctx.info.name,
-        "otoroshi_version": ctx.info.version,
-        "otoroshi_version_sem": Version::parse(ctx.info.version).json(),
+    Json(infos_body(&ctx.info, ctx.store.backend()))
+}
+
+/// The body of `/api/infos` for a node and its datastore's kind (shared
+/// with the worker's admin host).
+pub fn infos_body(info: &NodeInfo, datastore: &str) -> Value {
+    json!({
+        "otoroshi_cluster_id": info.name,
+        "otoroshi_version": info.version,
+        "otoroshi_version_sem": Version::parse(info.version).json(),
         "java_version": null,
         "os": {"name": std::env::consts::OS, "version": os_version(), "arch": std::env::consts::ARCH},
         "backoffice_url": null,
-        "datastore": ctx.store.backend(),
+        "datastore": datastore,
         "env": "prod",
-        "cluster_mode": ctx.info.mode,
-        "node_name": ctx.info.name,
-        "started_at": ctx.info.started_at_ms,
-    }))
+        "cluster_mode": info.mode,
+        "node_name": info.name,
+        "started_at": info.started_at_ms,
+    })
 }
 
 /// The kernel release where `/proc` tells it, else "unknown".

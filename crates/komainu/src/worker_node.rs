@@ -31,6 +31,7 @@ struct WorkerAdmin {
     live: Arc<LiveStats>,
     leaders: Arc<Vec<String>>,
     name: String,
+    info: Arc<NodeInfo>,
     metrics_access_key: Option<String>,
 }
 
@@ -71,6 +72,7 @@ pub fn prepare(
         live: live.clone(),
         leaders: Arc::new(config.cluster.leader.urls.clone()),
         name: info.name.clone(),
+        info: Arc::new(info.clone()),
         metrics_access_key: config.metrics.access_key.clone(),
     });
     Ok(Plane {
@@ -130,6 +132,10 @@ fn router(admin: WorkerAdmin) -> Router {
         .route(admin::METRICS_PATH, get(well_known_metrics))
         .route("/metrics", get(metrics))
         .route("/api/live", get(live_figures))
+        .route("/apis/cluster/node/infos", get(node_infos))
+        .route("/apis/cluster/node/version", get(node_version))
+        .route("/apis/cluster/node/health", get(node_health))
+        .route("/apis/cluster/node/metrics", get(node_metrics))
         .fallback(|AxumState(admin): AxumState<WorkerAdmin>| async move {
             AdminError::NotLeader(admin.leaders.to_vec())
         })
@@ -216,4 +222,48 @@ async fn live_figures(
         &admin.name,
         "worker",
     )))
+}
+
+/// Otoroshi's node API on a worker: its own infos, version, health and
+/// metrics, with an admin key synced from the leaders.
+async fn node_infos(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok(Json(admin::meta::infos_body(&admin.info, "memory")))
+}
+
+async fn node_version(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok(Json(admin::meta::version_body(admin.info.version)))
+}
+
+async fn node_health(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<Value>), AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok(health(AxumState(admin)).await)
+}
+
+async fn node_metrics(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    Query(params): Query<HashMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    let prometheus =
+        admin::metrics_json::wants_prometheus(params.get("format").map(String::as_str), &headers);
+    Ok(admin::metrics_json::answer(
+        admin.metrics.encode(),
+        prometheus,
+    ))
 }

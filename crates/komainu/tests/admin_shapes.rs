@@ -308,6 +308,23 @@ async fn a_leaders_live_figures_are_cluster_wide_and_its_members_can_be_cleared(
         assert_component(&worker_health, part);
     }
     assert_eq!(worker_health["cluster"]["worker"]["status"], "loaded");
+    // A worker answers the node API about itself, with a synced admin key.
+    let (status, node_health) = w.get_json("/apis/cluster/node/health").await;
+    assert_eq!(status, 200, "{node_health}");
+    assert_eq!(node_health["cluster"]["mode"], "worker", "{node_health}");
+    let (_, node_infos) = w.get_json("/apis/cluster/node/infos").await;
+    assert_eq!(node_infos["cluster_mode"], "worker", "{node_infos}");
+    assert_eq!(node_infos["datastore"], "memory", "{node_infos}");
+    let (_, node_version) = w.get_json("/apis/cluster/node/version").await;
+    assert_eq!(node_version["raw"], env!("CARGO_PKG_VERSION"));
+    let (_, node_metrics) = w.get_json("/apis/cluster/node/metrics").await;
+    assert!(node_metrics.is_array(), "{node_metrics}");
+    let anonymous = w
+        .anonymous(Method::GET, "/apis/cluster/node/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
     // A worker serves the monitoring metrics too.
     let response = reqwest::get(w.url(METRICS)).await.unwrap();
     let (status, samples) = json(response).await;
