@@ -94,21 +94,29 @@ fn metrics_op(summary: &str, keyless: bool) -> Value {
     op
 }
 
-fn version_schema() -> Value {
+/// Otoroshi's version object (`otoroshi_version_sem` in infos).
+fn semver_schema() -> Value {
     let nullable_int = json!({"type": "integer", "nullable": true});
-    json!({"type": "object", "required": ["raw", "major", "minor", "patch", "version"], "properties": {
-        "raw": {"type": "string"}, "version": {"type": "string", "description": "the raw version, as Otoroshi's docs show it"},
+    json!({"type": "object", "required": ["raw", "major", "minor", "patch"], "properties": {
+        "raw": {"type": "string"},
         "major": {"type": "integer"}, "minor": {"type": "integer"}, "patch": {"type": "integer"},
         "build": nullable_int.clone(), "suffix": {"type": "string", "nullable": true},
-        "suffix_version": nullable_int, "str": {"type": "string"},
-        "version_raw": {"type": "string"}, "name": {"type": "string"}
+        "suffix_version": nullable_int, "str": {"type": "string"}
     }})
+}
+
+/// `/api/version`: Otoroshi's object plus komainu's fields.
+fn version_schema() -> Value {
+    json!({"allOf": [semver_schema(), {"type": "object", "required": ["version"], "properties": {
+        "version": {"type": "string", "description": "the raw version, as Otoroshi's docs show it"},
+        "version_raw": {"type": "string"}, "name": {"type": "string"}
+    }}]})
 }
 
 fn infos_schema() -> Value {
     json!({"type": "object", "required": ["otoroshi_cluster_id", "otoroshi_version", "otoroshi_version_sem", "os", "datastore", "env"], "properties": {
         "otoroshi_cluster_id": {"type": "string"}, "otoroshi_version": {"type": "string"},
-        "otoroshi_version_sem": version_schema(), "java_version": {"nullable": true},
+        "otoroshi_version_sem": semver_schema(), "java_version": {"nullable": true},
         "os": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "arch": {"type": "string"}}},
         "backoffice_url": {"type": "string", "nullable": true},
         "datastore": {"type": "string"}, "env": {"type": "string"},
