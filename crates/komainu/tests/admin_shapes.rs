@@ -9,6 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::datastore::{Backend, SharedRoot};
 use common::{Node, eventually, json, leader, route_to, upstream, worker};
 use reqwest::Method;
 use serde_json::Value;
@@ -365,5 +366,56 @@ async fn a_leaders_live_figures_are_cluster_wide_and_its_members_can_be_cleared(
         .await
         .is_some(),
         "the worker never came back"
+    );
+}
+
+/// With leaders sharing Redis, a leader whose workers poll another leader
+/// still sums their traffic: the member list it adds up is the whole
+/// cluster's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_counts_the_workers_of_another_leader_on_redis() {
+    let Some(shared) = SharedRoot::new(Backend::Redis) else {
+        return;
+    };
+    let up = upstream::start("up").await;
+    let args = |name: &str| {
+        let mut args = shared.args();
+        args.push(format!("-Dcluster.leader.name={name}"));
+        args
+    };
+    let first_args = args("first");
+    let second_args = args("second");
+    let (first, _d1) = leader(&first_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (second, _d2) = leader(&second_args.iter().map(String::as_str).collect::<Vec<_>>());
+    first
+        .create_route(&route_to("shared", "shared.oto.tools", &[up.port]))
+        .await;
+    let w = worker(&[first.base_url()], &[]);
+    assert!(
+        eventually(SOON, || async {
+            w.status_of("shared.oto.tools", "/").await == 200
+        })
+        .await
+        .is_some()
+    );
+    for _ in 0..30 {
+        assert_eq!(w.status_of("shared.oto.tools", "/").await, 200);
+    }
+    let waited = Instant::now();
+    let live = loop {
+        let (_, live) = second.get_json("/api/live").await;
+        if live["cluster"]["members"] == 3 && live["calls"].as_u64().unwrap_or(0) >= 30 {
+            break live;
+        }
+        assert!(
+            waited.elapsed() < SOON,
+            "the other leader never counted the worker: {live}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(live["rate"].as_f64().unwrap() > 0.0, "{live}");
+    assert_eq!(
+        live["requests"], 0,
+        "the second leader proxied nothing: {live}"
     );
 }
