@@ -5,14 +5,13 @@
 //! the admin API key middleware, like every other admin path.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::live::LiveStats;
 use axum::Router;
 use axum::routing::{get, put};
 use prometheus_client::metrics::counter::Counter;
-use std::sync::Mutex;
 use store::Store;
 
 /// What a worker's quota push may add.
