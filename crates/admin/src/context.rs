@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use live::LiveStats;
+use live::cluster::ClusterView;
 use model::StateHandle;
 use proxy::quota::QuotaTracker;
 use store::Store;
@@ -34,6 +35,12 @@ pub struct AdminContext {
     pub quotas: Option<Arc<QuotaTracker>>,
     /// This node's live traffic figures (`/api/live`).
     pub live: Option<Arc<LiveStats>>,
+    /// On a leader, its cluster: `/api/live` is then cluster-wide and
+    /// health says how the members are.
+    pub cluster: Option<Arc<dyn ClusterView>>,
+    /// `metrics.accessKey`: when set, the keyless metrics path wants it as
+    /// `?access_key=` (or an admin key); unset, that path is open, as in Otoroshi.
+    pub metrics_access_key: Option<Arc<str>>,
 }
 
 impl AdminContext {
@@ -53,6 +60,8 @@ impl AdminContext {
             metrics: Arc::new(String::new),
             quotas: None,
             live: None,
+            cluster: None,
+            metrics_access_key: None,
         }
     }
 
@@ -68,6 +77,16 @@ impl AdminContext {
 
     pub fn with_live(mut self, live: Arc<LiveStats>) -> Self {
         self.live = Some(live);
+        self
+    }
+
+    pub fn with_cluster(mut self, cluster: Arc<dyn ClusterView>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    pub fn with_metrics_access_key(mut self, key: Option<String>) -> Self {
+        self.metrics_access_key = key.map(Arc::from);
         self
     }
 }

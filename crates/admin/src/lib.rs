@@ -21,13 +21,17 @@ mod entities;
 pub mod error;
 /// Full export and import (`/api/otoroshi.json`).
 mod export;
+/// Health in Otoroshi's shape.
+pub mod health;
 /// The last admin key under concurrent removals.
 #[cfg(test)]
 mod last_admin_race;
 /// `GET /api/live`: the node's live traffic figures.
 pub mod live;
-/// Version, infos, the kinds list, health.
-mod meta;
+/// Version, infos, the kinds list.
+pub mod meta;
+/// Metrics as JSON or Prometheus text, Otoroshi's way.
+pub mod metrics_json;
 /// The OpenAPI 3 document of this API.
 pub mod openapi;
 /// JSON Patch and Merge Patch.
@@ -51,6 +55,7 @@ mod yaml;
 pub use body::JsonBody;
 pub use context::{AdminContext, NodeInfo};
 pub use error::AdminError;
+pub use metrics_json::METRICS_PATH;
 pub use pki::{
     ADMIN_CERTIFICATE_ID, UI_CERTIFICATE_ID, ensure_admin_certificate, ensure_ui_certificate,
 };

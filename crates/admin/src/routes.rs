@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
 use model::Kind;
@@ -16,7 +16,9 @@ use model::global_config::GLOBAL_ID;
 use crate::body::JsonBody;
 use crate::context::AdminContext;
 use crate::error::AdminError;
-use crate::{auth, entities, export, live, meta, openapi, pki, quotas, resource, yaml};
+use crate::{
+    auth, entities, export, health, live, meta, metrics_json, openapi, pki, quotas, resource, yaml,
+};
 
 pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
 
@@ -38,7 +40,15 @@ pub fn router(ctx: AdminContext) -> Router {
         .merge(protected)
         .route(
             HEALTH_PATH,
-            get(|State(ctx): Ctx| async move { meta::health(&ctx).await }),
+            get(|State(ctx): Ctx| async move { health::health(&ctx).await }),
+        )
+        .route(
+            metrics_json::METRICS_PATH,
+            get(
+                |State(ctx): Ctx, Query(params): Params, method: Method, headers: HeaderMap| async move {
+                    metrics_json::well_known(&ctx, &params, &headers, &method).await
+                },
+            ),
         )
         .fallback(|uri: Uri| async move { AdminError::NotFound(not_found_message(uri.path())) })
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
@@ -67,6 +77,7 @@ pub fn router_with(ctx: AdminContext, extra: Router) -> Router {
 pub fn served_paths() -> Vec<String> {
     let mut paths: Vec<String> = api_routes().into_iter().map(|(path, _)| path).collect();
     paths.push(HEALTH_PATH.to_string());
+    paths.push(metrics_json::METRICS_PATH.to_string());
     paths
 }
 
@@ -113,7 +124,7 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
         ),
         (
             "/api/live".to_string(),
-            get(|State(ctx): Ctx| async move { live::live(&ctx) }),
+            get(|State(ctx): Ctx| async move { live::live(&ctx).await }),
         ),
         (
             "/api/otoroshi.json".to_string(),
@@ -140,6 +151,7 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
             }),
         ),
     ];
+    table.extend(node_routes());
     for kind in Kind::ALL {
         for base in bases(kind) {
             table.push((
@@ -160,6 +172,32 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
         }
     }
     table
+}
+
+/// Otoroshi's node API: this node's own infos, version, health and metrics.
+fn node_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
+    vec![
+        (
+            "/apis/cluster/node/infos".to_string(),
+            get(|State(ctx): Ctx| async move { meta::infos(&ctx) }),
+        ),
+        (
+            "/apis/cluster/node/version".to_string(),
+            get(|State(ctx): Ctx| async move { meta::version(&ctx) }),
+        ),
+        (
+            "/apis/cluster/node/health".to_string(),
+            get(|State(ctx): Ctx| async move { health::health(&ctx).await }),
+        ),
+        (
+            "/apis/cluster/node/metrics".to_string(),
+            get(
+                |State(ctx): Ctx, Query(params): Params, headers: HeaderMap| async move {
+                    metrics_json::node(&ctx, &params, &headers)
+                },
+            ),
+        ),
+    ]
 }
 
 /// The group Otoroshi accepts in place of a kind's own on generic paths.

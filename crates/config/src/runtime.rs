@@ -283,4 +283,8 @@ pub struct ProxyConfig {
 pub struct MetricsConfig {
     /// `metrics.port` (`METRICS_PORT`): a separate port for `/metrics`; unset = only on the admin host.
     pub port: Option<u16>,
+    /// `metrics.accessKey` (`OTOROSHI_METRICS_ACCESS_KEY`), secret: what
+    /// `/.well-known/otoroshi/monitoring/metrics` wants as `?access_key=`;
+    /// unset = that path is open, as in Otoroshi.
+    pub access_key: Option<String>,
 }

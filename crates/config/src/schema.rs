@@ -373,6 +373,12 @@ pub(crate) static KEYS: &[Key] = &[
     key("proxy.quotas.throttlingWindow", "", MS1, D("10000")),
     key("proxy.quotas.flushEvery", "", MS1, D("1000")),
     key("metrics.port", "METRICS_PORT", PORT, Unset),
+    key(
+        "metrics.accessKey",
+        "OTOROSHI_METRICS_ACCESS_KEY",
+        Secret,
+        Unset,
+    ),
 ];
 
 const BOOL: Kind = Kind::Choice(

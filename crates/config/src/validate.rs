@@ -420,6 +420,7 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
                 Val::Int(n) => u16::try_from(*n).ok(),
                 _ => None,
             }),
+            access_key: v.opt("metrics.accessKey"),
         },
     }
 }

@@ -64,7 +64,7 @@ impl Dispatch {
         }
         let host = host::request_host(&request);
         let for_admin = host.is_some_and(|h| h.eq_ignore_ascii_case(&self.admin_host))
-            || request.uri().path() == admin::HEALTH_PATH;
+            || [admin::HEALTH_PATH, admin::METRICS_PATH].contains(&request.uri().path());
         let ui = self
             .ui
             .as_ref()

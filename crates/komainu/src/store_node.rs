@@ -64,7 +64,8 @@ pub async fn prepare(
     )
     .with_metrics(metrics_text)
     .with_quotas(quotas.clone())
-    .with_live(live.clone());
+    .with_live(live.clone())
+    .with_metrics_access_key(config.metrics.access_key.clone());
     spawn_change_watcher(&ctx);
     let flusher = Arc::new(quota_sync::Flusher::new());
     quota_sync::spawn(
@@ -74,14 +75,21 @@ pub async fn prepare(
         config.proxy.quota_flush_every,
     );
 
-    let admin = if config.cluster.mode == ClusterMode::Leader {
-        let leader = Leader::new(
+    let leader = (config.cluster.mode == ClusterMode::Leader).then(|| {
+        Leader::new(
             store.clone(),
             leader_settings(config, info, http_port),
             live.clone(),
             api_keys(state.clone()),
             metrics.cluster_refused_quota_increments.clone(),
-        );
+        )
+    });
+    // A leader's /api/live and health speak for its whole cluster.
+    let ctx = match &leader {
+        Some(leader) => ctx.with_cluster(leader.clone()),
+        None => ctx,
+    };
+    let admin = if let Some(leader) = &leader {
         admin::router_with(
             ctx.clone(),
             leader.router().merge(ui::admin_users::router(ctx.clone())),

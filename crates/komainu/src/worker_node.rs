@@ -3,13 +3,15 @@
 //! is down, with its snapshot file; the admin host answers health and
 //! metrics, and refuses admin calls with the leaders' URLs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use admin::{AdminError, HEALTH_PATH, NodeInfo};
 use axum::Json;
 use axum::Router;
-use axum::extract::State as AxumState;
+use axum::extract::{Query, State as AxumState};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cluster::worker::{LeaderTlsFiles, Worker, WorkerSettings};
 use config::Config;
@@ -29,6 +31,8 @@ struct WorkerAdmin {
     live: Arc<LiveStats>,
     leaders: Arc<Vec<String>>,
     name: String,
+    info: Arc<NodeInfo>,
+    metrics_access_key: Option<String>,
 }
 
 pub fn prepare(
@@ -68,6 +72,8 @@ pub fn prepare(
         live: live.clone(),
         leaders: Arc::new(config.cluster.leader.urls.clone()),
         name: info.name.clone(),
+        info: Arc::new(info.clone()),
+        metrics_access_key: config.metrics.access_key.clone(),
     });
     Ok(Plane {
         state,
@@ -123,8 +129,13 @@ fn worker_settings(
 fn router(admin: WorkerAdmin) -> Router {
     Router::new()
         .route(HEALTH_PATH, get(health))
+        .route(admin::METRICS_PATH, get(well_known_metrics))
         .route("/metrics", get(metrics))
         .route("/api/live", get(live_figures))
+        .route("/apis/cluster/node/infos", get(node_infos))
+        .route("/apis/cluster/node/version", get(node_version))
+        .route("/apis/cluster/node/health", get(node_health))
+        .route("/apis/cluster/node/metrics", get(node_metrics))
         .fallback(|AxumState(admin): AxumState<WorkerAdmin>| async move {
             AdminError::NotLeader(admin.leaders.to_vec())
         })
@@ -146,15 +157,42 @@ async fn health(AxumState(admin): AxumState<WorkerAdmin>) -> (StatusCode, Json<V
         .and_then(Value::as_str)
         .unwrap_or("loading")
         .to_string();
-    (
-        status,
-        Json(json!({
-            "otoroshi": if state.loaded { "healthy" } else { "loading" },
-            "datastore": "memory",
-            "state": {"source": source, "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(), "sync": sync},
-            "cluster": {"mode": "worker", "name": admin.name},
-        })),
-    )
+    let loaded = if state.loaded { "loaded" } else { "loading" };
+    let mut body = admin::health::document(admin::health::Parts {
+        otoroshi: if state.loaded { "healthy" } else { "loading" },
+        // The worker's datastore is its memory: always there.
+        datastore_healthy: true,
+        datastore_kind: "memory",
+        proxy_ready: state.loaded,
+        certificates: json!({"count": state.tls.len()}),
+    });
+    body["state"] = json!({"source": source, "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(), "sync": sync});
+    // Otoroshi's worker block, beside komainu's mode and name.
+    body["cluster"] = json!({
+        "mode": "worker", "name": admin.name,
+        "status": "healthy",
+        "worker": {"status": loaded, "initialized": state.loaded},
+    });
+    (status, Json(body))
+}
+
+/// `/.well-known/otoroshi/monitoring/metrics`: open unless
+/// `metrics.accessKey` is set, then `?access_key=` or an admin key.
+async fn well_known_metrics(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    Query(params): Query<HashMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let expected = admin.metrics_access_key.as_deref();
+    let state = admin.state.load();
+    if let Err(e) = admin::metrics_json::check_access(expected, &params, &state, &headers, &method)
+    {
+        return e.into_response();
+    }
+    let prometheus =
+        admin::metrics_json::wants_prometheus(params.get("format").map(String::as_str), &headers);
+    admin::metrics_json::answer(admin.metrics.encode(), prometheus)
 }
 
 async fn metrics(
@@ -184,4 +222,48 @@ async fn live_figures(
         &admin.name,
         "worker",
     )))
+}
+
+/// Otoroshi's node API on a worker: its own infos, version, health and
+/// metrics, with an admin key synced from the leaders.
+async fn node_infos(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok(Json(admin::meta::infos_body(&admin.info, "memory")))
+}
+
+async fn node_version(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok(Json(admin::meta::version_body(admin.info.version)))
+}
+
+async fn node_health(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<Value>), AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    Ok(health(AxumState(admin)).await)
+}
+
+async fn node_metrics(
+    AxumState(admin): AxumState<WorkerAdmin>,
+    Query(params): Query<HashMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, AdminError> {
+    admin::auth::authorize(&admin.state.load(), &headers, &method)?;
+    let prometheus =
+        admin::metrics_json::wants_prometheus(params.get("format").map(String::as_str), &headers);
+    Ok(admin::metrics_json::answer(
+        admin.metrics.encode(),
+        prometheus,
+    ))
 }

@@ -15,6 +15,8 @@
 
 /// A body wrapper counting the bytes that pass.
 pub mod body;
+/// Cluster-wide figures, their history, and what a leader offers about them.
+pub mod cluster;
 /// The figures served, and their rounding.
 mod figures;
 /// The atomic log-bucket latency histogram.

@@ -730,9 +730,51 @@ function initNodeTiles() {
     setTile(root, "data-out", fmtBytes(f.dataOutPerSec) + "/s");
     setTile(root, "connections", fmtNumber(f.openConnections, 0));
     root.dataset.updated = String(Date.now());
+    // On a leader the same answer carries the whole cluster's figures.
+    if (f.cluster) showCluster(f);
   };
   tick();
   setInterval(tick, 2000);
+}
+
+// The cluster row's figures: Otoroshi's /api/live fields, cluster-wide on a leader.
+function showCluster(f) {
+  const root = $("#cluster-tiles");
+  if (!root) return;
+  setTile(root, "cluster-rps", fmtNumber(f.rate));
+  setTile(root, "cluster-latency", f.rate > 0 ? fmtMs(f.duration) : "–");
+  setTile(root, "cluster-data-in", fmtBytes(f.dataInRate) + "/s");
+  setTile(root, "cluster-data-out", fmtBytes(f.dataOutRate) + "/s");
+  for (const figure of $$("#cluster-charts [data-chart]")) {
+    drawChart(figure, f.cluster.history || [], figure.dataset.chart);
+  }
+}
+
+// The time axis spans the history the leader has, from one minute (a young
+// leader's few points still make a line) to its ten.
+const CHART_MIN_SPAN_MS = 60 * 1000;
+const CHART_MAX_SPAN_MS = 10 * 60 * 1000;
+
+// A line (and the area under it) of one field over the leader's history, in
+// the SVG's 0..100 × 0..30 box, scaled to the peak; time runs left to right.
+function drawChart(figure, history, field) {
+  const points = history.filter((p) => typeof p[field] === "number" && typeof p.at === "number");
+  const end = points.length ? points[points.length - 1].at : Date.now();
+  const first = points.length ? points[0].at : end;
+  const span = Math.min(CHART_MAX_SPAN_MS, Math.max(CHART_MIN_SPAN_MS, end - first));
+  const peak = points.reduce((max, p) => Math.max(max, p[field]), 0);
+  const xy = points.map((p) => {
+    const x = Math.max(0, 100 - ((end - p.at) / span) * 100);
+    const y = peak > 0 ? 29 - (p[field] / peak) * 27 : 29;
+    return x.toFixed(2) + "," + y.toFixed(2);
+  });
+  $(".chart-line", figure).setAttribute("points", xy.join(" "));
+  const area = xy.length ? [xy[0].split(",")[0] + ",30", ...xy, xy[xy.length - 1].split(",")[0] + ",30"] : [];
+  $(".chart-area", figure).setAttribute("points", area.join(" "));
+  const text = field === "duration" ? fmtMs(peak) : field === "rate" ? fmtNumber(peak) : fmtBytes(peak) + "/s";
+  $(".chart-peak", figure).textContent = points.length ? text : "–";
+  figure.dataset.points = String(points.length);
+  figure.dataset.peak = String(peak);
 }
 
 // The leader's member stream: one listener per page, reconnecting by itself.

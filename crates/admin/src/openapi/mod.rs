@@ -5,6 +5,8 @@
 //! `.ci/fuzz-admin` checks the real answers against it (status codes and
 //! body schemas).
 
+/// Version, infos, health, metrics, live figures, the node API.
+mod node;
 mod schemas;
 
 use axum::Json;
@@ -12,7 +14,6 @@ use model::Kind;
 use serde_json::{Map, Value, json};
 
 use crate::query::{MAX_ENTRIES, MAX_PAGE, MAX_PAGE_SIZE, MAX_PARAM_LENGTH, MAX_PATH_DEPTH};
-use crate::routes::HEALTH_PATH;
 
 /// The document as a node in cluster mode `mode` (`off`, `leader`,
 /// `worker`) serves it.
@@ -21,14 +22,9 @@ pub fn document(mode: &str) -> Json<Value> {
     let mut add = |path: &str, item: Value| {
         paths.insert(path.to_string(), item);
     };
-    add(
-        "/api/version",
-        json!({"get": read("Version of this node", "Node", object())}),
-    );
-    add(
-        "/api/infos",
-        json!({"get": read("Node and datastore information", "Node", object())}),
-    );
+    for (path, item) in node::paths(mode) {
+        add(path, item);
+    }
     add(
         "/api/openapi.json",
         json!({"get": read("This document", "Node", object())}),
@@ -55,21 +51,6 @@ pub fn document(mode: &str) -> Json<Value> {
     add(
         "/api/plugins",
         json!({"get": read("The route plugins this node runs: id, name, description, steps, default config and the JSON schema of the config", "Node", json!({"type": "array", "items": schema("Plugin")}))}),
-    );
-    add(
-        "/api/live",
-        json!({"get": read("Live traffic figures of this node over the last 10 s (requests/s, errors, latency p50/p99, data in/out, connections, CPU, memory)", "Node", schema("LiveFigures"))}),
-    );
-    add(
-        HEALTH_PATH,
-        json!({"get": {
-            "summary": "Health of the node and its datastore (no credentials needed)",
-            "tags": ["Node"], "security": [],
-            "responses": {
-                "200": {"description": "healthy", "content": {"application/json": {"schema": object()}}},
-                "503": {"description": "datastore unhealthy", "content": {"application/json": {"schema": object()}}}
-            }
-        }}),
     );
     add(
         "/api/otoroshi.json",
@@ -220,7 +201,11 @@ fn cluster_paths() -> Vec<(&'static str, Value)> {
         ),
         (
             "/api/cluster/members",
-            json!({"get": read("Leader only: the cluster members and their health", "Cluster", json!({}))}),
+            json!({
+                "get": read("Leader only: the cluster members and their health", "Cluster", json!({})),
+                "delete": read("Leader only: forget every member (Otoroshi's clear); each comes back at its next sync or push", "Cluster",
+                    json!({"type": "object", "required": ["done"], "properties": {"done": {"type": "boolean"}}})),
+            }),
         ),
         (
             "/api/cluster/live",

@@ -1,10 +1,17 @@
 //! `GET /api/cluster/live?every=<ms>`: the member list as server-sent events
 //! for the UI tiles. The stream lives only as long as the client's
 //! connection: when it goes, the server drops the body and the ticker with it.
+//!
+//! Also the cluster-wide figures a leader's `/api/live` answers (the sum of
+//! the members' pushed `globstats` and its own) and the history of them the
+//! home page charts: one sample every [`SAMPLE_EVERY`], the last
+//! [`SAMPLES_KEPT`] kept.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
+
+use ::live::cluster::{ClusterFigures, ClusterNow, ClusterView, History, Pending, health_of};
 
 use axum::extract::State;
 use axum::http::Uri;
@@ -13,8 +20,14 @@ use futures_util::Stream;
 use serde_json::json;
 use tokio::time::{MissedTickBehavior, interval};
 
-use super::Leader;
 use super::http::query_u64;
+use super::{Leader, now_ms};
+use crate::worker::stats::member_figures;
+
+/// How often the leader samples the cluster's figures for the chart.
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// Ten minutes of samples: a chart of the last minutes, bounded memory.
+pub(crate) const SAMPLES_KEPT: usize = 120;
 
 const DEFAULT_EVERY_MS: u64 = 2_000;
 /// Faster than this is a UI refreshing for nothing.
@@ -58,4 +71,62 @@ impl Leader {
             "etag": last.as_ref().map(|e| e.etag.clone()),
         })
     }
+}
+
+impl Leader {
+    /// The figures and health of every member in the list (this leader,
+    /// the other leaders and the live workers).
+    pub(crate) async fn cluster_now(&self) -> ClusterNow {
+        let members = self.members().await;
+        let members = members.as_array().map(Vec::as_slice).unwrap_or_default();
+        let figures: Vec<_> = members
+            .iter()
+            .map(|m| member_figures(&m["stats"]))
+            .collect();
+        ClusterNow {
+            figures: ClusterFigures::sum(&figures, now_ms()),
+            health: health_of(members.iter().filter_map(|m| m["health"].as_str())),
+        }
+    }
+
+    /// Samples the cluster's figures into the history every [`SAMPLE_EVERY`]
+    /// (the first one at once) for as long as the leader lives.
+    pub(crate) fn spawn_history_sampler(self: &Arc<Self>) {
+        let leader = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticker = interval(SAMPLE_EVERY);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(leader) = leader.upgrade() else {
+                    return;
+                };
+                let sample = leader.cluster_now().await.figures;
+                leader
+                    .history
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(sample);
+            }
+        });
+    }
+}
+
+/// What the admin API asks a leader about its cluster.
+impl ClusterView for Leader {
+    fn now(&self) -> Pending<'_, ClusterNow> {
+        Box::pin(self.cluster_now())
+    }
+
+    fn history(&self) -> Vec<ClusterFigures> {
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .samples()
+    }
+}
+
+/// An empty history of the right size.
+pub(crate) fn new_history() -> std::sync::Mutex<History> {
+    std::sync::Mutex::new(History::new(SAMPLES_KEPT))
 }

@@ -7,6 +7,7 @@
 //! cluster: the workers polling the other leaders and the other leaders.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -187,6 +188,10 @@ impl Record {
 pub(crate) struct Members {
     timeout_ms: u64,
     inner: Mutex<HashMap<String, Member>>,
+    /// When the list was last cleared (`DELETE /api/cluster/members`):
+    /// records other leaders shared about sightings before it are ignored,
+    /// so that the members come back only as they sync again.
+    cleared_at: AtomicU64,
 }
 
 /// Otoroshi's colours: green below half the timeout, orange below three
@@ -206,7 +211,15 @@ impl Members {
         Members {
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             inner: Mutex::new(HashMap::new()),
+            cleared_at: AtomicU64::new(0),
         }
+    }
+
+    /// Forgets every member heard from until `now`.
+    pub(crate) fn clear(&self, now: u64) {
+        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        map.clear();
+        self.cleared_at.fetch_max(now, Ordering::Relaxed);
     }
 
     /// Upserts a member heard from at `now`; `stats` (a quota push's
@@ -253,6 +266,8 @@ impl Members {
             map.retain(|_, m| now.saturating_sub(m.last_seen) <= self.timeout_ms);
             map.values().map(Record::of).collect::<Vec<_>>()
         };
+        let cleared_at = self.cleared_at.load(Ordering::Relaxed);
+        let shared = shared.into_iter().filter(|r| r.last_seen > cleared_at);
         for record in local.into_iter().chain(shared) {
             if record.kind == "Leader" && record.id == settings.name {
                 continue;
@@ -369,6 +384,14 @@ pub(crate) async fn get_members(State(leader): State<Arc<Leader>>, headers: Head
     Json(leader.members().await).into_response()
 }
 
+/// `DELETE /api/cluster/members`: forgets the members (Otoroshi's answer);
+/// each comes back at its next sync or push.
+pub(crate) async fn delete_members(State(leader): State<Arc<Leader>>) -> Response {
+    leader.members.clear(now_ms());
+    tracing::info!("cluster member list cleared");
+    Json(json!({"done": true})).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,5 +446,44 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_cleared_list_refills_only_with_later_sightings() {
+        let members = Members::new(Duration::from_millis(10_000));
+        let settings = LeaderSettings {
+            name: "l".into(),
+            version: "v",
+            compression: -1,
+            cache_state_for: Duration::ZERO,
+            grouping_by: 10,
+            state_dump_path: None,
+            member_timeout: Duration::from_millis(10_000),
+            http_port: 1,
+            https_port: 2,
+            location: String::new(),
+        };
+        let worker = |id: &str| Identity {
+            id: id.into(),
+            ..Identity::default()
+        };
+        let shared_at = |last_seen: u64| Record {
+            shared: true,
+            last_seen,
+            ..Record::of(&Member {
+                identity: worker("far"),
+                last_seen,
+                stats: json!({}),
+                dirty: false,
+            })
+        };
+        members.seen(worker("w1"), None, 1_000);
+        members.clear(2_000);
+        let list = members.to_json(&settings, None, json!({}), 2_500, vec![shared_at(1_500)]);
+        assert_eq!(list.len(), 1, "only the leader itself: {list:?}");
+        members.seen(worker("w1"), None, 3_000);
+        let list = members.to_json(&settings, None, json!({}), 3_500, vec![shared_at(3_200)]);
+        let ids: Vec<&str> = list.iter().filter_map(|m| m["id"].as_str()).collect();
+        assert_eq!(ids, vec!["l", "far", "w1"]);
     }
 }

@@ -5,7 +5,7 @@
 //! the admin API key middleware, like every other admin path.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::live::LiveStats;
@@ -76,6 +76,8 @@ pub struct Leader {
     /// `komainu_cluster_refused_quota_increments_total`, registered with
     /// the node's other metrics.
     refused_increments: Counter,
+    /// The cluster's figures over the last minutes, for the home page chart.
+    history: Mutex<::live::cluster::History>,
 }
 
 impl Leader {
@@ -96,8 +98,10 @@ impl Leader {
             live,
             keys,
             refused_increments,
+            history: live::new_history(),
         });
         leader.spawn_member_publisher();
+        leader.spawn_history_sampler();
         leader
     }
 
@@ -107,7 +111,10 @@ impl Leader {
         Router::new()
             .route("/api/cluster/state", get(state::get_state))
             .route("/api/cluster/quotas", put(quotas::put_quotas))
-            .route("/api/cluster/members", get(members::get_members))
+            .route(
+                "/api/cluster/members",
+                get(members::get_members).delete(members::delete_members),
+            )
             .route("/api/cluster/live", get(live::get_live))
             .with_state(self.clone())
     }

@@ -14,8 +14,10 @@
 //! | `load_average` | the machine's 1-minute load |
 //! | `p50`, `p99` | latency percentiles, ms (komainu) |
 //! | `error_rate` | answers ≥ 500 per second (komainu) |
+//! | `calls`, `data_in`, `data_out` | requests and body bytes since the node started (komainu; a leader sums them for `/api/live`) |
 
 use live::LiveFigures;
+use live::cluster::MemberFigures;
 use serde_json::{Value, json};
 
 pub(crate) fn globstats(f: &LiveFigures) -> Value {
@@ -32,8 +34,28 @@ pub(crate) fn globstats(f: &LiveFigures) -> Value {
         "p50": f.p50_ms,
         "p99": f.p99_ms,
         "error_rate": f.errors_per_sec,
+        "calls": f.requests,
+        "data_in": f.bytes_in,
+        "data_out": f.bytes_out,
         "at": f.at,
     })
+}
+
+/// A member's `globstats` read back for the cluster's sum; a missing or
+/// non-numeric field counts as 0 (older workers send no totals).
+pub(crate) fn member_figures(stats: &Value) -> MemberFigures {
+    let number = |field: &str| stats.get(field).and_then(Value::as_f64).unwrap_or(0.0);
+    MemberFigures {
+        rate: number("rate"),
+        duration: number("duration"),
+        overhead: number("overhead"),
+        data_in_rate: number("data_in_rate"),
+        data_out_rate: number("data_out_rate"),
+        concurrent: number("concurrent_handled_requests"),
+        calls: number("calls"),
+        data_in: number("data_in"),
+        data_out: number("data_out"),
+    }
 }
 
 #[cfg(test)]
@@ -70,5 +92,14 @@ mod tests {
         assert_eq!(stats["p50"], 1.2);
         assert_eq!(stats["p99"], 9.0);
         assert_eq!(stats["error_rate"], 0.5);
+        let back = member_figures(&stats);
+        assert_eq!(
+            (back.rate, back.duration, back.concurrent),
+            (12.5, 2.0, 3.0)
+        );
+        assert_eq!(
+            member_figures(&json!({"rate": "x"})),
+            MemberFigures::default()
+        );
     }
 }
