@@ -20,8 +20,8 @@ use crate::balancer::Balancer;
 use crate::metrics::{Metrics, RouteMetrics};
 
 pub struct RouteRuntime {
-    /// The route's plugins, per step.
-    pub chain: plugins::Chain,
+    /// The route's plugins, per step (shared by the routes that declare none).
+    pub chain: Arc<plugins::Chain>,
     pub balancer: Balancer,
     pub metrics: RouteMetrics,
     /// `host:port` of each target, parsed once, and as a Host header value.
@@ -52,7 +52,10 @@ impl RouteRuntime {
         };
         // Validated at write time; a route that still fails here (a plugin
         // from a newer leader) answers 503 rather than run unprotected.
-        let chain = route.plugin_chain().unwrap_or_else(|problems| {
+        let chain = if route.plugins.is_empty() {
+            plugins::Chain::implicit()
+        } else {
+            Arc::new(route.plugin_chain().unwrap_or_else(|problems| {
             let reason = problems
                 .first()
                 .map(|p| format!("plugins[{}].{}: {}", p.index, p.path, p.message))
@@ -62,7 +65,8 @@ impl RouteRuntime {
                 "route '{}' uses a plugin this node cannot run",
                 route.id
             ))
-        });
+            }))
+        };
         Self {
             chain,
             // Down marks and in-flight counts of unchanged targets carry over.
