@@ -19,10 +19,12 @@ pub mod context;
 mod entities;
 /// Admin errors and their HTTP mapping.
 pub mod error;
-/// Full export and import (`/api/otoroshi.json`).
+/// Full export (`GET /api/otoroshi.json`).
 mod export;
 /// Health in Otoroshi's shape.
 pub mod health;
+/// Import of a komainu or Otoroshi export (`POST /api/otoroshi.json`).
+mod import;
 /// The last admin key under concurrent removals.
 #[cfg(test)]
 mod last_admin_race;
