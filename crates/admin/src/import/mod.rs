@@ -60,6 +60,7 @@ pub async fn import(ctx: &AdminContext, body: Value) -> AdminResult<Json<Value>>
     let mut answer = Map::new();
     answer.insert("done".into(), json!(true));
     answer.insert("imported".into(), Value::Object(native.imported));
+    answer.insert("renamed".into(), json!(native.renamed));
     let mut converted = Vec::new();
     let mut refused = Vec::new();
     let mut kept_summary = Map::new();

@@ -23,6 +23,8 @@ pub struct Plan {
     /// may not take.
     pub route_ids: HashSet<String>,
     pub admin_key_present: bool,
+    /// `{apikey, from, to}` per authorization renamed (see `legacy_entities`).
+    pub renamed: Vec<Value>,
 }
 
 /// Whether `key` is the export key of a kind komainu runs.
@@ -64,7 +66,10 @@ pub fn plan(doc: &Map<String, Value>, errors: &mut Vec<FieldError>) -> AdminResu
             kind: kind.store_key().into(),
         });
         let mut seen = HashSet::new();
-        for (path, item) in items {
+        for (path, mut item) in items {
+            if kind == Kind::ApiKey {
+                plan.renamed.extend(legacy_entities(&mut item));
+            }
             match normalize(kind, item, None) {
                 Ok(entity) => {
                     if !seen.insert(entity.id.clone()) {
@@ -98,6 +103,39 @@ pub fn plan(doc: &Map<String, Value>, errors: &mut Vec<FieldError>) -> AdminResu
             .insert(kind.export_key().into(), json!(seen.len()));
     }
     Ok(plan)
+}
+
+/// Otoroshi authorizes a key on a legacy descriptor as `service_<id>`,
+/// and honours it on the route converted from it (same id); komainu names
+/// routes only, so the authorization is renamed `route_<id>`.
+fn legacy_entities(key: &mut Value) -> Vec<Value> {
+    let client_id = key["clientId"].clone();
+    // Otoroshi 16+ writes the same list again as `{kind, id}` objects.
+    if let Some(authorizations) = key
+        .get_mut("authorizations")
+        .and_then(Value::as_array_mut)
+    {
+        for authorization in authorizations {
+            if authorization["kind"] == "service" {
+                authorization["kind"] = json!("route");
+            }
+        }
+    }
+    let Some(entities) = key
+        .get_mut("authorizedEntities")
+        .and_then(Value::as_array_mut)
+    else {
+        return Vec::new();
+    };
+    let mut renamed = Vec::new();
+    for entity in entities.iter_mut() {
+        if let Some(id) = entity.as_str().and_then(|e| e.strip_prefix("service_")) {
+            let to = format!("route_{id}");
+            renamed.push(json!({"apikey": client_id, "from": entity.clone(), "to": to}));
+            *entity = json!(to);
+        }
+    }
+    renamed
 }
 
 /// An import that holds API keys must keep one that can administer.
