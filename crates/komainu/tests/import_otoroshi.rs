@@ -346,3 +346,35 @@ async fn malformed_sections_are_refused_with_reasons_and_change_nothing() {
     assert!(reason("no_name").contains("name"), "{answer}");
     assert_eq!(answer["ignored"]["serviceDescriptors"], 4, "{answer}");
 }
+
+#[tokio::test]
+async fn read_only_admins_never_read_the_secrets_of_kept_sections() {
+    let (node, _dir) = Node::start(&[]);
+    import(&node, &fixture(&[])).await;
+    let reader = json!({"clientId": "ro", "clientSecret": "ro-secret", "clientName": "reader",
+        "readOnly": true, "authorizedEntities": ["group_admin-api-group"]});
+    let (status, body) = node.send_json(Method::POST, "/api/apikeys", &reader).await;
+    assert_eq!(status, 201, "{body}");
+
+    let export = node
+        .anonymous(Method::GET, "/api/otoroshi.json")
+        .basic_auth("ro", Some("ro-secret"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let export: Value = serde_json::from_str(&export).unwrap();
+    // An auth module's client secret, a data exporter's password, an
+    // admin's password hash.
+    assert_eq!(export["authConfigs"][0]["clientSecret"], "********");
+    assert_eq!(export["dataExporters"][0]["config"]["password"], "********");
+    assert_eq!(export["simpleAdmins"][0]["password"], "********");
+    // A writer reads them as they came.
+    let (_, full) = node.get_json("/api/otoroshi.json").await;
+    assert_eq!(
+        full["dataExporters"][0]["config"]["password"],
+        "elastic-pw-1234"
+    );
+}

@@ -13,11 +13,18 @@
 //! Everything is written in one atomic store batch: a refused import
 //! changes nothing.
 
+/// A descriptor as a route, as Otoroshi converts it.
 mod convert;
+/// The legacy descriptor fields the conversion reads.
 mod descriptor;
+/// The `serviceDescriptors` section, one descriptor at a time.
 mod descriptors;
+/// Sections kept as written.
 pub mod kept;
+/// The kinds komainu runs.
 mod native;
+/// The OpenAPI schemas of the body and answer.
+pub mod schema;
 
 use axum::Json;
 use model::ValidationErrors;
