@@ -100,7 +100,12 @@ async fn converted_descriptors_proxy_real_traffic_with_their_rules() {
 
     assert_eq!(
         ids(&answer["converted"], "route"),
-        ["svc_catalog", "svc_legacy_shop", "svc_partner", "svc_payments"],
+        [
+            "svc_catalog",
+            "svc_legacy_shop",
+            "svc_partner",
+            "svc_payments"
+        ],
         "{answer}"
     );
     assert_eq!(
@@ -118,10 +123,16 @@ async fn converted_descriptors_proxy_real_traffic_with_their_rules() {
         .find(|c| c["route"] == "svc_payments")
         .unwrap()["notes"]
         .to_string();
-    assert!(payments_notes.contains("OtoroshiChallenge"), "{payments_notes}");
+    assert!(
+        payments_notes.contains("OtoroshiChallenge"),
+        "{payments_notes}"
+    );
     assert!(payments_notes.contains("healthCheck"), "{payments_notes}");
     assert_eq!(answer["imported"]["apiKeys"], 3, "{answer}");
-    assert_eq!(answer["kept"]["jwtVerifiers"]["ids"], json!(["jwt_verifier_partners"]));
+    assert_eq!(
+        answer["kept"]["jwtVerifiers"]["ids"],
+        json!(["jwt_verifier_partners"])
+    );
 
     // The converted route, as Otoroshi's converter writes it.
     let (_, route) = node.get_json("/api/routes/svc_payments").await;
@@ -227,7 +238,11 @@ async fn kept_sections_come_back_unchanged_and_the_export_round_trips() {
     assert_eq!(status, 200);
 
     for section in KEPT {
-        assert_eq!(compact(&first[section]), compact(&doc[section]), "{section}");
+        assert_eq!(
+            compact(&first[section]),
+            compact(&doc[section]),
+            "{section}"
+        );
     }
     assert_eq!(first["extensions"], json!({}));
     // The refused descriptors are kept as they came; the converted ones
@@ -296,8 +311,9 @@ async fn malformed_sections_are_refused_with_reasons_and_change_nothing() {
     let (status, error) = refused(json!({"bad name!": []})).await;
     assert_eq!(status, 400, "{error}");
 
-    let many: serde_json::Map<String, Value> =
-        (0..100).map(|i| (format!("section{i}"), json!([]))).collect();
+    let many: serde_json::Map<String, Value> = (0..100)
+        .map(|i| (format!("section{i}"), json!([])))
+        .collect();
     let (status, error) = refused(Value::Object(many)).await;
     assert_eq!(status, 413, "{error}");
 
@@ -307,7 +323,10 @@ async fn malformed_sections_are_refused_with_reasons_and_change_nothing() {
     doc["routes"][0]["backend"]["targets"][0]["port"] = json!(0);
     let (status, error) = refused(doc).await;
     assert_eq!(status, 400, "{error}");
-    assert_eq!(error["fields"][0]["path"], "routes[0].backend.targets[0].port");
+    assert_eq!(
+        error["fields"][0]["path"],
+        "routes[0].backend.targets[0].port"
+    );
 
     let mut after = node.get_json("/api/otoroshi.json").await.1;
     after["dateRaw"] = before["dateRaw"].clone();
@@ -331,7 +350,11 @@ async fn malformed_sections_are_refused_with_reasons_and_change_nothing() {
         &json!({"serviceDescriptors": [good, bad_port, both_patterns, bad_ip, {"id": "no_name"}]}),
     )
     .await;
-    assert_eq!(ids(&answer["converted"], "route"), ["svc_catalog"], "{answer}");
+    assert_eq!(
+        ids(&answer["converted"], "route"),
+        ["svc_catalog"],
+        "{answer}"
+    );
     let refused = answer["refused"].as_array().unwrap();
     let reason = |id: &str| {
         refused
@@ -341,7 +364,10 @@ async fn malformed_sections_are_refused_with_reasons_and_change_nothing() {
             .to_string()
     };
     assert!(reason("svc_bad_port").contains("targets[0]"), "{answer}");
-    assert!(reason("svc_both_patterns").contains("privatePatterns"), "{answer}");
+    assert!(
+        reason("svc_both_patterns").contains("privatePatterns"),
+        "{answer}"
+    );
     assert!(reason("svc_bad_ip").contains("addresses"), "{answer}");
     assert!(reason("no_name").contains("name"), "{answer}");
     assert_eq!(answer["ignored"]["serviceDescriptors"], 4, "{answer}");

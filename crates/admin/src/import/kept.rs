@@ -113,7 +113,10 @@ pub fn check(name: &str, value: Value, errors: &mut Vec<FieldError>) -> Option<S
             if items.len() > MAX_ENTITIES {
                 problem(
                     name.into(),
-                    format!("{} entities, more than the limit of {MAX_ENTITIES}", items.len()),
+                    format!(
+                        "{} entities, more than the limit of {MAX_ENTITIES}",
+                        items.len()
+                    ),
                 );
             }
             if ENTITY_SECTIONS.contains(&name)
@@ -159,9 +162,8 @@ fn depth(value: &Value) -> usize {
 pub async fn load(ctx: &AdminContext) -> AdminResult<Map<String, Value>> {
     let mut sections = Map::new();
     store::scan_each(ctx.store.as_ref(), STORE_KIND, 64, |id, bytes| {
-        let value = serde_json::from_slice::<Value>(bytes).map_err(|e| {
-            AdminError::Internal(format!("kept section '{id}' is not JSON: {e}"))
-        })?;
+        let value = serde_json::from_slice::<Value>(bytes)
+            .map_err(|e| AdminError::Internal(format!("kept section '{id}' is not JSON: {e}")))?;
         sections.insert(id.to_string(), value);
         Ok::<_, AdminError>(std::ops::ControlFlow::Continue(()))
     })

@@ -4,10 +4,10 @@
 
 use std::collections::HashSet;
 
+use model::FieldError;
 use model::Kind;
 use model::apikey::ApiKey;
 use model::normalize::normalize;
-use model::FieldError;
 use serde_json::{Map, Value, json};
 use store::Op;
 
@@ -111,10 +111,7 @@ pub fn plan(doc: &Map<String, Value>, errors: &mut Vec<FieldError>) -> AdminResu
 fn legacy_entities(key: &mut Value) -> Vec<Value> {
     let client_id = key["clientId"].clone();
     // Otoroshi 16+ writes the same list again as `{kind, id}` objects.
-    if let Some(authorizations) = key
-        .get_mut("authorizations")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(authorizations) = key.get_mut("authorizations").and_then(Value::as_array_mut) {
         for authorization in authorizations {
             if authorization["kind"] == "service" {
                 authorization["kind"] = json!("route");
