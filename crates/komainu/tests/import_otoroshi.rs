@@ -90,12 +90,16 @@ async fn converted_descriptors_proxy_real_traffic_with_their_rules() {
         upstream::start("partner").await,
     );
     let catalog = upstream::start("catalog").await;
+    let orders = upstream::start("orders-v2").await;
     let (node, _dir) = Node::start(&[]);
-    let doc = fixture(&[
+    let mut doc = fixture(&[
         ("svc_payments", &[first.port, second.port]),
         ("svc_partner", &[partner.port]),
         ("svc_catalog", &[catalog.port]),
     ]);
+    let stored_target = &mut doc["backends"][0]["backend"]["targets"][0];
+    stored_target["hostname"] = json!("127.0.0.1");
+    stored_target["port"] = json!(orders.port);
     let answer = import(&node, &doc).await;
 
     assert_eq!(
@@ -224,6 +228,16 @@ async fn converted_descriptors_proxy_real_traffic_with_their_rules() {
         .await
         .unwrap();
     assert_eq!(post.status(), 405, "read only");
+
+    // A route on a stored backend runs with that backend inline.
+    assert_eq!(
+        answer["inlined"],
+        json!([{"route": "route_orders_v2", "backend": "backend_orders_v2"}])
+    );
+    assert_eq!(
+        node.served_by("orders-v2.oto.tools", "/").await.as_deref(),
+        Some("orders-v2")
+    );
 
     // Refused descriptors are not served.
     assert_eq!(node.status_of("intranet.oto.tools", "/").await, 404);

@@ -13,6 +13,8 @@
 //! Everything is written in one atomic store batch: a refused import
 //! changes nothing.
 
+/// Stored backends a route refers to, made inline.
+mod backend_ref;
 /// A descriptor as a route, as Otoroshi converts it.
 mod convert;
 /// The legacy descriptor fields the conversion reads.
@@ -68,6 +70,7 @@ pub async fn import(ctx: &AdminContext, body: Value) -> AdminResult<Json<Value>>
     answer.insert("done".into(), json!(true));
     answer.insert("imported".into(), Value::Object(native.imported));
     answer.insert("renamed".into(), json!(native.renamed));
+    answer.insert("inlined".into(), json!(native.inlined));
     let mut converted = Vec::new();
     let mut refused = Vec::new();
     let mut kept_summary = Map::new();

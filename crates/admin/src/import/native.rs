@@ -25,6 +25,8 @@ pub struct Plan {
     pub admin_key_present: bool,
     /// `{apikey, from, to}` per authorization renamed (see `legacy_entities`).
     pub renamed: Vec<Value>,
+    /// `{route, backend}` per stored backend made inline (`backend_ref`).
+    pub inlined: Vec<Value>,
 }
 
 /// Whether `key` is the export key of a kind komainu runs.
@@ -69,6 +71,10 @@ pub fn plan(doc: &Map<String, Value>, errors: &mut Vec<FieldError>) -> AdminResu
         for (path, mut item) in items {
             if kind == Kind::ApiKey {
                 plan.renamed.extend(legacy_entities(&mut item));
+            }
+            if kind == Kind::Route {
+                plan.inlined
+                    .extend(super::backend_ref::inline(&mut item, doc.get("backends")));
             }
             match normalize(kind, item, None) {
                 Ok(entity) => {

@@ -20,12 +20,14 @@ pub fn report() -> Value {
     let strings = json!({"type": "array", "items": {"type": "string"}});
     json!({
         "type": "object",
-        "required": ["done", "imported", "renamed", "converted", "kept", "refused", "ignored"],
+        "required": ["done", "imported", "renamed", "inlined", "converted", "kept", "refused", "ignored"],
         "properties": {
             "done": {"type": "boolean"},
             "imported": {"type": "object", "description": "entities per section komainu runs", "additionalProperties": {"type": "integer"}},
             "renamed": {"type": "array", "description": "API key authorizations on a service descriptor (service_<id>) renamed to its route (route_<id>)", "items": {"type": "object", "properties": {
                 "apikey": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}}},
+            "inlined": {"type": "array", "description": "routes whose backend_ref named a backend of the document, which is now inline", "items": {"type": "object", "properties": {
+                "route": {"type": "string"}, "backend": {"type": "string"}}}},
             "converted": {"type": "array", "items": {"type": "object", "properties": {
                 "serviceDescriptor": {"type": "string"}, "route": {"type": "string"},
                 "notes": {"type": "array", "items": {"type": "string"}, "description": "what the route does differently from the descriptor"}}}},
