@@ -63,4 +63,8 @@ pub use pki::{
 };
 pub use routes::{HEALTH_PATH, router, router_with, served_paths};
 
+/// Store kinds the admin API keeps besides the entity kinds (the sections
+/// of an Otoroshi import it does not run): a datastore copy must take them.
+pub const STORED_KINDS: [&str; 1] = [import::kept::STORE_KIND];
+
 pub(crate) use model::clock::now_ms;
