@@ -53,17 +53,19 @@ pub async fn import(ctx: &AdminContext, body: Value) -> AdminResult<Json<Value>>
     }
     let mut errors = Vec::new();
     let native = native::plan(&doc, &mut errors)?;
+    // Asked now, answered after the validation errors, which come first.
+    let admin_key = native::check_admin_key(&doc, &native);
     let mut sections = Vec::new();
-    for (name, value) in &doc {
-        if DESCRIPTIVE_KEYS.contains(&name.as_str()) || native::is_native(name) {
+    for (name, value) in doc {
+        if DESCRIPTIVE_KEYS.contains(&name.as_str()) || native::is_native(&name) {
             continue;
         }
-        sections.extend(kept::check(name, value.clone(), &mut errors));
+        sections.extend(kept::check(&name, value, &mut errors));
     }
     if !errors.is_empty() {
         return Err(ValidationErrors(errors).into());
     }
-    native::check_admin_key(&doc, &native)?;
+    admin_key?;
 
     let mut ops = native.ops;
     let mut answer = Map::new();
