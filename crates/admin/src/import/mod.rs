@@ -17,12 +17,18 @@
 mod backend_ref;
 /// A descriptor as a route, as Otoroshi converts it.
 mod convert;
+#[cfg(test)]
+mod convert_tests;
 /// The legacy descriptor fields the conversion reads.
 mod descriptor;
 /// The `serviceDescriptors` section, one descriptor at a time.
 mod descriptors;
 /// Sections kept as written.
 pub mod kept;
+/// The legacy API key rule as an ApikeyCalls plugin.
+mod legacy_apikey;
+/// Legacy features as plugins; the guards that refuse a descriptor.
+mod legacy_plugins;
 /// The kinds komainu runs.
 mod native;
 /// The OpenAPI schemas of the body and answer.
