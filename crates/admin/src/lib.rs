@@ -19,10 +19,12 @@ pub mod context;
 mod entities;
 /// Admin errors and their HTTP mapping.
 pub mod error;
-/// Full export and import (`/api/otoroshi.json`).
+/// Full export (`GET /api/otoroshi.json`).
 mod export;
 /// Health in Otoroshi's shape.
 pub mod health;
+/// Import of a komainu or Otoroshi export (`POST /api/otoroshi.json`).
+mod import;
 /// The last admin key under concurrent removals.
 #[cfg(test)]
 mod last_admin_race;
@@ -60,5 +62,9 @@ pub use pki::{
     ADMIN_CERTIFICATE_ID, UI_CERTIFICATE_ID, ensure_admin_certificate, ensure_ui_certificate,
 };
 pub use routes::{HEALTH_PATH, router, router_with, served_paths};
+
+/// Store kinds the admin API keeps besides the entity kinds (the sections
+/// of an Otoroshi import it does not run): a datastore copy must take them.
+pub const STORED_KINDS: [&str; 1] = [import::kept::STORE_KIND];
 
 pub(crate) use model::clock::now_ms;

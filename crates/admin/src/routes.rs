@@ -17,7 +17,8 @@ use crate::body::JsonBody;
 use crate::context::AdminContext;
 use crate::error::AdminError;
 use crate::{
-    auth, entities, export, health, live, meta, metrics_json, openapi, pki, quotas, resource, yaml,
+    auth, entities, export, health, import, live, meta, metrics_json, openapi, pki, quotas,
+    resource, yaml,
 };
 
 pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
@@ -130,7 +131,7 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
             "/api/otoroshi.json".to_string(),
             get(|State(ctx): Ctx| async move { export::export(&ctx).await }).post(
                 |State(ctx): Ctx, JsonBody(body): JsonBody| async move {
-                    export::import(&ctx, body).await
+                    import::import(&ctx, body).await
                 },
             ),
         ),

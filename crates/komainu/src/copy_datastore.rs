@@ -25,7 +25,9 @@ const PAGE: usize = 1000;
 #[derive(Debug, Default)]
 pub struct Copied {
     pub entities: Vec<(Kind, usize)>,
-    /// Records of the admin UI (admin users, the session key) by store kind.
+    /// Records besides the entity kinds, by store kind: the admin UI's
+    /// (admin users, the session key) and the admin API's (the Otoroshi
+    /// sections an import keeps).
     pub ui: Vec<(&'static str, usize)>,
     pub counters: usize,
 }
@@ -65,8 +67,9 @@ pub async fn copy(source: &Config, target: &Config, replace: bool) -> anyhow::Re
     }
     // Admin users and the UI's session key are not entity kinds but belong
     // to the deployment all the same: without them the target would start
-    // with a new random admin password and sign everyone out.
-    for kind in ui::STORED_KINDS {
+    // with a new random admin password and sign everyone out; nor would the
+    // kept sections of an Otoroshi import come back in its export.
+    for kind in ui::STORED_KINDS.into_iter().chain(admin::STORED_KINDS) {
         let count = copy_kind(from.as_ref(), kind, replace, &mut ops).await?;
         copied.ui.push((kind, count));
     }

@@ -6,7 +6,15 @@
 pub const MASK: &str = "********";
 
 /// Field names whose values are secrets, wherever they appear in an answer.
-pub const SECRET_FIELDS: [&str; 2] = ["clientSecret", crate::certificate::PRIVATE_KEY_FIELD];
+/// `secret` and `password` are those of the Otoroshi sections an import
+/// keeps (JWT verifiers' signing secrets, data exporters' and admins'
+/// passwords), which readers must not read either.
+pub const SECRET_FIELDS: [&str; 4] = [
+    "clientSecret",
+    crate::certificate::PRIVATE_KEY_FIELD,
+    "secret",
+    "password",
+];
 
 /// Whether `value` is the mask (and so no secret at all).
 pub fn is_mask(value: &str) -> bool {

@@ -56,7 +56,7 @@ pub fn document(mode: &str) -> Json<Value> {
         "/api/otoroshi.json",
         json!({
             "get": read("Full export, in Otoroshi's layout", "Export", object()),
-            "post": write("Import an export: each kind present replaces that kind, atomically", "Export", object(), object()),
+            "post": write("Import an export, komainu's or Otoroshi's (service descriptors converted to routes, other sections kept), atomically", "Export", crate::import::schema::document(), crate::import::schema::report()),
         }),
     );
     add(
