@@ -25,6 +25,8 @@ def need(tool, hint):
 
 
 def build_komainu():
+    if os.environ.get("KOMAINU_BENCH_NO_BUILD"):
+        return  # target/release/komainu as it is (e.g. built from another tree state)
     subprocess.run(["cargo", "build", "--release", "-p", "komainu"], cwd=ROOT, check=True)
 
 
