@@ -83,6 +83,7 @@ pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
             "otoroshi": health(datastore_ok),
             "datastore": health(datastore_ok),
             "storage": ctx.store.backend(),
+            "datastore_connection": datastore_connection(ctx.store.as_ref()),
             "state": {
                 "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(),
                 "build_ms": ctx.publisher.last_build_ms(),
@@ -93,4 +94,19 @@ pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
             "certificates": {"count": state.tls.len(), "expired": expired},
         })),
     )
+}
+
+/// Which datastore server the node uses and since when (ms since the
+/// epoch; null while it cannot be reached). Built from parsed addresses,
+/// so no password can show.
+fn datastore_connection(datastore: &dyn store::Store) -> Value {
+    let connection = store::Store::connection(datastore);
+    json!({
+        "kind": connection.kind,
+        "endpoint": connection.endpoint,
+        "via": connection.via,
+        "tls": connection.tls,
+        "connected": connection.connected_since_ms.is_some(),
+        "connected_since": connection.connected_since_ms,
+    })
 }

@@ -139,6 +139,11 @@ async fn leader_on_postgres_over_tls_with_verify_full() {
         .is_some(),
         "the route stored over TLS is served"
     );
+    let (_, health) = node.health().await;
+    let connection = &health["datastore_connection"];
+    assert_eq!(connection["tls"], true, "{connection}");
+    let endpoint = format!("localhost:{}/postgres", pg.server.port());
+    assert_eq!(connection["endpoint"], endpoint.as_str(), "{connection}");
 }
 
 /// `sslmode=disable` meets a server that takes TLS only: the leader does
@@ -280,4 +285,8 @@ async fn leader_on_redis_over_tls() {
         .is_some(),
         "the route stored over rediss is served"
     );
+    let (_, health) = node.health().await;
+    let connection = &health["datastore_connection"];
+    assert_eq!(connection["kind"], "redis", "{connection}");
+    assert_eq!(connection["tls"], true, "{connection}");
 }

@@ -23,9 +23,13 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use tokio::sync::watch;
 
+use crate::connection::ConnectionTracker;
 use crate::counter_rules::now_ms;
 use crate::notify::publish;
-use crate::{Counter, Increment, Once, Op, RemoteSettings, Store, StoreError, valid_root};
+use crate::{
+    Counter, DatastoreConnection, Increment, Once, Op, RemoteSettings, Store, StoreError,
+    valid_root,
+};
 
 /// Keeping `changes()` current: local writes, LISTEN, polling.
 mod changes;
@@ -118,10 +122,14 @@ impl PostgresStore {
         migrations::run(lease.client()?, &settings.root, &shared.target).await?;
         let revision = entities::revision_cached(&shared, lease.client()?).await?;
         lease.release();
+        // Encryption and the start time are the LISTEN connection's, set
+        // once it is in place (`changes::start` waits for that).
+        let connection = DatastoreConnection::opened_now(BACKEND, shared.target.clone(), false);
         let feed = Arc::new(Feed {
             shared,
             changes: watch::Sender::new(revision),
             timeout: settings.timeout,
+            tracker: ConnectionTracker::new(connection),
         });
         let tasks = changes::start(
             Arc::clone(&feed),
@@ -150,9 +158,19 @@ impl PostgresStore {
         work: impl AsyncFnOnce(&Shared, &mut deadpool_postgres::Object) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let shared = self.shared();
+        let tracker = &self.feed.tracker;
+        let epoch = tracker.epoch();
         let call = async {
-            let mut lease = Lease::take(&self.pool, &shared.target).await?;
+            let mut lease = Lease::take(&self.pool, &shared.target)
+                .await
+                .inspect_err(|_| tracker.lost(epoch))?;
             let outcome = work(shared, lease.client()?).await;
+            // A statement error on a live connection is still an answer.
+            if lease.client()?.is_closed() {
+                tracker.lost(epoch);
+            } else {
+                tracker.answered(epoch);
+            }
             lease.release();
             outcome
         };
@@ -170,6 +188,10 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    fn connection(&self) -> DatastoreConnection {
+        self.feed.tracker.snapshot()
     }
 
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
