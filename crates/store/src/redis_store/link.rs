@@ -139,7 +139,10 @@ async fn bounded<T>(
 /// What to fix when the TLS handshake failed over a certificate: rustls's
 /// reasons (`UnknownIssuer`, `UnknownCA`) are exact but terse.
 fn tls_hint(error: &str) -> &'static str {
-    if error.contains("invalid peer certificate") {
+    // rustls says `Expired` or `certificate expired: …`.
+    if error.contains("invalid peer certificate") && error.to_lowercase().contains("expired") {
+        " (the server's certificate has expired: renew it on the Redis server)"
+    } else if error.contains("invalid peer certificate") {
         " (the server's certificate is not trusted: it must be signed by a CA in \
          app.redis.tls.caFile, or the system roots when unset, and name the URL's host)"
     } else if error.contains("received fatal alert") {
