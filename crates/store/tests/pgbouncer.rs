@@ -6,37 +6,21 @@
 //! statements to whichever server connection is free, is refused with what
 //! to configure instead.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use store::{Condition, Op, PostgresStore, RemoteSettings, Store};
 use testkit::pgbouncer::{PgBouncer, PoolMode};
 use testkit::postgres::SchemaGuard;
-use tokio_postgres::config::Host;
 
-/// The machine's PostgreSQL as `(host, port, database, user)`.
-fn shared_server() -> Option<(String, String, u16, String, String)> {
-    let uri = testkit::postgres::shared_uri()?;
-    let config = tokio_postgres::Config::from_str(&uri).unwrap();
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let database = config.get_dbname().unwrap_or("postgres").to_owned();
-    let user = config.get_user().unwrap_or("postgres").to_owned();
-    Some((uri, host, port, database, user))
-}
-
-/// A bouncer in `mode`, settings through it under a fresh root, and the
-/// guard that drops the root's schema (on the server itself).
+/// A bouncer in `mode` in front of the machine's PostgreSQL, settings
+/// through it under a fresh root, and the guard that drops the root's schema
+/// (on the server itself).
 fn through_bouncer(mode: PoolMode) -> Option<(PgBouncer, RemoteSettings, SchemaGuard)> {
-    let (uri, host, port, database, user) = shared_server()?;
-    let bouncer = PgBouncer::start(&host, port, &database, &user, mode)?;
+    let uri = testkit::postgres::shared_uri()?;
+    let (bouncer, through) = PgBouncer::in_front_of(&uri, mode)?;
     let root = testkit::unique_name("komainu_pgb");
     let guard = SchemaGuard::new(&uri, &root);
-    let settings = RemoteSettings::new(bouncer.uri(&user), root);
-    Some((bouncer, settings, guard))
+    Some((bouncer, RemoteSettings::new(through, root), guard))
 }
 
 fn put(id: &str, value: &str) -> Op {

@@ -3,6 +3,7 @@
 //! user when the tests run as root (PgBouncer refuses root).
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -88,8 +89,11 @@ impl PgBouncer {
                 .status()
                 .expect("run chown");
             assert!(chown.success(), "chown {}", dir.path().display());
-            let mut command = Command::new("runuser");
-            command.args(["-u", SERVER_USER, "--"]).arg(&binary);
+            // Its own child (not runuser's), so that drop can reap it.
+            let mut command = Command::new(&binary);
+            command
+                .uid(id(&["-u", SERVER_USER]))
+                .gid(id(&["-g", SERVER_USER]));
             command
         } else {
             Command::new(&binary)
@@ -122,6 +126,30 @@ impl PgBouncer {
         Some(bouncer)
     }
 
+    /// A PgBouncer in front of the server a `postgresql://user@host:port/db`
+    /// URI names (no password: the tests' servers trust), and the same URI
+    /// through it.
+    pub fn in_front_of(uri: &str, pool_mode: PoolMode) -> Option<(PgBouncer, String)> {
+        let rest = uri
+            .split_once("://")
+            .map_or(uri, |(_, rest)| rest)
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        let (authority, database) = rest.split_once('/').unwrap_or((rest, "postgres"));
+        let (user, address) = authority
+            .rsplit_once('@')
+            .unwrap_or(("postgres", authority));
+        let user = user.split(':').next().unwrap_or("postgres");
+        let (host, port) = match address.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().expect("a port in the PostgreSQL URI")),
+            None => (address, 5432),
+        };
+        let bouncer = PgBouncer::start(host, port, database, user, pool_mode)?;
+        let through = bouncer.uri(user);
+        Some((bouncer, through))
+    }
+
     /// `postgresql://<user>@127.0.0.1:<port>/<database>` through PgBouncer.
     pub fn uri(&self, user: &str) -> String {
         format!(
@@ -141,12 +169,18 @@ impl PgBouncer {
 
 impl Drop for PgBouncer {
     fn drop(&mut self) {
-        // runuser forwards SIGTERM to pgbouncer, which exits at once.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `id <args>` as a number (a user's uid or gid).
+fn id(args: &[&str]) -> u32 {
+    let output = Command::new("id").args(args).output().expect("run id");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("id {args:?} printed no number"))
 }
 
 fn binary() -> Option<PathBuf> {
