@@ -1,8 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-//! Two leaders on the machine's PostgreSQL through a private PgBouncer in
-//! session mode: a write on one is served by the other, woken by NOTIFY
-//! (the revision poll is set to a minute, far past the test's patience).
+//! Two leaders on the machine's PostgreSQL through a private PgBouncer: in
+//! session mode a write on one is served by the other, woken by NOTIFY (the
+//! revision poll is set to a minute, far past the test's patience); in
+//! transaction mode, where notifications do not arrive, by the revision
+//! poll (every `cacheStateFor`, 500 ms at least).
 
 mod common;
 
@@ -14,14 +16,25 @@ use testkit::pgbouncer::{PgBouncer, PoolMode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_leaders_share_writes_through_pgbouncer_in_session_mode() {
+    two_leaders_share_writes(PoolMode::Session, 60_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_leaders_share_writes_through_pgbouncer_in_transaction_mode() {
+    two_leaders_share_writes(PoolMode::Transaction, 500).await;
+}
+
+async fn two_leaders_share_writes(mode: PoolMode, cache_state_for_ms: u64) {
     let Some(shared) = SharedRoot::new(Backend::Postgres) else {
         return;
     };
-    let Some((_bouncer, through)) = PgBouncer::in_front_of(&shared.url, PoolMode::Session) else {
+    let Some((_bouncer, through)) = PgBouncer::in_front_of(&shared.url, mode) else {
         return;
     };
     let mut args = datastore_args(Backend::Postgres, &through, &shared.root);
-    args.push("-Dcluster.leader.cacheStateFor=60000".to_owned());
+    args.push(format!(
+        "-Dcluster.leader.cacheStateFor={cache_state_for_ms}"
+    ));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (first, _d1) = leader(&args);
     let (second, _d2) = leader(&args);
@@ -35,9 +48,9 @@ async fn two_leaders_share_writes_through_pgbouncer_in_session_mode() {
     })
     .await
     .expect("a write on the first leader is served by the second");
-    eprintln!("through pgbouncer: served by the second leader after {took:?}");
-    // The poll would take a minute: this was the notification.
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    eprintln!("through pgbouncer ({mode:?}): served by the second leader after {took:?}");
+    // In session mode the poll would take a minute: this was the notification.
+    assert!(took < Duration::from_secs(5), "{mode:?}: {took:?}");
     assert_eq!(second.get_json("/api/routes/bounced").await.0, 200);
     let (_, health) = second.health().await;
     let endpoint = health["datastore_connection"]["endpoint"].as_str().unwrap();

@@ -47,12 +47,17 @@ mod errors;
 mod keys;
 /// The schema, as versioned migrations.
 mod migrations;
+/// Whether NOTIFY reaches the listener (not behind transaction pooling).
+mod probe;
 /// The statements, with the schema spelled in.
 mod sql;
 /// The rustls connector each `sslmode` calls for.
 mod tls;
 /// libpq's TLS options taken out of the URL.
 mod tls_options;
+/// Statements sent unnamed with their parameter types: nothing prepared
+/// stays on a connection.
+mod typed;
 
 use changes::{Feed, Tasks};
 use connection::Lease;
@@ -120,7 +125,7 @@ impl PostgresStore {
         });
         let mut lease = Lease::take(&pool, &shared.target).await?;
         migrations::run(lease.client()?, &settings.root, &shared.target).await?;
-        let revision = entities::revision_cached(&shared, lease.client()?).await?;
+        let revision = entities::revision(&shared, lease.client()?).await?;
         lease.release();
         // Encryption and the start time are the LISTEN connection's, set
         // once it is in place (`changes::start` waits for that).
@@ -130,6 +135,7 @@ impl PostgresStore {
             changes: watch::Sender::new(revision),
             timeout: settings.timeout,
             tracker: ConnectionTracker::new(connection),
+            notifications: watch::Sender::new(0),
         });
         let tasks = changes::start(
             Arc::clone(&feed),
@@ -236,7 +242,7 @@ impl Store for PostgresStore {
 
     async fn revision(&self) -> Result<u64, StoreError> {
         self.call("reading the revision", async |shared, client| {
-            entities::revision_cached(shared, client).await
+            entities::revision(shared, client).await
         })
         .await
     }

@@ -27,7 +27,7 @@ use tokio_postgres::AsyncMessage;
 use super::connection::{Driver, Lease};
 use super::errors::{describe, unavailable};
 use super::sql::quote_ident;
-use super::{Shared, entities};
+use super::{Shared, entities, probe};
 use crate::StoreError;
 use crate::connection::ConnectionTracker;
 use crate::notify::publish;
@@ -59,6 +59,8 @@ pub(super) struct Feed {
     /// The store's "connected since": the LISTEN connection is the one
     /// that stays open, so its (re)connections are the ones reported.
     pub(super) tracker: ConnectionTracker,
+    /// Counts the notifications the LISTEN connection hears (`probe`).
+    pub(super) notifications: watch::Sender<u64>,
 }
 
 /// Starts the listener and the poller. Returns once the first LISTEN is in
@@ -79,6 +81,14 @@ pub(super) async fn start(
         Ok(Ok(())) => {}
         Ok(Err(error)) => return Err(error),
         Err(_) => return Err(unavailable("the LISTEN task stopped while starting")),
+    }
+    if probe::notifications_arrive(&feed, &pool).await == Some(false) {
+        tracing::warn!(
+            poll = ?every.max(MIN_POLL),
+            "postgresql store: change notifications do not reach this node (a pooler in \
+             transaction mode, such as PgBouncer with pool_mode = transaction?); other \
+             nodes' writes are found by the revision poll instead"
+        );
     }
     tasks.0.push(tokio::spawn(poll(feed, pool, every)));
     Ok(tasks)
@@ -136,6 +146,8 @@ async fn session(
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(_)) => {
+                    feed.notifications
+                        .send_modify(|count| *count = count.wrapping_add(1));
                     // The receiver lives as long as this session.
                     let _ = notes.send(());
                 }
@@ -199,7 +211,7 @@ async fn poll(feed: Arc<Feed>, pool: Pool, every: Duration) {
         let shared = &feed.shared;
         let read = async {
             let mut lease = Lease::take(&pool, &shared.target).await?;
-            let revision = entities::revision_cached(shared, lease.client()?).await;
+            let revision = entities::revision(shared, lease.client()?).await;
             lease.release();
             revision
         };

@@ -44,16 +44,11 @@ pub(super) fn describe(error: &(dyn Error + 'static)) -> String {
     text
 }
 
-/// What to change when a connection pooler in front of the server is the
-/// cause: the store sends the call timeout as the `options` startup
-/// parameter, and keeps prepared statements on its connections, which
-/// transaction pooling hands from server to server.
+/// What to change when PgBouncer refuses the `options` startup parameter,
+/// which carries the store's server-side call timeout.
 fn pooler_hint(text: &str) -> &'static str {
     if text.contains("unsupported startup parameter: options") {
         " (PgBouncer? add `ignore_startup_parameters = options` to pgbouncer.ini)"
-    } else if text.contains("prepared statement") && text.contains("does not exist") {
-        " (PgBouncer in transaction mode? komainu keeps prepared statements on its \
-         connections: use pool_mode = session, or point PG_URI at PostgreSQL itself)"
     } else {
         ""
     }
