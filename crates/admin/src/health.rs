@@ -84,6 +84,7 @@ pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
         "revision": state.revision, "routes": state.routes.len(), "apikeys": state.apikeys.len(),
         "build_ms": ctx.publisher.last_build_ms(),
     });
+    body["datastore_connection"] = datastore_connection(ctx.store.as_ref());
     body["cluster"] = json!({"mode": ctx.info.mode, "name": ctx.info.name});
     // A leader adds Otoroshi's word from its members' colours; it does not
     // change the status code (it does not in Otoroshi either).
@@ -91,6 +92,21 @@ pub async fn health(ctx: &AdminContext) -> (StatusCode, Json<Value>) {
         body["cluster"]["health"] = json!(cluster.now().await.health);
     }
     (status, Json(body))
+}
+
+/// Which datastore server the node uses and since when (ms since the
+/// epoch; null while it cannot be reached). Built from parsed addresses,
+/// so no password can show.
+fn datastore_connection(datastore: &dyn store::Store) -> Value {
+    let connection = store::Store::connection(datastore);
+    json!({
+        "kind": connection.kind,
+        "endpoint": connection.endpoint,
+        "via": connection.via,
+        "tls": connection.tls,
+        "connected": connection.connected_since_ms.is_some(),
+        "connected_since": connection.connected_since_ms,
+    })
 }
 
 #[cfg(test)]

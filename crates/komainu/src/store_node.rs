@@ -32,6 +32,7 @@ pub async fn prepare(
     live: &Arc<LiveStats>,
 ) -> anyhow::Result<Plane> {
     let store = open_store(config).await?;
+    metrics.report_datastore(datastore_source(&store));
     let (client_id, client_secret) = admin_key_from_config(config);
     let bootstrap = ensure_admin_key(&store, client_id, client_secret)
         .await
@@ -116,6 +117,20 @@ pub async fn prepare(
         ui,
         notes,
         kind: PlaneKind::Store(StoreNode::new(store, flusher)),
+    })
+}
+
+/// What the datastore gauges read at each scrape.
+fn datastore_source(store: &Arc<dyn Store>) -> proxy::metrics::DatastoreSource {
+    let store = Arc::clone(store);
+    Arc::new(move || {
+        let connection = store.connection();
+        proxy::metrics::DatastoreLink {
+            kind: connection.kind,
+            endpoint: connection.endpoint,
+            tls: connection.tls,
+            connected_since_ms: connection.connected_since_ms,
+        }
     })
 }
 

@@ -33,8 +33,13 @@ struct TlsPostgres {
 
 impl TlsPostgres {
     fn start() -> Option<TlsPostgres> {
+        Self::start_with(|ca| ca.server(&["localhost"]))
+    }
+
+    /// As `start`, with the server certificate `leaf` makes.
+    fn start_with(leaf: impl FnOnce(&TestCa) -> common::pki::Leaf) -> Option<TlsPostgres> {
         let ca = TestCa::new("komainu test PostgreSQL CA");
-        let leaf = ca.server(&["localhost"]);
+        let leaf = leaf(&ca);
         let server = PostgresServer::start_tls(&leaf.cert_pem, &leaf.key_pem)?;
         let files = tempfile::tempdir().unwrap();
         let ca_file = files.path().join("ca.pem");
@@ -139,6 +144,11 @@ async fn leader_on_postgres_over_tls_with_verify_full() {
         .is_some(),
         "the route stored over TLS is served"
     );
+    let (_, health) = node.health().await;
+    let connection = &health["datastore_connection"];
+    assert_eq!(connection["tls"], true, "{connection}");
+    let endpoint = format!("localhost:{}/postgres", pg.server.port());
+    assert_eq!(connection["endpoint"], endpoint.as_str(), "{connection}");
 }
 
 /// `sslmode=disable` meets a server that takes TLS only: the leader does
@@ -216,6 +226,29 @@ async fn an_untrusted_ca_is_refused() {
     );
 }
 
+/// A server whose certificate has expired (signed by the trusted CA, for
+/// the right name) is refused under `verify-full`, saying "expired".
+#[tokio::test]
+async fn an_expired_postgres_certificate_is_refused() {
+    let Some(pg) = TlsPostgres::start_with(|ca| ca.expired_server(&["localhost"])) else {
+        return;
+    };
+    let ca = file(&pg.ca_file);
+    let error = connect(&pg.uri(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .err()
+    .expect("verify-full refuses an expired certificate");
+    assert!(error.contains("postgresql"), "{error}");
+    assert!(error.contains("expired"), "{error}");
+    assert!(
+        error.contains(&format!("localhost:{}", pg.server.port())),
+        "names the server: {error}"
+    );
+}
+
 /// Options the store cannot honour are refused before connecting, naming
 /// them.
 #[tokio::test]
@@ -280,4 +313,36 @@ async fn leader_on_redis_over_tls() {
         .is_some(),
         "the route stored over rediss is served"
     );
+    let (_, health) = node.health().await;
+    let connection = &health["datastore_connection"];
+    assert_eq!(connection["kind"], "redis", "{connection}");
+    assert_eq!(connection["tls"], true, "{connection}");
+}
+
+/// `rediss://` to a server whose certificate has expired (signed by the
+/// trusted CA, for the right address): refused, naming the datastore, the
+/// server and "expired".
+#[tokio::test]
+async fn an_expired_redis_certificate_is_refused() {
+    let ca = TestCa::new("komainu test Redis CA");
+    let leaf = ca.expired_server(&["127.0.0.1"]);
+    let Some(redis) =
+        testkit::redis::RedisServer::start_tls(&leaf.cert_pem, &leaf.key_pem, &ca.cert_pem, false)
+    else {
+        return;
+    };
+    let files = tempfile::tempdir().unwrap();
+    let ca_file = files.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.cert_pem).unwrap();
+    let mut settings = RemoteSettings::new(redis.tls_url().unwrap(), "komainu_tls");
+    settings.tls.ca_file = Some(ca_file);
+    let error = match store::RedisStore::connect(settings).await {
+        Ok(_) => panic!("an expired certificate was accepted"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("redis"), "{error}");
+    assert!(error.contains("expired"), "{error}");
+    let port = redis.tls_url().unwrap();
+    let address = port.trim_start_matches("rediss://");
+    assert!(error.contains(address), "names the server: {error}");
 }

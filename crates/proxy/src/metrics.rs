@@ -18,6 +18,12 @@ use prometheus_client::registry::Registry;
 
 use live::LiveCounters;
 
+/// The datastore connection gauges, read at each scrape.
+mod datastore;
+
+use datastore::DatastoreGauges;
+pub use datastore::{DatastoreLink, DatastoreSource};
+
 /// Why an upstream call failed (the `kind` label of `upstream_errors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpstreamErrorKind {
@@ -78,6 +84,7 @@ pub struct Metrics {
     pub cluster_refused_quota_increments: Counter,
     /// The live figures' counters (`GET /api/live`, cluster stats).
     pub live: Arc<LiveCounters>,
+    datastore: Arc<DatastoreGauges>,
 }
 
 /// The live figures read the counters and the open-connections gauge.
@@ -124,6 +131,8 @@ impl Metrics {
             .clone();
         let closed_idle = Counter::default();
         let cluster_refused_quota_increments = Counter::default();
+        let datastore = Arc::new(DatastoreGauges::default());
+        registry.register_collector(Box::new(Arc::clone(&datastore)));
         registry.register(
             "requests",
             "Proxied requests by route and status class",
@@ -194,7 +203,14 @@ impl Metrics {
             closed_idle,
             cluster_refused_quota_increments,
             live: Arc::new(LiveCounters::default()),
+            datastore,
         }
+    }
+
+    /// Where the datastore gauges read the store's connection from; set
+    /// once, by a node that opens a datastore.
+    pub fn report_datastore(&self, source: DatastoreSource) {
+        self.datastore.set_source(source);
     }
 
     pub fn for_route(&self, route_id: &str) -> RouteMetrics {

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::StoreError;
+use crate::{DatastoreConnection, StoreError};
 
 /// When a write applies. Conditions make create (409 on conflict) and update
 /// (404 on a missing id) atomic without a read-then-write race.
@@ -76,6 +76,10 @@ pub struct Once {
 pub trait Store: Send + Sync + 'static {
     /// Backend name for logs, health and errors: "embedded", "inmemory"...
     fn backend(&self) -> &'static str;
+
+    /// The server (or file) this store uses and since when, for health,
+    /// metrics and the Cluster View. Answers from memory: no round trip.
+    fn connection(&self) -> DatastoreConnection;
 
     /// One entity's stored bytes.
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;

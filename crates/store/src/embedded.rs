@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::counter_rules::now_ms;
 use crate::notify::publish;
-use crate::{Counter, Increment, Once, Op, Store, StoreError};
+use crate::{Counter, DatastoreConnection, Increment, Once, Op, Store, StoreError};
 
 /// Counter reads and writes on redb.
 mod counters;
@@ -29,6 +29,8 @@ pub struct EmbeddedStore {
     changes: watch::Sender<u64>,
     increments: Arc<IncrQueue>,
     path: PathBuf,
+    /// When the file was opened: it stays open (and locked) for good.
+    opened_at_ms: u64,
 }
 
 impl EmbeddedStore {
@@ -55,6 +57,7 @@ impl EmbeddedStore {
             changes: watch::Sender::new(revision),
             increments: Arc::new(IncrQueue::new()),
             path,
+            opened_at_ms: now_ms(),
         })
     }
 
@@ -92,6 +95,13 @@ fn open_error(dir: &Path, path: &Path, error: DatabaseError) -> StoreError {
 impl Store for EmbeddedStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    fn connection(&self) -> DatastoreConnection {
+        DatastoreConnection {
+            connected_since_ms: Some(self.opened_at_ms),
+            ..DatastoreConnection::opened_now(BACKEND, self.path.display().to_string(), false)
+        }
     }
 
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {

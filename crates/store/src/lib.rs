@@ -11,6 +11,8 @@
 mod api;
 /// How a write's condition meets what it found, shared by the backends.
 mod conditions;
+/// Which server a store is connected to, and since when.
+mod connection;
 /// Counter semantics (expiry, windows, scan bounds) shared by the backends.
 mod counter_rules;
 /// The persistent default backend, on redb.
@@ -39,6 +41,7 @@ mod scan;
 pub mod testing;
 
 pub use api::*;
+pub use connection::DatastoreConnection;
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;

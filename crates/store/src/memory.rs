@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use crate::conditions::check;
 use crate::counter_rules::{bumped, live, now_ms, scan_start};
 use crate::notify::publish;
-use crate::{Counter, Increment, Once, Op, Store, StoreError};
+use crate::{Counter, DatastoreConnection, Increment, Once, Op, Store, StoreError};
 
 type Entities = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 
@@ -17,6 +17,8 @@ type Entities = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     changes: watch::Sender<u64>,
+    /// Created with the store: there is nothing to lose or reconnect to.
+    created_at_ms: u64,
 }
 
 #[derive(Default)]
@@ -46,6 +48,7 @@ impl MemoryStore {
         Self {
             inner: Mutex::new(Inner::default()),
             changes: watch::Sender::new(0),
+            created_at_ms: now_ms(),
         }
     }
 
@@ -170,6 +173,13 @@ fn revert(entities: &mut Entities, undo: Vec<Undo>) {
 impl Store for MemoryStore {
     fn backend(&self) -> &'static str {
         "inmemory"
+    }
+
+    fn connection(&self) -> DatastoreConnection {
+        DatastoreConnection {
+            connected_since_ms: Some(self.created_at_ms),
+            ..DatastoreConnection::opened_now(self.backend(), "process memory", false)
+        }
     }
 
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -23,9 +23,13 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use tokio::sync::watch;
 
+use crate::connection::ConnectionTracker;
 use crate::counter_rules::now_ms;
 use crate::notify::publish;
-use crate::{Counter, Increment, Once, Op, RemoteSettings, Store, StoreError, valid_root};
+use crate::{
+    Counter, DatastoreConnection, Increment, Once, Op, RemoteSettings, Store, StoreError,
+    valid_root,
+};
 
 /// Keeping `changes()` current: local writes, LISTEN, polling.
 mod changes;
@@ -43,12 +47,17 @@ mod errors;
 mod keys;
 /// The schema, as versioned migrations.
 mod migrations;
+/// Whether NOTIFY reaches the listener (not behind transaction pooling).
+mod probe;
 /// The statements, with the schema spelled in.
 mod sql;
 /// The rustls connector each `sslmode` calls for.
 mod tls;
 /// libpq's TLS options taken out of the URL.
 mod tls_options;
+/// Statements sent unnamed with their parameter types: nothing prepared
+/// stays on a connection.
+mod typed;
 
 use changes::{Feed, Tasks};
 use connection::Lease;
@@ -116,12 +125,17 @@ impl PostgresStore {
         });
         let mut lease = Lease::take(&pool, &shared.target).await?;
         migrations::run(lease.client()?, &settings.root, &shared.target).await?;
-        let revision = entities::revision_cached(&shared, lease.client()?).await?;
+        let revision = entities::revision(&shared, lease.client()?).await?;
         lease.release();
+        // Encryption and the start time are the LISTEN connection's, set
+        // once it is in place (`changes::start` waits for that).
+        let connection = DatastoreConnection::opened_now(BACKEND, shared.target.clone(), false);
         let feed = Arc::new(Feed {
             shared,
             changes: watch::Sender::new(revision),
             timeout: settings.timeout,
+            tracker: ConnectionTracker::new(connection),
+            notifications: watch::Sender::new(0),
         });
         let tasks = changes::start(
             Arc::clone(&feed),
@@ -150,9 +164,19 @@ impl PostgresStore {
         work: impl AsyncFnOnce(&Shared, &mut deadpool_postgres::Object) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let shared = self.shared();
+        let tracker = &self.feed.tracker;
+        let epoch = tracker.epoch();
         let call = async {
-            let mut lease = Lease::take(&self.pool, &shared.target).await?;
+            let mut lease = Lease::take(&self.pool, &shared.target)
+                .await
+                .inspect_err(|_| tracker.lost(epoch))?;
             let outcome = work(shared, lease.client()?).await;
+            // A statement error on a live connection is still an answer.
+            if lease.client()?.is_closed() {
+                tracker.lost(epoch);
+            } else {
+                tracker.answered(epoch);
+            }
             lease.release();
             outcome
         };
@@ -170,6 +194,10 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    fn connection(&self) -> DatastoreConnection {
+        self.feed.tracker.snapshot()
     }
 
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -214,7 +242,7 @@ impl Store for PostgresStore {
 
     async fn revision(&self) -> Result<u64, StoreError> {
         self.call("reading the revision", async |shared, client| {
-            entities::revision_cached(shared, client).await
+            entities::revision(shared, client).await
         })
         .await
     }

@@ -3,7 +3,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::{Counter, Increment, Once, Op, RemoteSettings, Store, StoreError, valid_root};
+use crate::{
+    Counter, DatastoreConnection, Increment, Once, Op, RemoteSettings, Store, StoreError,
+    valid_root,
+};
 
 /// Counters: values with native expiry, a name index, the counter scripts.
 mod counters;
@@ -94,6 +97,10 @@ impl RedisStore {
 impl Store for RedisStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    fn connection(&self) -> DatastoreConnection {
+        self.link.tracker().snapshot()
     }
 
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -91,6 +91,9 @@ impl<F: Fault + 'static> crate::Store for Faulty<F> {
     fn backend(&self) -> &'static str {
         "faulty"
     }
+    fn connection(&self) -> crate::DatastoreConnection {
+        crate::Store::connection(&self.inner)
+    }
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get(kind, id).await
     }

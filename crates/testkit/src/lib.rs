@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// A private PgBouncer in front of a PostgreSQL server.
+pub mod pgbouncer;
 /// Private PostgreSQL instances (initdb + pg_ctl) and the shared server.
 pub mod postgres;
 /// Private Redis instances (redis-server) and the shared server.

@@ -32,7 +32,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The OS user private servers run as when tests run as root (initdb and
 /// postgres refuse to run as root).
-const SERVER_USER: &str = "postgres";
+pub(crate) const SERVER_USER: &str = "postgres";
 
 /// The shared server's URI, or `None` (after `skip::missing`) when nothing
 /// accepts connections there.
@@ -488,14 +488,14 @@ fn candidate_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
 }
 
-fn user_exists(user: &str) -> bool {
+pub(crate) fn user_exists(user: &str) -> bool {
     Command::new("id")
         .arg("-u")
         .arg(user)
@@ -506,7 +506,7 @@ fn user_exists(user: &str) -> bool {
 }
 
 /// A port nothing listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())

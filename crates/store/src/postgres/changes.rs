@@ -12,7 +12,8 @@
 //! backwards.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -26,8 +27,9 @@ use tokio_postgres::AsyncMessage;
 use super::connection::{Driver, Lease};
 use super::errors::{describe, unavailable};
 use super::sql::quote_ident;
-use super::{Shared, entities};
+use super::{Shared, entities, probe};
 use crate::StoreError;
+use crate::connection::ConnectionTracker;
 use crate::notify::publish;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -54,6 +56,11 @@ pub(super) struct Feed {
     pub(super) shared: Arc<Shared>,
     pub(super) changes: watch::Sender<u64>,
     pub(super) timeout: Duration,
+    /// The store's "connected since": the LISTEN connection is the one
+    /// that stays open, so its (re)connections are the ones reported.
+    pub(super) tracker: ConnectionTracker,
+    /// Counts the notifications the LISTEN connection hears (`probe`).
+    pub(super) notifications: watch::Sender<u64>,
 }
 
 /// Starts the listener and the poller. Returns once the first LISTEN is in
@@ -75,6 +82,14 @@ pub(super) async fn start(
         Ok(Err(error)) => return Err(error),
         Err(_) => return Err(unavailable("the LISTEN task stopped while starting")),
     }
+    if probe::notifications_arrive(&feed, &pool).await == Some(false) {
+        tracing::warn!(
+            poll = ?every.max(MIN_POLL),
+            "postgresql store: change notifications do not reach this node (a pooler in \
+             transaction mode, such as PgBouncer with pool_mode = transaction?); other \
+             nodes' writes are found by the revision poll instead"
+        );
+    }
     tasks.0.push(tokio::spawn(poll(feed, pool, every)));
     Ok(tasks)
 }
@@ -84,14 +99,16 @@ async fn listen(feed: Arc<Feed>, driver: Driver, ready: oneshot::Sender<Result<(
     let mut ready = Some(ready);
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let listened = AtomicBool::new(false);
+        // Set once LISTEN is in place, to the tracker's epoch it began.
+        let listened = OnceLock::new();
         let error = session(&feed, &driver, &listened, &mut ready).await;
         if let Some(ready) = ready.take() {
             // The first attempt failed: `connect` reports it and gives up.
             let _ = ready.send(Err(error));
             return;
         }
-        if listened.load(Ordering::Relaxed) {
+        if let Some(epoch) = listened.get() {
+            feed.tracker.lost(*epoch);
             tracing::warn!(%error, "postgresql store: LISTEN connection lost; reconnecting");
             backoff = FIRST_BACKOFF;
         } else {
@@ -106,21 +123,21 @@ async fn listen(feed: Arc<Feed>, driver: Driver, ready: oneshot::Sender<Result<(
 async fn session(
     feed: &Feed,
     driver: &Driver,
-    listened: &AtomicBool,
+    listened: &OnceLock<u64>,
     ready: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
 ) -> StoreError {
     let shared = &feed.shared;
-    let (client, mut connection) =
-        match timeout(feed.timeout, driver.config.connect(driver.tls.clone())).await {
-            Ok(Ok(opened)) => opened,
-            Ok(Err(error)) => return shared.failed("opening the LISTEN connection", &error),
-            Err(_) => {
-                return unavailable(format!(
-                    "{}: opening the LISTEN connection timed out after {:?}",
-                    shared.target, feed.timeout
-                ));
-            }
-        };
+    let (tls, encrypted) = driver.tls.observed();
+    let (client, mut connection) = match timeout(feed.timeout, driver.config.connect(tls)).await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(error)) => return shared.failed("opening the LISTEN connection", &error),
+        Err(_) => {
+            return unavailable(format!(
+                "{}: opening the LISTEN connection timed out after {:?}",
+                shared.target, feed.timeout
+            ));
+        }
+    };
     // Driving the connection by hand is how the driver hands out
     // notifications; it also carries this session's own statements.
     let (notes, mut heard) = mpsc::unbounded_channel::<()>();
@@ -129,6 +146,8 @@ async fn session(
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(_)) => {
+                    feed.notifications
+                        .send_modify(|count| *count = count.wrapping_add(1));
                     // The receiver lives as long as this session.
                     let _ = notes.send(());
                 }
@@ -154,7 +173,7 @@ async fn session(
             Err(_) => return unavailable(format!("{}: LISTEN timed out", shared.target)),
         };
         publish(&feed.changes, revision);
-        listened.store(true, Ordering::Relaxed);
+        let _ = listened.set(feed.tracker.reconnected(encrypted.load(Ordering::Acquire)));
         if let Some(ready) = ready.take() {
             let _ = ready.send(Ok(()));
         } else {
@@ -192,7 +211,7 @@ async fn poll(feed: Arc<Feed>, pool: Pool, every: Duration) {
         let shared = &feed.shared;
         let read = async {
             let mut lease = Lease::take(&pool, &shared.target).await?;
-            let revision = entities::revision_cached(shared, lease.client()?).await;
+            let revision = entities::revision(shared, lease.client()?).await;
             lease.release();
             revision
         };

@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 
 use super::Shared;
 use super::keys::{counter_range, from_bigint, limit, text, to_bigint};
+use super::typed;
 use crate::counter_rules::live;
 use crate::{Counter, Increment, Once, StoreError};
 
@@ -25,18 +26,13 @@ pub(super) async fn incr(
     now_ms: u64,
 ) -> Result<i64, StoreError> {
     let doing = "incrementing a counter";
-    let statement = client
-        .prepare_cached(&shared.sql.incr)
-        .await
-        .map_err(|error| shared.failed(doing, &error))?;
     let params: [&(dyn ToSql + Sync); 4] = [
         &key.as_bytes(),
         &by,
         &expires_at_ms.map(to_bigint),
         &to_bigint(now_ms),
     ];
-    client
-        .query_one(&statement, &params)
+    typed::query_one(&**client, &shared.sql.incr, &params)
         .await
         .and_then(|row| row.try_get(0))
         .map_err(|error| shared.failed(doing, &error))
@@ -56,13 +52,12 @@ pub(super) async fn incr_batch(
     let now = to_bigint(now_ms);
     let tx = client.transaction().await.map_err(fail)?;
     if let Some(once) = once {
-        let claim = tx
-            .prepare_cached(&shared.sql.claim_marker)
-            .await
-            .map_err(fail)?;
         let params: [&(dyn ToSql + Sync); 3] =
             [&once.key.as_bytes(), &to_bigint(once.expires_at_ms), &now];
-        if tx.query_opt(&claim, &params).await.map_err(fail)?.is_none() {
+        let claimed = typed::query_opt(&*tx, &shared.sql.claim_marker, &params)
+            .await
+            .map_err(fail)?;
+        if claimed.is_none() {
             // The marker is live: this batch counted before.
             tx.rollback().await.map_err(fail)?;
             return Ok(false);
@@ -73,7 +68,6 @@ pub(super) async fn incr_batch(
     // in the caller's order, and distinct keys do not affect each other.
     let mut ordered: Vec<&Increment> = increments.iter().collect();
     ordered.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
-    let statement = tx.prepare_cached(&shared.sql.incr).await.map_err(fail)?;
     for increment in ordered {
         let params: [&(dyn ToSql + Sync); 4] = [
             &increment.key.as_bytes(),
@@ -81,7 +75,9 @@ pub(super) async fn incr_batch(
             &increment.expires_at_ms.map(to_bigint),
             &now,
         ];
-        tx.execute(&statement, &params).await.map_err(fail)?;
+        typed::execute(&*tx, &shared.sql.incr, &params)
+            .await
+            .map_err(fail)?;
     }
     tx.commit().await.map_err(fail)?;
     Ok(true)
@@ -112,11 +108,9 @@ pub(super) async fn get_many(
     let doing = "reading counters";
     let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
     let wanted: Vec<&[u8]> = keys.iter().map(|key| key.as_bytes()).collect();
-    let statement = client
-        .prepare_cached(&shared.sql.counters)
+    let rows = typed::query(&**client, &shared.sql.counters, &[&wanted])
         .await
         .map_err(fail)?;
-    let rows = client.query(&statement, &[&wanted]).await.map_err(fail)?;
     let found = rows
         .iter()
         .map(counter)
@@ -146,17 +140,15 @@ pub(super) async fn scan(
     let doing = "scanning counters";
     let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
     let (from, until) = counter_range(prefix, after);
-    let statement = client
-        .prepare_cached(&shared.sql.scan_counters)
-        .await
-        .map_err(fail)?;
     let params: [&(dyn ToSql + Sync); 4] = [
         &from.as_slice(),
         &until.as_slice(),
         &to_bigint(now_ms),
         &limit(page_size),
     ];
-    let rows = client.query(&statement, &params).await.map_err(fail)?;
+    let rows = typed::query(&**client, &shared.sql.scan_counters, &params)
+        .await
+        .map_err(fail)?;
     rows.iter()
         .map(|row| counter(row).map(|(key, counter)| (text(key), counter)))
         .collect::<Result<_, _>>()
@@ -174,11 +166,9 @@ pub(super) async fn reset(
     let doing = "resetting counters";
     let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
     let doomed: Vec<&[u8]> = keys.iter().map(|key| key.as_bytes()).collect();
-    let statement = client
-        .prepare_cached(&shared.sql.reset_counters)
+    typed::execute(&**client, &shared.sql.reset_counters, &[&doomed])
         .await
         .map_err(fail)?;
-    client.execute(&statement, &[&doomed]).await.map_err(fail)?;
     Ok(())
 }
 
@@ -190,12 +180,11 @@ pub(super) async fn sweep_batch(
 ) -> Result<u64, StoreError> {
     let doing = "sweeping expired counters";
     let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
-    let statement = client
-        .prepare_cached(&shared.sql.sweep_counters)
-        .await
-        .map_err(fail)?;
-    client
-        .execute(&statement, &[&to_bigint(now_ms), &SWEEP_BATCH])
-        .await
-        .map_err(fail)
+    typed::execute(
+        &**client,
+        &shared.sql.sweep_counters,
+        &[&to_bigint(now_ms), &SWEEP_BATCH],
+    )
+    .await
+    .map_err(fail)
 }

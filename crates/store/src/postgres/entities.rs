@@ -5,6 +5,7 @@ use tokio_postgres::types::ToSql;
 
 use super::Shared;
 use super::keys::{from_bigint, limit, scan_from, text};
+use super::typed::{self, Sql};
 use crate::conditions::check;
 use crate::{Condition, Op, StoreError};
 
@@ -15,14 +16,13 @@ pub(super) async fn get(
     id: &str,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     let doing = "reading an entity";
-    let statement = client
-        .prepare_cached(&shared.sql.get)
-        .await
-        .map_err(|error| shared.failed(doing, &error))?;
-    let row = client
-        .query_opt(&statement, &[&kind.as_bytes(), &id.as_bytes()])
-        .await
-        .map_err(|error| shared.failed(doing, &error))?;
+    let row = typed::query_opt(
+        &**client,
+        &shared.sql.get,
+        &[&kind.as_bytes(), &id.as_bytes()],
+    )
+    .await
+    .map_err(|error| shared.failed(doing, &error))?;
     row.map(|row| row.try_get(0))
         .transpose()
         .map_err(|error| shared.failed(doing, &error))
@@ -41,17 +41,13 @@ pub(super) async fn scan(
     }
     let doing = "scanning entities";
     let from = scan_from(after);
-    let statement = client
-        .prepare_cached(&shared.sql.scan)
-        .await
-        .map_err(|error| shared.failed(doing, &error))?;
-    let rows = client
-        .query(
-            &statement,
-            &[&kind.as_bytes(), &from.as_slice(), &limit(page_size)],
-        )
-        .await
-        .map_err(|error| shared.failed(doing, &error))?;
+    let rows = typed::query(
+        &**client,
+        &shared.sql.scan,
+        &[&kind.as_bytes(), &from.as_slice(), &limit(page_size)],
+    )
+    .await
+    .map_err(|error| shared.failed(doing, &error))?;
     rows.into_iter()
         .map(|row| Ok((text(row.try_get(0)?), row.try_get(1)?)))
         .collect::<Result<_, tokio_postgres::Error>>()
@@ -64,12 +60,7 @@ pub(super) async fn count(
     kind: &str,
 ) -> Result<u64, StoreError> {
     let doing = "counting entities";
-    let statement = client
-        .prepare_cached(&shared.sql.count)
-        .await
-        .map_err(|error| shared.failed(doing, &error))?;
-    let count: i64 = client
-        .query_one(&statement, &[&kind.as_bytes()])
+    let count: i64 = typed::query_one(&**client, &shared.sql.count, &[&kind.as_bytes()])
         .await
         .and_then(|row| row.try_get(0))
         .map_err(|error| shared.failed(doing, &error))?;
@@ -81,30 +72,10 @@ pub(super) async fn revision(
     shared: &Shared,
     client: &tokio_postgres::Client,
 ) -> Result<u64, StoreError> {
-    let revision: i64 = client
-        .query_one(&shared.sql.revision, &[])
+    let revision: i64 = typed::query_one(client, &shared.sql.revision, &[])
         .await
         .and_then(|row| row.try_get(0))
         .map_err(|error| shared.failed("reading the revision", &error))?;
-    Ok(from_bigint(revision))
-}
-
-/// The pooled flavour of `revision`, with the statement prepared once per
-/// connection.
-pub(super) async fn revision_cached(
-    shared: &Shared,
-    client: &ClientWrapper,
-) -> Result<u64, StoreError> {
-    let doing = "reading the revision";
-    let statement = client
-        .prepare_cached(&shared.sql.revision)
-        .await
-        .map_err(|error| shared.failed(doing, &error))?;
-    let revision: i64 = client
-        .query_one(&statement, &[])
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(|error| shared.failed(doing, &error))?;
     Ok(from_bigint(revision))
 }
 
@@ -141,9 +112,7 @@ pub(super) async fn write(
             return Err(error);
         }
     }
-    let statement = prepare(shared, &tx, &shared.sql.bump_revision).await?;
-    let revision: i64 = tx
-        .query_one(&statement, &[])
+    let revision: i64 = typed::query_one(&*tx, &shared.sql.bump_revision, &[])
         .await
         .and_then(|row| row.try_get(0))
         .map_err(|error| shared.failed("bumping the revision", &error))?;
@@ -226,26 +195,15 @@ async fn apply(shared: &Shared, tx: &Transaction<'_>, op: Op) -> Result<(), Stor
     }
 }
 
-async fn prepare(
-    shared: &Shared,
-    tx: &Transaction<'_>,
-    sql: &str,
-) -> Result<tokio_postgres::Statement, StoreError> {
-    tx.prepare_cached(sql)
-        .await
-        .map_err(|error| shared.failed("preparing a statement", &error))
-}
-
-/// Runs a cached statement in the transaction; the affected row count.
+/// Runs a statement in the transaction; the affected row count.
 async fn execute(
     shared: &Shared,
     tx: &Transaction<'_>,
-    sql: &str,
+    sql: &Sql,
     params: &[&(dyn ToSql + Sync)],
     doing: &str,
 ) -> Result<u64, StoreError> {
-    let statement = prepare(shared, tx, sql).await?;
-    tx.execute(&statement, params)
+    typed::execute(&**tx, sql, params)
         .await
         .map_err(|error| shared.failed(doing, &error))
 }

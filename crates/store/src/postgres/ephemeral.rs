@@ -7,6 +7,7 @@ use tokio_postgres::types::ToSql;
 
 use super::Shared;
 use super::keys::{limit, prefix_end, text, to_bigint};
+use super::typed;
 use crate::StoreError;
 
 /// Expired records one put removes at most.
@@ -25,12 +26,10 @@ pub(super) async fn put(
 ) -> Result<(), StoreError> {
     let doing = "writing an ephemeral record";
     let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
-    let statement = client
-        .prepare_cached(&shared.sql.put_ephemeral)
+    let params: [&(dyn ToSql + Sync); 3] = [&key.as_bytes(), &value, &to_bigint(expires_at_ms)];
+    typed::execute(&**client, &shared.sql.put_ephemeral, &params)
         .await
         .map_err(fail)?;
-    let params: [&(dyn ToSql + Sync); 3] = [&key.as_bytes(), &value, &to_bigint(expires_at_ms)];
-    client.execute(&statement, &params).await.map_err(fail)?;
     sweep_batch(shared, client, now_ms, PUT_SWEEP_BATCH).await?;
     Ok(())
 }
@@ -47,10 +46,6 @@ pub(super) async fn scan(
     }
     let doing = "scanning ephemeral records";
     let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
-    let statement = client
-        .prepare_cached(&shared.sql.scan_ephemeral)
-        .await
-        .map_err(fail)?;
     let until = prefix_end(prefix.as_bytes());
     let params: [&(dyn ToSql + Sync); 4] = [
         &prefix.as_bytes(),
@@ -58,7 +53,9 @@ pub(super) async fn scan(
         &to_bigint(now_ms),
         &limit(page_size),
     ];
-    let rows = client.query(&statement, &params).await.map_err(fail)?;
+    let rows = typed::query(&**client, &shared.sql.scan_ephemeral, &params)
+        .await
+        .map_err(fail)?;
     rows.iter()
         .map(|row| Ok((text(row.try_get(0)?), row.try_get(1)?)))
         .collect::<Result<_, _>>()
@@ -74,12 +71,11 @@ pub(super) async fn sweep_batch(
 ) -> Result<u64, StoreError> {
     let doing = "sweeping expired ephemeral records";
     let fail = |error: tokio_postgres::Error| shared.failed(doing, &error);
-    let statement = client
-        .prepare_cached(&shared.sql.sweep_ephemeral)
-        .await
-        .map_err(fail)?;
-    client
-        .execute(&statement, &[&to_bigint(now_ms), &batch])
-        .await
-        .map_err(fail)
+    typed::execute(
+        &**client,
+        &shared.sql.sweep_ephemeral,
+        &[&to_bigint(now_ms), &batch],
+    )
+    .await
+    .map_err(fail)
 }

@@ -40,7 +40,18 @@ pub(super) fn describe(error: &(dyn Error + 'static)) -> String {
         text.push_str(&plain);
         text.push(')');
     }
+    text.push_str(pooler_hint(&text));
     text
+}
+
+/// What to change when PgBouncer refuses the `options` startup parameter,
+/// which carries the store's server-side call timeout.
+fn pooler_hint(text: &str) -> &'static str {
+    if text.contains("unsupported startup parameter: options") {
+        " (PgBouncer? add `ignore_startup_parameters = options` to pgbouncer.ini)"
+    } else {
+        ""
+    }
 }
 
 /// A refused server certificate in plain words: rustls's reasons are

@@ -1,11 +1,20 @@
 //! Every statement the store runs, written once per store with its schema
 //! (`settings.root`) spelled in, so that call sites only pick one and bind
-//! parameters. Statements are prepared once per pooled connection
-//! (`prepare_cached`) and keyed by this text.
+//! parameters. Each carries its parameter types, so that it is sent unnamed
+//! in one round trip (`typed`): nothing stays prepared on a connection.
 //!
 //! Kinds, ids and counter keys are `bytea`: Rust strings may hold NUL, which
 //! `text` cannot, and `bytea` compares byte by byte, which is the order of
 //! Rust's `str` and of the other backends, whatever the database collation.
+
+use tokio_postgres::types::Type;
+
+use super::typed::Sql;
+
+const BYTEA: Type = Type::BYTEA;
+const BYTEA_ARRAY: Type = Type::BYTEA_ARRAY;
+const INT8: Type = Type::INT8;
+const TEXT: Type = Type::TEXT;
 
 /// `"name"`, safe inside any statement. Roots are already restricted to
 /// letters, digits and `_` (`valid_root`); quoting keeps their case and any
@@ -37,36 +46,96 @@ pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 pub(super) struct Statements {
-    pub(super) get: String,
-    pub(super) scan: String,
-    pub(super) count: String,
-    pub(super) revision: String,
+    pub(super) get: Sql,
+    pub(super) scan: Sql,
+    pub(super) count: Sql,
+    pub(super) revision: Sql,
     /// Taken first by every write: it serializes writers (on every node), so
     /// revisions are handed out gap-free and in commit order.
-    pub(super) lock_revision: String,
-    pub(super) bump_revision: String,
-    pub(super) notify: String,
-    pub(super) put_any: String,
+    pub(super) lock_revision: Sql,
+    pub(super) bump_revision: Sql,
+    pub(super) notify: Sql,
+    pub(super) put_any: Sql,
     /// Affects no row when the entity exists.
-    pub(super) put_new: String,
+    pub(super) put_new: Sql,
     /// Affects no row when the entity is missing.
-    pub(super) put_existing: String,
-    pub(super) delete: String,
-    pub(super) delete_kind: String,
-    pub(super) expect: String,
-    pub(super) incr: String,
-    pub(super) claim_marker: String,
-    pub(super) counters: String,
-    pub(super) scan_counters: String,
-    pub(super) reset_counters: String,
-    pub(super) sweep_counters: String,
-    pub(super) put_ephemeral: String,
-    pub(super) scan_ephemeral: String,
-    pub(super) sweep_ephemeral: String,
+    pub(super) put_existing: Sql,
+    pub(super) delete: Sql,
+    pub(super) delete_kind: Sql,
+    pub(super) expect: Sql,
+    pub(super) incr: Sql,
+    pub(super) claim_marker: Sql,
+    pub(super) counters: Sql,
+    pub(super) scan_counters: Sql,
+    pub(super) reset_counters: Sql,
+    pub(super) sweep_counters: Sql,
+    pub(super) put_ephemeral: Sql,
+    pub(super) scan_ephemeral: Sql,
+    pub(super) sweep_ephemeral: Sql,
+}
+
+/// The statements' text, before their parameter types are attached.
+struct Texts {
+    get: String,
+    scan: String,
+    count: String,
+    revision: String,
+    /// Taken first by every write: it serializes writers (on every node), so
+    /// revisions are handed out gap-free and in commit order.
+    lock_revision: String,
+    bump_revision: String,
+    notify: String,
+    put_any: String,
+    /// Affects no row when the entity exists.
+    put_new: String,
+    /// Affects no row when the entity is missing.
+    put_existing: String,
+    delete: String,
+    delete_kind: String,
+    expect: String,
+    incr: String,
+    claim_marker: String,
+    counters: String,
+    scan_counters: String,
+    reset_counters: String,
+    sweep_counters: String,
+    put_ephemeral: String,
+    scan_ephemeral: String,
+    sweep_ephemeral: String,
 }
 
 impl Statements {
     pub(super) fn new(root: &str) -> Self {
+        let texts = Texts::new(root);
+        Self {
+            get: Sql::new(texts.get, &[BYTEA, BYTEA]),
+            scan: Sql::new(texts.scan, &[BYTEA, BYTEA, INT8]),
+            count: Sql::new(texts.count, &[BYTEA]),
+            revision: Sql::new(texts.revision, &[]),
+            lock_revision: Sql::new(texts.lock_revision, &[]),
+            bump_revision: Sql::new(texts.bump_revision, &[]),
+            notify: Sql::new(texts.notify, &[TEXT, TEXT]),
+            put_any: Sql::new(texts.put_any, &[BYTEA, BYTEA, BYTEA]),
+            put_new: Sql::new(texts.put_new, &[BYTEA, BYTEA, BYTEA]),
+            put_existing: Sql::new(texts.put_existing, &[BYTEA, BYTEA, BYTEA]),
+            delete: Sql::new(texts.delete, &[BYTEA, BYTEA]),
+            delete_kind: Sql::new(texts.delete_kind, &[BYTEA]),
+            expect: Sql::new(texts.expect, &[BYTEA, BYTEA, BYTEA]),
+            incr: Sql::new(texts.incr, &[BYTEA, INT8, INT8, INT8]),
+            claim_marker: Sql::new(texts.claim_marker, &[BYTEA, INT8, INT8]),
+            counters: Sql::new(texts.counters, &[BYTEA_ARRAY]),
+            scan_counters: Sql::new(texts.scan_counters, &[BYTEA, BYTEA, INT8, INT8]),
+            reset_counters: Sql::new(texts.reset_counters, &[BYTEA_ARRAY]),
+            sweep_counters: Sql::new(texts.sweep_counters, &[INT8, INT8]),
+            put_ephemeral: Sql::new(texts.put_ephemeral, &[BYTEA, BYTEA, INT8]),
+            scan_ephemeral: Sql::new(texts.scan_ephemeral, &[BYTEA, BYTEA, INT8, INT8]),
+            sweep_ephemeral: Sql::new(texts.sweep_ephemeral, &[INT8, INT8]),
+        }
+    }
+}
+
+impl Texts {
+    fn new(root: &str) -> Self {
         let schema = quote_ident(root);
         let entities = format!("{schema}.entities");
         let revision = format!("{schema}.revision");

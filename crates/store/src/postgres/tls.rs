@@ -11,6 +11,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use rustls::client::WebPkiServerVerifier;
@@ -31,6 +32,10 @@ use crate::StoreError;
 #[derive(Clone)]
 pub(crate) struct PgTls {
     config: Arc<ClientConfig>,
+    /// Set when a handshake of this connector completes: with
+    /// `sslmode=prefer` only the server's answer says whether the
+    /// connection is encrypted, and the driver does not tell.
+    encrypted: Option<Arc<AtomicBool>>,
 }
 
 impl PgTls {
@@ -65,7 +70,19 @@ impl PgTls {
         };
         Ok(PgTls {
             config: Arc::new(config),
+            encrypted: None,
         })
+    }
+
+    /// This connector for one connection, and a flag that its TLS
+    /// handshake sets once done (it stays false on a plain connection).
+    pub(crate) fn observed(&self) -> (PgTls, Arc<AtomicBool>) {
+        let flag = Arc::new(AtomicBool::new(false));
+        let tls = PgTls {
+            config: Arc::clone(&self.config),
+            encrypted: Some(Arc::clone(&flag)),
+        };
+        (tls, flag)
     }
 }
 
@@ -175,6 +192,7 @@ where
         Ok(PgTlsConnect {
             connector: TlsConnector::from(Arc::clone(&self.config)),
             name,
+            encrypted: self.encrypted.clone(),
         })
     }
 }
@@ -183,6 +201,7 @@ where
 pub(crate) struct PgTlsConnect {
     connector: TlsConnector,
     name: ServerName<'static>,
+    encrypted: Option<Arc<AtomicBool>>,
 }
 
 impl<S> TlsConnect<S> for PgTlsConnect
@@ -196,6 +215,9 @@ where
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
             let stream = self.connector.connect(self.name, stream).await?;
+            if let Some(encrypted) = &self.encrypted {
+                encrypted.store(true, Ordering::Release);
+            }
             Ok(PgTlsStream(stream))
         })
     }

@@ -2,7 +2,7 @@
 //! without leaking the credentials that the URL carries.
 
 use super::BACKEND;
-use crate::StoreError;
+use crate::{DatastoreConnection, StoreError};
 
 /// A Redis URL checked for a scheme this backend speaks, with what errors
 /// may show of it.
@@ -72,6 +72,12 @@ impl Endpoint {
                 .filter(|password| !password.is_empty())
                 .map(str::to_owned),
         })
+    }
+
+    /// What `Store::connection` starts from once connected: the address
+    /// (never the password) and whether it is `rediss://`.
+    pub(super) fn connection(&self) -> DatastoreConnection {
+        DatastoreConnection::opened_now(BACKEND, self.address.clone(), self.tls)
     }
 
     /// An `Unavailable` naming the server, with any trace of the password

@@ -11,6 +11,7 @@ use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation
 
 use super::endpoint::Endpoint;
 use crate::StoreError;
+use crate::connection::ConnectionTracker;
 
 /// Reconnect attempts the manager makes per outage before it fails the
 /// calls waiting on it. Few on purpose: the next call (or the revision
@@ -27,6 +28,9 @@ pub(super) struct Link {
     manager: ConnectionManager,
     timeout: Duration,
     endpoint: Arc<Endpoint>,
+    /// Sees every call's outcome: a dropped connection, then the first
+    /// answer on the manager's new one, moves the "connected since".
+    tracker: Arc<ConnectionTracker>,
 }
 
 impl Link {
@@ -56,15 +60,21 @@ impl Link {
                 return Err(endpoint.error(format!("cannot connect within {timeout:?}")));
             }
         };
+        let tracker = Arc::new(ConnectionTracker::new(endpoint.connection()));
         Ok(Self {
             manager,
             timeout,
             endpoint,
+            tracker,
         })
     }
 
     pub(super) fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    pub(super) fn tracker(&self) -> &ConnectionTracker {
+        &self.tracker
     }
 
     pub(super) fn timeout(&self) -> Duration {
@@ -73,12 +83,7 @@ impl Link {
 
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let mut connection = self.manager.clone();
-        bounded(
-            &self.endpoint,
-            self.timeout,
-            cmd.query_async(&mut connection),
-        )
-        .await
+        bounded(self, cmd.query_async(&mut connection)).await
     }
 
     /// Runs `pipeline` (make it `atomic()` for MULTI/EXEC).
@@ -87,12 +92,7 @@ impl Link {
         pipeline: &Pipeline,
     ) -> Result<T, StoreError> {
         let mut connection = self.manager.clone();
-        bounded(
-            &self.endpoint,
-            self.timeout,
-            pipeline.query_async(&mut connection),
-        )
-        .await
+        bounded(self, pipeline.query_async(&mut connection)).await
     }
 
     /// EVALSHA, falling back to loading the script when the server lacks it
@@ -102,26 +102,36 @@ impl Link {
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         let mut connection = self.manager.clone();
-        bounded(
-            &self.endpoint,
-            self.timeout,
-            script.invoke_async(&mut connection),
-        )
-        .await
+        bounded(self, script.invoke_async(&mut connection)).await
     }
 }
 
 /// Awaits `call` for at most `timeout`. A call cut off by the timeout may
 /// still have run on the server (a write then counts as unknown, as any
 /// timed-out write does).
+///
+/// The errors after which the manager reconnects (the connection dropped or
+/// failed to open) tell the tracker the connection is gone; any answer,
+/// a Redis error reply included, says one is there.
 async fn bounded<T>(
-    endpoint: &Endpoint,
-    timeout: Duration,
+    link: &Link,
     call: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, StoreError> {
+    let (endpoint, timeout) = (&link.endpoint, link.timeout);
+    let epoch = link.tracker.epoch();
     match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(endpoint.error(error)),
+        Ok(Ok(value)) => {
+            link.tracker.answered(epoch);
+            Ok(value)
+        }
+        Ok(Err(error)) => {
+            if error.is_unrecoverable_error() || error.is_io_error() {
+                link.tracker.lost(epoch);
+            } else {
+                link.tracker.answered(epoch);
+            }
+            Err(endpoint.error(error))
+        }
         Err(_) => Err(endpoint.error(format!("no answer within {timeout:?}"))),
     }
 }
@@ -129,7 +139,10 @@ async fn bounded<T>(
 /// What to fix when the TLS handshake failed over a certificate: rustls's
 /// reasons (`UnknownIssuer`, `UnknownCA`) are exact but terse.
 fn tls_hint(error: &str) -> &'static str {
-    if error.contains("invalid peer certificate") {
+    // rustls says `Expired` or `certificate expired: …`.
+    if error.contains("invalid peer certificate") && error.to_lowercase().contains("expired") {
+        " (the server's certificate has expired: renew it on the Redis server)"
+    } else if error.contains("invalid peer certificate") {
         " (the server's certificate is not trusted: it must be signed by a CA in \
          app.redis.tls.caFile, or the system roots when unset, and name the URL's host)"
     } else if error.contains("received fatal alert") {

@@ -1,11 +1,15 @@
 //! Cluster View (Settings / Cluster View in Otoroshi): every member with its
 //! health colour, the state it runs and its load, kept up to date by the
 //! leader's live stream; members past their timeout drop out of the stream
-//! and so off the table.
+//! and so off the table. Above it, the datastore this node is connected to
+//! and since when.
 
 use axum::Extension;
 use axum::extract::State;
 use maud::{Markup, html};
+use store::DatastoreConnection;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::layout::Nav;
 use crate::context::UiContext;
@@ -28,6 +32,7 @@ const COLUMNS: [&str; 11] = [
 pub async fn page(State(ctx): State<UiContext>, Extension(signed): Extension<Signed>) -> Markup {
     let body = html! {
         h1 { "Cluster View" }
+        (datastore(&ctx.admin.store.connection()))
         @if ctx.is_leader() {
             p.muted {
                 "Every leader and worker heard from. Health follows Otoroshi's rule: green while the last contact is under half the member timeout, orange under three quarters, red after; a member past the timeout leaves the list. "
@@ -52,4 +57,38 @@ pub async fn page(State(ctx): State<UiContext>, Extension(signed): Extension<Sig
         }
     };
     super::frame(&ctx, &signed, Nav::Cluster, "Cluster View", body)
+}
+
+/// Which datastore server this node reads and writes, and since when (read
+/// from memory when the page is drawn; reload to see a reconnection).
+fn datastore(connection: &DatastoreConnection) -> Markup {
+    html! {
+        section #datastore aria-labelledby="datastore-title" {
+            h2 #datastore-title { "Datastore" }
+            dl.facts {
+                dt { "Kind" } dd data-field="kind" { (connection.kind) }
+                dt { "Endpoint" } dd data-field="endpoint" { code { (connection.endpoint) } }
+                @if let Some(via) = &connection.via {
+                    dt { "Found through" } dd data-field="via" { (via) }
+                }
+                dt { "TLS" } dd data-field="tls" { (if connection.tls { "yes" } else { "no" }) }
+                dt { "Connected since" }
+                dd data-field="connected-since" {
+                    @match connection.connected_since_ms.and_then(utc) {
+                        Some(since) => time datetime=(since) { (since) },
+                        None => strong { "not connected" },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// RFC 3339 in UTC, e.g. `2026-12-07T09:10:00.123Z`.
+fn utc(ms: u64) -> Option<String> {
+    let nanos = i128::from(ms).checked_mul(1_000_000)?;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
 }
