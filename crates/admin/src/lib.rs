@@ -11,6 +11,12 @@
 pub mod auth;
 /// JSON request bodies with a size limit.
 mod body;
+/// `_bulk`: NDJSON writes of many entities, all or nothing.
+mod bulk;
+/// The last admin key across a bulk.
+mod bulk_admin_keys;
+/// Each bulk line checked and turned into the store batch.
+mod bulk_plan;
 /// Bootstrap of the first admin API key.
 pub mod bootstrap;
 /// The shared context handlers receive.
@@ -34,6 +40,8 @@ pub mod meta;
 pub mod metrics_json;
 /// The OpenAPI 3 document of this API.
 pub mod openapi;
+/// NDJSON bodies and answers (`_bulk`, lists on `Accept`).
+mod ndjson;
 /// JSON Patch and Merge Patch.
 mod patch;
 pub mod pki;
@@ -47,6 +55,8 @@ mod quotas;
 mod redact;
 /// Kubernetes-style resources: `spec` is the entity.
 mod resource;
+/// `_schema`: a kind's JSON schema, generated from its types.
+mod schema;
 /// The path table: which handler answers which path.
 mod routes;
 /// YAML bodies and answers, bounded.
