@@ -148,7 +148,12 @@ impl Planner<'_> {
     async fn create(&mut self, body: Value) -> Result<(Op, Outcome), LineError> {
         let kind = self.kind;
         let body = resource::entity(kind, body).map_err(|e| refuse(None, e))?;
-        let entity = normalize(kind, body, None).map_err(|e| refuse(None, e))?;
+        // Named in the answer when the line gives it, even if invalid.
+        let given = body
+            .get(kind.id_field())
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let entity = normalize(kind, body, None).map_err(|e| refuse(given.as_deref(), e))?;
         if self.current(&entity.id).await?.is_some() {
             let exists = StoreError::AlreadyExists {
                 kind: kind.store_key().into(),
