@@ -11,14 +11,14 @@
 pub mod auth;
 /// JSON request bodies with a size limit.
 mod body;
+/// Bootstrap of the first admin API key.
+pub mod bootstrap;
 /// `_bulk`: NDJSON writes of many entities, all or nothing.
 mod bulk;
 /// The last admin key across a bulk.
 mod bulk_admin_keys;
 /// Each bulk line checked and turned into the store batch.
 mod bulk_plan;
-/// Bootstrap of the first admin API key.
-pub mod bootstrap;
 /// The shared context handlers receive.
 pub mod context;
 /// CRUD handlers shared by legacy and generic paths.
@@ -38,10 +38,10 @@ pub mod live;
 pub mod meta;
 /// Metrics as JSON or Prometheus text, Otoroshi's way.
 pub mod metrics_json;
-/// The OpenAPI 3 document of this API.
-pub mod openapi;
 /// NDJSON bodies and answers (`_bulk`, lists on `Accept`).
 mod ndjson;
+/// The OpenAPI 3 document of this API.
+pub mod openapi;
 /// JSON Patch and Merge Patch.
 mod patch;
 pub mod pki;
@@ -55,10 +55,10 @@ mod quotas;
 mod redact;
 /// Kubernetes-style resources: `spec` is the entity.
 mod resource;
-/// `_schema`: a kind's JSON schema, generated from its types.
-mod schema;
 /// The path table: which handler answers which path.
 mod routes;
+/// `_schema`: a kind's JSON schema, generated from its types.
+mod schema;
 /// YAML bodies and answers, bounded.
 mod yaml;
 

@@ -102,15 +102,22 @@ mod tests {
 
     fn accept(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+        );
         headers
     }
 
     #[test]
     fn ndjson_only_when_named_before_json() {
         assert!(wants_ndjson(&accept("application/x-ndjson")));
-        assert!(wants_ndjson(&accept("text/html, application/x-ndjson; q=0.9")));
-        assert!(!wants_ndjson(&accept("application/json, application/x-ndjson")));
+        assert!(wants_ndjson(&accept(
+            "text/html, application/x-ndjson; q=0.9"
+        )));
+        assert!(!wants_ndjson(&accept(
+            "application/json, application/x-ndjson"
+        )));
         assert!(!wants_ndjson(&accept("*/*")));
         assert!(!wants_ndjson(&HeaderMap::new()));
         assert!(is_ndjson("application/x-ndjson; charset=utf-8"));

@@ -14,9 +14,9 @@ use model::Kind;
 use model::global_config::GLOBAL_ID;
 
 use crate::body::JsonBody;
+use crate::bulk::{self, BulkOp};
 use crate::context::AdminContext;
 use crate::error::AdminError;
-use crate::bulk::{self, BulkOp};
 use crate::{
     auth, entities, export, health, live, meta, metrics_json, ndjson, openapi, pki, quotas,
     resource, schema, yaml,
@@ -278,9 +278,7 @@ fn item(kind: Kind) -> MethodRouter<AdminContext> {
 /// `_bulk` on a kind's collection (Otoroshi has none for the singleton).
 fn bulk_writes(kind: Kind) -> MethodRouter<AdminContext> {
     let on = move |op: BulkOp| {
-        move |State(ctx): Ctx, request: Request| async move {
-            bulk::run(&ctx, kind, op, request).await
-        }
+        move |State(ctx): Ctx, request: Request| async move { bulk::run(&ctx, kind, op, request).await }
     };
     post(on(BulkOp::Create))
         .put(on(BulkOp::Replace))

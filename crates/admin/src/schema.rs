@@ -43,7 +43,10 @@ mod tests {
             .as_array()
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        assert!(required.contains(&"frontend") && required.contains(&"backend"), "{schema}");
+        assert!(
+            required.contains(&"frontend") && required.contains(&"backend"),
+            "{schema}"
+        );
         for kind in Kind::ALL {
             assert_eq!(of(kind).0["type"], "object", "{kind:?}");
         }

@@ -98,7 +98,10 @@ async fn each_method_writes_every_line_on_generic_and_legacy_paths() {
     )
     .await;
     assert_eq!(replaced.status, 200, "{:?}", replaced.lines);
-    assert_eq!(replaced.lines[1], json!({"status": 200, "updated": true, "id": "b2", "id_field": "id"}));
+    assert_eq!(
+        replaced.lines[1],
+        json!({"status": 200, "updated": true, "id": "b2", "id_field": "id"})
+    );
     assert_eq!(
         node.get_json("/api/routes/b2").await.1["frontend"]["domains"],
         json!(["c2.oto.tools"])
@@ -115,8 +118,14 @@ async fn each_method_writes_every_line_on_generic_and_legacy_paths() {
     )
     .await;
     assert_eq!(statuses(&patched), vec![200, 200], "{:?}", patched.lines);
-    assert_eq!(node.get_json("/api/routes/b1").await.1["name"], "json patch");
-    assert_eq!(node.get_json("/api/routes/b2").await.1["name"], "merge patch");
+    assert_eq!(
+        node.get_json("/api/routes/b1").await.1["name"],
+        "json patch"
+    );
+    assert_eq!(
+        node.get_json("/api/routes/b2").await.1["name"],
+        "merge patch"
+    );
 
     let deleted = bulk(
         &node,
@@ -126,7 +135,10 @@ async fn each_method_writes_every_line_on_generic_and_legacy_paths() {
     )
     .await;
     assert_eq!(deleted.status, 200, "{:?}", deleted.lines);
-    assert_eq!(deleted.lines[0], json!({"status": 200, "deleted": true, "id": "b1", "id_field": "id"}));
+    assert_eq!(
+        deleted.lines[0],
+        json!({"status": 200, "deleted": true, "id": "b1", "id_field": "id"})
+    );
     assert_eq!(count(&node, generic).await, 0);
     assert_eq!(node.status_of("c1.oto.tools", "/").await, 404);
 
@@ -174,7 +186,12 @@ async fn one_bad_line_writes_nothing_and_every_line_says_why() {
     .await;
     assert_eq!(answer.status, 400);
     assert!(answer.content_type.starts_with(NDJSON));
-    assert_eq!(statuses(&answer), vec![424, 400, 400, 424, 409], "{:?}", answer.lines);
+    assert_eq!(
+        statuses(&answer),
+        vec![424, 400, 400, 424, 409],
+        "{:?}",
+        answer.lines
+    );
     assert_eq!(answer.lines[0]["error"], "not_written");
     assert!(
         answer.lines[0]["error_description"]
@@ -208,7 +225,12 @@ async fn one_bad_line_writes_nothing_and_every_line_says_why() {
         ],
     )
     .await;
-    assert_eq!(statuses(&patched), vec![424, 404, 424, 400], "{:?}", patched.lines);
+    assert_eq!(
+        statuses(&patched),
+        vec![424, 404, 424, 400],
+        "{:?}",
+        patched.lines
+    );
     assert_eq!(node.get_json("/api/routes/p1").await.1["name"], "route p1");
     let deleted = bulk(
         &node,
@@ -233,7 +255,11 @@ async fn a_bulk_must_be_ndjson() {
     )
     .await;
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.lines[0]["error"], "bad_content_type", "{:?}", answer.lines);
+    assert_eq!(
+        answer.lines[0]["error"], "bad_content_type",
+        "{:?}",
+        answer.lines
+    );
     assert_eq!(count(&node, "/api/routes").await, 0);
 
     // DELETE may name the type in X-Content-Type, as Otoroshi allows.
@@ -285,7 +311,12 @@ async fn over_the_bounds_nothing_is_written() {
     // fits the socket buffers and the answer is read back reliably).
     let (small, _small_dir) = Node::start(&["-Dadmin.maxBodySize=65536"]);
     let huge: String = (0..8)
-        .map(|i| format!("{{\"id\": \"h{i}\", \"name\": \"{}\"}}\n", "y".repeat(10_000)))
+        .map(|i| {
+            format!(
+                "{{\"id\": \"h{i}\", \"name\": \"{}\"}}\n",
+                "y".repeat(10_000)
+            )
+        })
         .collect();
     let answer = read(
         small
@@ -320,7 +351,12 @@ async fn read_only_keys_and_the_last_admin_key() {
     let (node, _dir) = Node::start(&[]);
     let reader = json!({"clientId": "ro", "clientSecret": "ro-secret", "readOnly": true,
         "authorizedEntities": ["group_admin-api-group"]});
-    assert_eq!(node.send_json(Method::POST, "/api/apikeys", &reader).await.0, 201);
+    assert_eq!(
+        node.send_json(Method::POST, "/api/apikeys", &reader)
+            .await
+            .0,
+        201
+    );
     for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
         let answer = read(
             node.anonymous(method.clone(), "/api/routes/_bulk")
@@ -403,10 +439,30 @@ async fn each_kind_has_a_generated_schema_that_accepts_what_the_api_returns() {
     assert_eq!(status, 201, "{cert}");
     let kinds = [
         ("proxy.otoroshi.io", "routes", "/api/routes/s1", "Route"),
-        ("apim.otoroshi.io", "apikeys", &format!("/api/apikeys/{ADMIN_ID}"), "Apikey"),
-        ("organize.otoroshi.io", "service-groups", "/api/groups/default", "ServiceGroup"),
-        ("config.otoroshi.io", "global-configs", "/api/globalconfig", "GlobalConfig"),
-        ("pki.otoroshi.io", "certificates", "/api/certificates/c1", "Certificate"),
+        (
+            "apim.otoroshi.io",
+            "apikeys",
+            &format!("/api/apikeys/{ADMIN_ID}"),
+            "Apikey",
+        ),
+        (
+            "organize.otoroshi.io",
+            "service-groups",
+            "/api/groups/default",
+            "ServiceGroup",
+        ),
+        (
+            "config.otoroshi.io",
+            "global-configs",
+            "/api/globalconfig",
+            "GlobalConfig",
+        ),
+        (
+            "pki.otoroshi.io",
+            "certificates",
+            "/api/certificates/c1",
+            "Certificate",
+        ),
     ];
     for (group, plural, entity_path, title) in kinds {
         for group in [group, "any"] {
@@ -432,7 +488,10 @@ async fn each_kind_has_a_generated_schema_that_accepts_what_the_api_returns() {
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
-    assert!(required.contains(&"frontend") && required.contains(&"backend"), "{schema}");
+    assert!(
+        required.contains(&"frontend") && required.contains(&"backend"),
+        "{schema}"
+    );
     let mut partial = route("s2", "s2.oto.tools");
     partial.as_object_mut().unwrap().remove("backend");
     assert!(validate(&schema, &partial).is_err());
@@ -440,7 +499,12 @@ async fn each_kind_has_a_generated_schema_that_accepts_what_the_api_returns() {
     assert_eq!(status, 400, "{refused}");
     let wrong_type = json!({"frontend": {"domains": "one"}, "backend": {"targets": []}});
     assert!(validate(&schema, &wrong_type).is_err());
-    assert_eq!(node.send_json(Method::POST, "/api/routes", &wrong_type).await.0, 400);
+    assert_eq!(
+        node.send_json(Method::POST, "/api/routes", &wrong_type)
+            .await
+            .0,
+        400
+    );
 }
 
 #[tokio::test]
@@ -463,8 +527,16 @@ async fn lists_answer_ndjson_when_asked() {
         let headers = response.headers().clone();
         let answer = read(response).await;
         assert_eq!(answer.status, 200);
-        assert!(answer.content_type.starts_with(NDJSON), "{}", answer.content_type);
-        let ids: Vec<&str> = answer.lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert!(
+            answer.content_type.starts_with(NDJSON),
+            "{}",
+            answer.content_type
+        );
+        let ids: Vec<&str> = answer
+            .lines
+            .iter()
+            .map(|l| l["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, vec!["n0", "n1"]);
         assert_eq!(headers["x-count"], "3");
         assert_eq!(headers["x-pages"], "2");
@@ -476,10 +548,12 @@ async fn lists_answer_ndjson_when_asked() {
         .send()
         .await
         .unwrap();
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
 
     // A read-only key's NDJSON list hides secrets as its JSON list does.
     let reader = json!({"clientId": "ro", "clientSecret": "ro-secret", "readOnly": true,

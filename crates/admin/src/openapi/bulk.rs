@@ -13,12 +13,14 @@ pub fn item(kind: Kind) -> Value {
     let id = kind.id_field();
     let plural = kind.plural();
     let entity = schema(kind.name());
-    let id_string = json!({"type": "string", "description": format!("the entity's id (its '{id}')")});
+    let id_string =
+        json!({"type": "string", "description": format!("the entity's id (its '{id}')")});
     let patch_line = json!({"type": "object", "required": ["id", "patch"], "properties": {
         "id": id_string.clone(),
         "patch": {"oneOf": [{"type": "object", "description": "JSON Merge Patch"}, schema("JsonPatch")]}
     }});
-    let delete_line = json!({"type": "object", "required": ["id"], "properties": {"id": id_string}});
+    let delete_line =
+        json!({"type": "object", "required": ["id"], "properties": {"id": id_string}});
     json!({
         "post": operation(kind, &format!("Create {plural}: one entity a line (as a POST body, Kubernetes-style resources included); a line answers {{status: 201, created: true, id, id_field}}"), entity.clone()),
         "put": operation(kind, &format!("Replace {plural}: one entity a line, naming its id in '{id}'; a line answers {{status: 200, updated: true, id, id_field}}"), entity),
