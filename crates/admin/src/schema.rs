@@ -3,7 +3,7 @@
 //! validated (`model::normalize`), so it cannot drift from what the API
 //! accepts. It describes the shape (types, required fields, defaults);
 //! value rules (id characters, known plugins, a parsable PEM chain) are
-//! checked by the API on top, and named in the field descriptions.
+//! checked by the API on top, as the OpenAPI document says.
 
 use axum::Json;
 use model::Kind;

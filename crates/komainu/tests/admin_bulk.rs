@@ -385,7 +385,7 @@ async fn read_only_keys_and_the_last_admin_key() {
     .await;
     assert_eq!(statuses(&answer), vec![424, 409], "{:?}", answer.lines);
     assert_eq!(node.get_json("/api/apikeys/ro").await.1["clientName"], "ro");
-    // With another admin key created first in the same... other bulk, it may go.
+    // Once another admin key exists, the first may go.
     let second = json!({"clientId": "admin2", "clientSecret": "admin2-secret",
         "authorizedEntities": ["group_admin-api-group"]});
     let answer = bulk(&node, Method::POST, "/api/apikeys/_bulk", &[second]).await;
@@ -553,6 +553,22 @@ async fn lists_answer_ndjson_when_asked() {
             .to_str()
             .unwrap()
             .starts_with("application/json")
+    );
+
+    // Every list does, the admin users' too.
+    let answer = read(
+        node.admin(Method::GET, "/api/admins/simple")
+            .header("Accept", NDJSON)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer.content_type.starts_with(NDJSON),
+        "{}",
+        answer.content_type
     );
 
     // A read-only key's NDJSON list hides secrets as its JSON list does.
