@@ -48,7 +48,7 @@ impl FromRequest<AdminContext> for JsonBody {
     }
 }
 
-async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AdminError> {
+pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AdminError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {

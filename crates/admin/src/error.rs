@@ -6,7 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::{FieldError, ValidationErrors};
-use serde_json::json;
+use serde_json::{Value, json};
 use store::StoreError;
 use thiserror::Error;
 
@@ -20,6 +20,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A body in a media type this endpoint does not read (`_bulk` wants NDJSON).
+    #[error("{0}")]
+    BadContentType(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -42,12 +45,14 @@ pub enum AdminError {
 }
 
 impl AdminError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
-            AdminError::BadRequest(_) | AdminError::Validation(_) => StatusCode::BAD_REQUEST,
+            AdminError::BadRequest(_)
+            | AdminError::BadContentType(_)
+            | AdminError::Validation(_) => StatusCode::BAD_REQUEST,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::PayloadTooLarge { .. } | AdminError::TooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -69,6 +74,7 @@ impl AdminError {
             AdminError::Forbidden(_) => "forbidden",
             AdminError::NotFound(_) | AdminError::Store(StoreError::NotFound { .. }) => "not_found",
             AdminError::BadRequest(_) => "bad_request",
+            AdminError::BadContentType(_) => "bad_content_type",
             AdminError::Validation(_) => "validation_failed",
             AdminError::PayloadTooLarge { .. } | AdminError::TooLarge(_) => "payload_too_large",
             AdminError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -82,6 +88,22 @@ impl AdminError {
         }
     }
 
+    /// The JSON body of this error: also each failed line of a `_bulk` answer.
+    pub(crate) fn body(&self) -> Value {
+        let fields: &[FieldError] = match self {
+            AdminError::Validation(errors) => &errors.0,
+            _ => &[],
+        };
+        let mut body = json!({"error": self.code(), "error_description": self.to_string()});
+        if !fields.is_empty() {
+            body["fields"] = json!(fields);
+        }
+        if let AdminError::NotLeader(leaders) = self {
+            body["leaders"] = json!(leaders);
+        }
+        body
+    }
+
     pub fn not_found(what: impl std::fmt::Display) -> Self {
         AdminError::NotFound(format!("{what} not found"))
     }
@@ -93,18 +115,7 @@ impl IntoResponse for AdminError {
         if status.is_server_error() {
             tracing::error!(error = %self, "admin request failed");
         }
-        let fields: &[FieldError] = match &self {
-            AdminError::Validation(errors) => &errors.0,
-            _ => &[],
-        };
-        let mut body = json!({"error": self.code(), "error_description": self.to_string()});
-        if !fields.is_empty() {
-            body["fields"] = json!(fields);
-        }
-        if let AdminError::NotLeader(leaders) = &self {
-            body["leaders"] = json!(leaders);
-        }
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (status, Json(self.body())).into_response();
         if matches!(self, AdminError::Unauthorized) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

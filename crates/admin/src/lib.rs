@@ -13,6 +13,12 @@ pub mod auth;
 mod body;
 /// Bootstrap of the first admin API key.
 pub mod bootstrap;
+/// `_bulk`: NDJSON writes of many entities, all or nothing.
+mod bulk;
+/// The last admin key across a bulk.
+mod bulk_admin_keys;
+/// Each bulk line checked and turned into the store batch.
+mod bulk_plan;
 /// The shared context handlers receive.
 pub mod context;
 /// CRUD handlers shared by legacy and generic paths.
@@ -34,6 +40,8 @@ pub mod live;
 pub mod meta;
 /// Metrics as JSON or Prometheus text, Otoroshi's way.
 pub mod metrics_json;
+/// NDJSON bodies and answers (`_bulk`, lists on `Accept`).
+mod ndjson;
 /// The OpenAPI 3 document of this API.
 pub mod openapi;
 /// JSON Patch and Merge Patch.
@@ -51,6 +59,8 @@ mod redact;
 mod resource;
 /// The path table: which handler answers which path.
 mod routes;
+/// `_schema`: a kind's JSON schema, generated from its types.
+mod schema;
 /// YAML bodies and answers, bounded.
 mod yaml;
 

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
@@ -14,11 +14,12 @@ use model::Kind;
 use model::global_config::GLOBAL_ID;
 
 use crate::body::JsonBody;
+use crate::bulk::{self, BulkOp};
 use crate::context::AdminContext;
 use crate::error::AdminError;
 use crate::{
-    auth, entities, export, health, import, live, meta, metrics_json, openapi, pki, quotas,
-    resource, yaml,
+    auth, entities, export, health, import, live, meta, metrics_json, ndjson, openapi, pki, quotas,
+    resource, schema, yaml,
 };
 
 pub const HEALTH_PATH: &str = "/.well-known/otoroshi/monitoring/health";
@@ -59,6 +60,7 @@ pub fn router(ctx: AdminContext) -> Router {
             }
         })
         .layer(middleware::from_fn(yaml::answer_in_yaml))
+        .layer(middleware::from_fn(ndjson::answer_lists_in_ndjson))
         .with_state(ctx)
 }
 
@@ -70,7 +72,8 @@ pub fn router_with(ctx: AdminContext, extra: Router) -> Router {
             ctx.clone(),
             auth::require_admin,
         ))
-        .layer(middleware::from_fn(yaml::answer_in_yaml));
+        .layer(middleware::from_fn(yaml::answer_in_yaml))
+        .layer(middleware::from_fn(ndjson::answer_lists_in_ndjson));
     router(ctx).merge(extra)
 }
 
@@ -165,6 +168,15 @@ fn api_routes() -> Vec<(String, MethodRouter<AdminContext>)> {
                     entities::count(&ctx, kind, &params).await
                 }),
             ));
+            if kind != Kind::GlobalConfig {
+                table.push((format!("{base}/_bulk"), bulk_writes(kind)));
+            }
+            if base.starts_with("/apis/") {
+                table.push((
+                    format!("{base}/_schema"),
+                    get(move || async move { schema::of(kind) }),
+                ));
+            }
             table.push((format!("{base}/{{id}}"), item(kind)));
             if kind == Kind::ApiKey {
                 table.push((format!("{base}/{{id}}/quotas"), key_quotas()));
@@ -261,6 +273,17 @@ fn item(kind: Kind) -> MethodRouter<AdminContext> {
     .delete(move |State(ctx): Ctx, Path(id): Path<String>| async move {
         entities::delete(&ctx, kind, &id).await
     })
+}
+
+/// `_bulk` on a kind's collection (Otoroshi has none for the singleton).
+fn bulk_writes(kind: Kind) -> MethodRouter<AdminContext> {
+    let on = move |op: BulkOp| {
+        move |State(ctx): Ctx, request: Request| async move { bulk::run(&ctx, kind, op, request).await }
+    };
+    post(on(BulkOp::Create))
+        .put(on(BulkOp::Replace))
+        .patch(on(BulkOp::Patch))
+        .delete(on(BulkOp::Delete))
 }
 
 /// An API key's quotas: read, or reset the current windows.

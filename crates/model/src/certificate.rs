@@ -12,6 +12,7 @@ use rustls::crypto::ring::sign::any_supported_type;
 use rustls::sign::{CertifiedKey, SigningKey};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use x509_parser::extensions::GeneralName;
@@ -23,7 +24,7 @@ use crate::validate;
 /// The JSON field that carries the private key: redacted by the admin API.
 pub const PRIVATE_KEY_FIELD: &str = "privateKey";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Certificate {
     #[serde(default)]

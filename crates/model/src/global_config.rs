@@ -2,6 +2,7 @@
 //! fields it acts on (`maintenanceMode`, `ipFiltering`, enforced on every
 //! proxied call before a route is matched) and keeps the rest as it came.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -10,7 +11,7 @@ use crate::ValidationErrors;
 /// The one id the singleton is stored under.
 pub const GLOBAL_ID: &str = "global";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GlobalConfig {
     #[serde(default)]
@@ -34,7 +35,7 @@ impl Default for GlobalConfig {
 
 /// Otoroshi's `ipFiltering`: client addresses let in (`whitelist`, all
 /// when empty) and kept out (`blacklist`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IpFiltering {
     #[serde(default)]
     pub whitelist: Vec<String>,

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -42,7 +43,7 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Route {
     #[serde(default)]
     pub id: String,
@@ -66,7 +67,7 @@ pub struct Route {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Frontend {
     #[serde(default)]
     pub domains: Vec<String>,
@@ -84,7 +85,7 @@ pub struct Frontend {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Backend {
     #[serde(default)]
     pub targets: Vec<Target>,
@@ -98,7 +99,7 @@ pub struct Backend {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Target {
     #[serde(default)]
     pub id: String,
@@ -114,7 +115,7 @@ pub struct Target {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LoadBalancing {
     #[serde(rename = "type")]
     pub kind: String,
@@ -135,7 +136,7 @@ impl Default for LoadBalancing {
 /// `bound_listeners`, `plugin_index`...) stay in `extra`; it is written back
 /// in Otoroshi's key order (see the `Serialize` impl) so that an export
 /// re-imported into Otoroshi, or diffed against its source, is unchanged.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct PluginInstance {
     #[serde(default = "yes")]
     pub enabled: bool,

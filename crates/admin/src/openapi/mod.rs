@@ -5,6 +5,8 @@
 //! `.ci/fuzz-admin` checks the real answers against it (status codes and
 //! body schemas).
 
+/// `_bulk` and NDJSON lists.
+mod bulk;
 /// Version, infos, health, metrics, live figures, the node API.
 mod node;
 mod schemas;
@@ -91,12 +93,13 @@ pub fn document(mode: &str) -> Json<Value> {
         }
     }
     offer_yaml(&mut paths);
+    bulk::offer_ndjson_lists(&mut paths);
     Json(json!({
         "openapi": "3.0.3",
         "info": {
             "title": "komainu admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers. Bodies are JSON or YAML (Content-Type application/yaml, application/x-yaml or text/yaml; aliases count each time they are used against the body size limit; at most 64 levels deep); entity writes also take Kubernetes-style resources {apiVersion, kind, metadata: {name}, spec} whose spec is the entity and whose metadata.name fills a missing name. Answers are YAML when Accept asks for YAML before JSON."
+            "description": "Otoroshi-compatible admin API. Authenticate with an admin API key: HTTP Basic clientId:clientSecret, or the Otoroshi-Client-Id and Otoroshi-Client-Secret headers. Bodies are JSON or YAML (Content-Type application/yaml, application/x-yaml or text/yaml; aliases count each time they are used against the body size limit; at most 64 levels deep); entity writes also take Kubernetes-style resources {apiVersion, kind, metadata: {name}, spec} whose spec is the entity and whose metadata.name fills a missing name. Answers are YAML when Accept asks for YAML before JSON; lists are NDJSON (one entity a line, same headers) when Accept names application/x-ndjson before JSON."
         },
         "security": [{"basic": []}, {"clientId": [], "clientSecret": []}],
         "paths": paths,
@@ -116,6 +119,19 @@ fn kind_paths(kind: Kind, base: &str, add: &mut impl FnMut(&str, Value)) {
         }),
     );
     add(&format!("{base}/_count"), json!({"get": count_op(kind)}));
+    if kind != Kind::GlobalConfig {
+        add(&format!("{base}/_bulk"), bulk::item(kind));
+    }
+    if base.starts_with("/apis/") {
+        add(
+            &format!("{base}/_schema"),
+            json!({"get": read(
+                &format!("The JSON schema (draft 2020-12) of a {one}, generated from the type a write is decoded into: its shape, defaults and required fields; the API checks values (ids, plugins, PEM) on top"),
+                tag,
+                object(),
+            )}),
+        );
+    }
     add(
         &format!("{base}/_template"),
         json!({
