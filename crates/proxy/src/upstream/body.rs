@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::uri::Authority;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::pool::{Idle, IdlePool};
+use super::pool::{Idle, IdlePool, Target};
 
 pub struct UpstreamBody {
     incoming: Incoming,
@@ -24,7 +23,7 @@ pub struct UpstreamBody {
 /// The connection under a body, and where it goes back to.
 pub(super) struct Driver {
     pub idle: Idle,
-    pub target: Authority,
+    pub target: Target,
     pub pool: Arc<IdlePool>,
 }
 

@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::body::{Driver, UpstreamBody};
-use super::pool::{Conn, Idle, IdlePool};
+use super::pool::{Conn, Idle, IdlePool, Target};
 use super::{CallError, failure};
 use crate::body::ProxyBody;
 
@@ -54,10 +54,13 @@ impl PlainClient {
         connect_timeout: Duration,
         upgrade: bool,
     ) -> Result<Response<UpstreamBody>, CallError> {
-        let (target, mut request) = origin_form(request)?;
+        let (authority, mut request) = origin_form(request)?;
         if upgrade {
-            return self.send_upgrade(&target, request, connect_timeout).await;
+            return self
+                .send_upgrade(&authority, request, connect_timeout)
+                .await;
         }
+        let target = Target(authority);
         // Parked connections first; one the backend closed meanwhile gives
         // the request back unsent, and the next one is tried.
         while let Some(idle) = self.pool.checkout(&target) {
@@ -67,7 +70,7 @@ impl PlainClient {
                 Err(Sent(error)) => return Err(error),
             }
         }
-        let idle = self.open(&target, connect_timeout).await?;
+        let idle = self.open(&target.0, connect_timeout).await?;
         match exchange(idle, request).await {
             Ok((response, conn)) => Ok(self.driven(response, conn, target)),
             Err(Unsent(_)) => Err(CallError::Failed(
@@ -81,7 +84,7 @@ impl PlainClient {
         &self,
         response: Response<Incoming>,
         idle: Option<Idle>,
-        target: Authority,
+        target: Target,
     ) -> Response<UpstreamBody> {
         response.map(|incoming| match idle {
             Some(idle) => UpstreamBody::driven(

@@ -14,6 +14,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -53,7 +54,28 @@ struct Parked {
     since: Instant,
 }
 
-type Shard = HashMap<Authority, Vec<Parked>>;
+/// A target as the pool knows it: its authority as the route wrote it,
+/// hashed and compared as one string (a target spelled in two cases gets
+/// two entries, which is harmless).
+#[derive(Clone)]
+pub(super) struct Target(pub Authority);
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for Target {}
+
+impl Hash for Target {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // One write: `Authority`'s own Hash feeds the hasher byte by byte.
+        state.write(self.0.as_str().as_bytes());
+    }
+}
+
+type Shard = HashMap<Target, Vec<Parked>, foldhash::fast::RandomState>;
 
 pub(super) struct IdlePool {
     shards: Box<[Mutex<Shard>]>,
@@ -64,7 +86,9 @@ pub(super) struct IdlePool {
 impl IdlePool {
     pub fn new(idle_timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
             idle_timeout,
             sweeper_started: AtomicBool::new(false),
         })
@@ -78,7 +102,7 @@ impl IdlePool {
     }
 
     /// The most recently parked live connection to `target`, if any.
-    pub fn checkout(&self, target: &Authority) -> Option<Idle> {
+    pub fn checkout(&self, target: &Target) -> Option<Idle> {
         let now = Instant::now();
         let mut shard = self.shard();
         let parked = shard.get_mut(target)?;
@@ -92,7 +116,7 @@ impl IdlePool {
 
     /// Parks a connection whose response body is done with, when it can
     /// take another request; drops (closes) it otherwise.
-    pub fn checkin(self: &Arc<Self>, target: Authority, mut idle: Idle) {
+    pub fn checkin(self: &Arc<Self>, target: Target, mut idle: Idle) {
         // Usually ready already; if not, the exchange may need one more
         // step to finish (an end of body buffered but not yet seen).
         if !idle.sender.is_ready() && !usable(&mut idle) {
