@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use proxy::body::{BoxError, ProxyBody, boxed};
+use proxy::body::{BoxError, ProxyBody};
 use proxy::metrics::Metrics;
 use tokio::io::AsyncRead;
 use tokio::sync::watch;
@@ -176,14 +176,16 @@ impl Drop for InFlight {
 }
 
 /// The response body, holding its request's `InFlight` until it is done.
-pub fn track(body: ProxyBody, in_flight: InFlight) -> ProxyBody {
-    boxed(Tracked {
+/// Handed to hyper as it is: boxing it again would cost an allocation and
+/// a second dynamic call per frame.
+pub fn track(body: ProxyBody, in_flight: InFlight) -> Tracked {
+    Tracked {
         inner: body,
         _in_flight: in_flight,
-    })
+    }
 }
 
-struct Tracked {
+pub struct Tracked {
     inner: ProxyBody,
     _in_flight: InFlight,
 }
