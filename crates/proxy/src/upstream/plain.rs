@@ -66,7 +66,7 @@ impl PlainClient {
         while let Some(idle) = self.pool.checkout(&target) {
             match exchange(idle, request).await {
                 Ok((response, conn)) => return Ok(self.driven(response, conn, target)),
-                Err(Unsent(again)) => request = again,
+                Err(Unsent(again)) => request = *again,
                 Err(Sent(error)) => return Err(error),
             }
         }
@@ -200,7 +200,7 @@ fn host_value(target: &Authority) -> Result<HeaderValue, CallError> {
 
 enum NotAnswered {
     /// The connection could not take it: the request comes back.
-    Unsent(Request<ProxyBody>),
+    Unsent(Box<Request<ProxyBody>>),
     /// It failed after (part of) the request left: not to be repeated.
     Sent(CallError),
 }
@@ -228,7 +228,7 @@ async fn exchange(
     match answered {
         Ok(response) => Ok((response, conn.map(|conn| Idle { sender, conn }))),
         Err(mut error) => match error.take_message() {
-            Some(request) => Err(Unsent(request)),
+            Some(request) => Err(Unsent(Box::new(request))),
             None => Err(Sent(failure(error.error()))),
         },
     }
