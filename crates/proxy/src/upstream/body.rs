@@ -58,13 +58,21 @@ impl Body for UpstreamBody {
         if let Poll::Ready(frame) = Pin::new(&mut this.incoming).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if let Some(driver) = this.driver.as_mut()
-            && Pin::new(&mut driver.idle.conn).poll(cx).is_ready()
-        {
+        let Some(driver) = this.driver.as_mut() else {
+            return Poll::Pending;
+        };
+        if Pin::new(&mut driver.idle.conn).poll(cx).is_ready() {
             // Closed (or failed): the body has all it will get, or the error.
             this.driver = None;
+            return Pin::new(&mut this.incoming).poll_frame(cx);
         }
-        Pin::new(&mut this.incoming).poll_frame(cx)
+        // What the connection read now reaches the body through its
+        // channel, which wakes this task: the caller sees Pending first and
+        // flushes what it holds (the response head, earlier chunks), as it
+        // did when another task drove the connection. Reading it here at
+        // once would let an error later in the body (a limiter's) close the
+        // client connection before the head was sent.
+        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {
