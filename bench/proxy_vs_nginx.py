@@ -37,16 +37,18 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="komainu worker threads (nginx has 1 worker)")
     parser.add_argument("--baseline", help="a komainu binary built from an earlier commit: its bare route "
                                            "runs as a fourth contender, for an A/B in one run")
+    parser.add_argument("--binary", help="the komainu binary under test (default: build this tree's release)")
     args = parser.parse_args()
     need("nginx", "apt-get install nginx")
     need("wrk", "apt-get install wrk")
-    build_komainu()
+    if not args.binary:
+        build_komainu()
     work = tempdir()
 
     backend_port, nginx_port, komainu_port = free_port(), free_port(), free_port()
     backend = start_nginx(work, backend_port, "0")
     proxy_nginx = start_nginx(work, nginx_port, "1", upstream_port=backend_port)
-    komainu = start_komainu(work, komainu_port, "1", threads=args.threads)
+    komainu = start_komainu(work, komainu_port, "1", threads=args.threads, binary=args.binary)
     admin(komainu_port, "POST", "/api/routes", route(0, backend_port, host="bench.local"))
     # The same route with the five plugins issue 13 budgets at +10% CPU.
     with_plugins = route(1, backend_port, host="plugins.local")

@@ -8,6 +8,7 @@
 //! (`lifecycle`) while it is served, and the listener's own answers and
 //! refusals (`edge`) before dispatch.
 
+mod client_io;
 mod conn_caps;
 mod edge;
 mod lifecycle;
@@ -22,9 +23,9 @@ use axum::Router;
 use axum::body::Body;
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use proxy::body::{ProxyBody, boxed};
 use proxy::{Proxy, host};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -33,8 +34,9 @@ use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 use transport::conn::ConnInfo;
 
+use self::client_io::{ClientIo, Protocol};
 use self::conn_caps::{ConnCaps, Slot};
-use self::lifecycle::{Activity, ClientIo, Deadlines};
+use self::lifecycle::{Activity, Deadlines};
 use crate::tls::Tls;
 
 /// Routes one request by its host.
@@ -131,7 +133,7 @@ pub async fn serve(
 ) {
     let (closing, closing_seen) = watch::channel(false);
     let connections = Connections {
-        builder: Arc::new(http_builder(&limits)),
+        builders: Arc::new(Builders::new(&limits)),
         dispatch,
         deadlines: Deadlines {
             header_read: limits.header_read_timeout,
@@ -158,7 +160,7 @@ pub async fn serve(
                         let connections = connections.clone();
                         let alive = alive.clone();
                         tokio::spawn(async move {
-                            connections.serve(stream, peer, ConnInfo::PLAIN, slot).await;
+                            connections.serve(stream, peer, ConnInfo::PLAIN, None, slot).await;
                             drop(alive);
                         });
                     }
@@ -190,22 +192,30 @@ pub async fn serve(
     }
 }
 
-fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_size);
-    // Pings find HTTP/2 clients that vanished with a stream open; an idle
-    // connection is closed by the lifecycle whether it answers them or not.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.idle_timeout)
-        .keep_alive_timeout(limits.header_read_timeout)
-        .max_header_list_size(limits.max_header_size as u32);
-    builder
+/// hyper's servers, one per protocol: a connection's first bytes (or its
+/// ALPN) choose one, and it serves the connection directly.
+struct Builders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(limits: &Limits) -> Self {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_size);
+        // Pings find HTTP/2 clients that vanished with a stream open; an idle
+        // connection is closed by the lifecycle whether it answers them or not.
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits.idle_timeout)
+            .keep_alive_timeout(limits.header_read_timeout)
+            .max_header_list_size(limits.max_header_size as u32);
+        Self { http1, http2 }
+    }
 }
 
 /// Out of file descriptors and the like: back off instead of spinning.
@@ -217,7 +227,7 @@ async fn accept_failed(e: std::io::Error) {
 /// What serving one connection needs, cloned into its task.
 #[derive(Clone)]
 struct Connections {
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    builders: Arc<Builders>,
     dispatch: Dispatch,
     deadlines: Deadlines,
     /// Turns true when the node shuts down.
@@ -238,7 +248,15 @@ impl Connections {
             _ = closing.wait_for(|closing| *closing) => return,
         };
         match handshake {
-            Ok((stream, info)) => self.serve(stream, peer, info, slot).await,
+            Ok((stream, info)) => {
+                let protocol = match stream.get_ref().1.alpn_protocol() {
+                    Some(b"h2") => Some(Protocol::Http2),
+                    Some(b"http/1.1") => Some(Protocol::Http1),
+                    // No ALPN: told by the first bytes, as in clear.
+                    _ => None,
+                };
+                self.serve(stream, peer, info, protocol, slot).await
+            }
             Err(reason) => {
                 self.dispatch.proxy.metrics.tls_handshake_failures.inc();
                 tracing::debug!(%peer, %reason, "TLS handshake failed");
@@ -246,14 +264,34 @@ impl Connections {
         }
     }
 
-    /// Serves HTTP/1.1 or HTTP/2 (told apart by the preface) on `stream`;
-    /// every request carries `info` as an extension.
-    async fn serve<S>(self, stream: S, peer: SocketAddr, info: ConnInfo, slot: Slot)
-    where
+    /// Serves HTTP/1.1 or HTTP/2 on `stream`: `protocol` when ALPN chose
+    /// it, otherwise told by the first bytes. Every request carries `info`
+    /// as an extension.
+    async fn serve<S>(
+        self,
+        stream: S,
+        peer: SocketAddr,
+        info: ConnInfo,
+        protocol: Option<Protocol>,
+        slot: Slot,
+    ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let metrics = &self.dispatch.proxy.metrics;
+        metrics.open_connections.inc();
+        let mut io = ClientIo::new(stream, slot);
+        let protocol = match protocol {
+            Some(protocol) => Some(protocol),
+            None => {
+                lifecycle::choose_protocol(&mut io, &self.deadlines, self.closing.clone(), metrics)
+                    .await
+            }
+        };
+        let Some(protocol) = protocol else {
+            metrics.open_connections.dec();
+            return;
+        };
         let activity = Activity::new();
-        let io = ClientIo::new(stream, activity.clone(), slot);
         let dispatch = self.dispatch.clone();
         let requests = activity.clone();
         let service = service_fn(move |mut request: Request<Incoming>| {
@@ -265,21 +303,39 @@ impl Connections {
                 Ok::<_, Infallible>(response.map(|body| lifecycle::track(body, in_flight)))
             }
         });
-        let connection = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service);
-        tokio::pin!(connection);
-        let metrics = &self.dispatch.proxy.metrics;
-        metrics.open_connections.inc();
-        lifecycle::supervise(
-            connection.as_mut(),
-            |connection| connection.graceful_shutdown(),
-            &activity,
-            &self.deadlines,
-            self.closing.clone(),
-            metrics,
-        )
-        .await;
+        let io = TokioIo::new(io);
+        match protocol {
+            Protocol::Http1 => {
+                let connection = self
+                    .builders
+                    .http1
+                    .serve_connection(io, service)
+                    .with_upgrades();
+                tokio::pin!(connection);
+                lifecycle::supervise(
+                    connection.as_mut(),
+                    |connection| connection.graceful_shutdown(),
+                    &activity,
+                    &self.deadlines,
+                    self.closing.clone(),
+                    metrics,
+                )
+                .await;
+            }
+            Protocol::Http2 => {
+                let connection = self.builders.http2.serve_connection(io, service);
+                tokio::pin!(connection);
+                lifecycle::supervise(
+                    connection.as_mut(),
+                    |connection| connection.graceful_shutdown(),
+                    &activity,
+                    &self.deadlines,
+                    self.closing.clone(),
+                    metrics,
+                )
+                .await;
+            }
+        }
         metrics.open_connections.dec();
     }
 }

@@ -25,7 +25,7 @@ use crate::error::ProxyError;
 use crate::metrics::UpstreamErrorKind;
 use crate::runtime::RouteRuntime;
 use crate::service::Proxy;
-use crate::upstream::{CallError, TlsTarget};
+use crate::upstream::{CallError, TlsTarget, UpstreamBody};
 
 /// A request ready to go upstream.
 pub(crate) struct Outbound<'a> {
@@ -50,7 +50,7 @@ pub(crate) struct Outbound<'a> {
 
 /// The upstream's answer.
 pub(crate) struct Answered {
-    pub response: Response<Incoming>,
+    pub response: Response<UpstreamBody>,
     /// The sticky-session cookie value to set, when a new target was chosen.
     pub set_sticky: Option<String>,
     pub upstream_secs: f64,
@@ -157,6 +157,7 @@ impl Proxy {
                         target,
                         certificates,
                     }),
+                    client_upgrade.is_some(),
                     connect_timeout,
                     call_timeout,
                 )

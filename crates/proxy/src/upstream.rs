@@ -1,30 +1,31 @@
-//! The pooled keep-alive client to backends. One client per distinct
-//! connect timeout (routes may override it; most share the default), each
-//! with its own pool. `tls: true` targets go through `tls` (one client per
-//! trust profile); a plain target never touches it.
+//! The keep-alive clients to backends. A plain `http` target is called on
+//! hyper's low-level HTTP/1 connections, driven by the request's own task
+//! and parked per thread between requests (`plain`); `tls: true` targets go
+//! through `tls`, hyper-util's pooled client (one per trust profile).
 
+/// The response body, which drives its plain connection.
+mod body;
+/// Plain HTTP/1 calls on connections driven by the request's task.
+mod plain;
+/// Idle plain connections, sharded by thread.
+mod pool;
 /// TLS clients to backends, by trust profile.
 mod tls;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{Connect, HttpConnector};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::client::legacy::connect::Connect;
 
 use crate::body::ProxyBody;
 
+pub use self::body::UpstreamBody;
 pub use self::tls::TlsTarget;
 
-type HttpClient = Client<HttpConnector, ProxyBody>;
-
 pub struct Upstream {
-    idle_timeout: Duration,
-    clients: RwLock<HashMap<Duration, Arc<HttpClient>>>,
+    plain: plain::PlainClient,
     tls: tls::TlsClients,
 }
 
@@ -49,57 +50,35 @@ impl Upstream {
 
     pub fn new(idle_timeout: Duration) -> Self {
         Self {
-            idle_timeout,
-            clients: RwLock::new(HashMap::new()),
+            plain: plain::PlainClient::new(idle_timeout),
             tls: tls::TlsClients::new(idle_timeout),
         }
     }
 
-    fn client(&self, connect_timeout: Duration) -> Arc<HttpClient> {
-        if let Some(client) = self
-            .clients
-            .read()
-            .ok()
-            .and_then(|c| c.get(&connect_timeout).cloned())
-        {
-            return client;
-        }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let client = Arc::new(
-            Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(self.idle_timeout)
-                .pool_max_idle_per_host(1024)
-                .build(connector),
-        );
-        if let Ok(mut clients) = self.clients.write() {
-            clients
-                .entry(connect_timeout)
-                .or_insert_with(|| client.clone());
-        }
-        client
-    }
-
     /// Sends the request and waits for the response head, at most `timeout`.
-    /// `tls` is given for a `tls: true` target (whose URI is `https`).
+    /// `tls` is given for a `tls: true` target (whose URI is `https`);
+    /// `upgrade` when the client asked to switch protocols.
     pub async fn call(
         &self,
         request: Request<ProxyBody>,
         tls: Option<TlsTarget<'_>>,
+        upgrade: bool,
         connect_timeout: Duration,
         timeout: Duration,
-    ) -> Result<Response<Incoming>, CallError> {
+    ) -> Result<Response<UpstreamBody>, CallError> {
         match tls {
-            None => send(&self.client(connect_timeout), request, timeout).await,
+            None => {
+                tokio::time::timeout(timeout, self.plain.send(request, connect_timeout, upgrade))
+                    .await
+                    .unwrap_or(Err(CallError::Timeout))
+            }
             Some(target) => {
                 let client = self
                     .tls
                     .client(&target, connect_timeout)
                     .map_err(CallError::Failed)?;
-                send(&client, request, timeout).await
+                let response = send(&client, request, timeout).await?;
+                Ok(response.map(UpstreamBody::detached))
             }
         }
     }
@@ -117,8 +96,17 @@ where
         Err(_) => Err(CallError::Timeout),
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),
-        Ok(Err(e)) if caused_by_client_body(&e) => Err(CallError::ClientBody(error_chain(&e))),
-        Ok(Err(e)) => Err(CallError::Failed(error_chain(&e))),
+        Ok(Err(e)) => Err(failure(&e)),
+    }
+}
+
+/// A call that failed once the request was (being) sent: the client's
+/// body, or the backend.
+fn failure(error: &(dyn std::error::Error + 'static)) -> CallError {
+    if caused_by_client_body(error) {
+        CallError::ClientBody(error_chain(error))
+    } else {
+        CallError::Failed(error_chain(error))
     }
 }
 
@@ -146,3 +134,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests;
