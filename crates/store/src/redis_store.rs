@@ -3,7 +3,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::{Counter, Increment, Once, Op, RemoteSettings, Store, StoreError, valid_root};
+use crate::{
+    Counter, Increment, Once, Op, RedisTopology, RemoteSettings, Store, StoreError, valid_root,
+};
 
 /// Counters: values with native expiry, a name index, the counter scripts.
 mod counters;
@@ -21,6 +23,8 @@ mod link;
 mod revisions;
 /// The Lua scripts everything atomic runs as.
 mod scripts;
+/// Asking the sentinels which server is master.
+mod sentinel;
 /// Refusing servers too old for the scripts.
 mod server_version;
 /// `rediss://`: the roots and client certificate handed to the client.
@@ -68,14 +72,30 @@ impl RedisStore {
                 settings.root
             )));
         }
-        let endpoint = Arc::new(Endpoint::parse(&settings.url)?);
-        let client = tls::client(&endpoint, &settings.tls)?;
-        let link = Link::connect(client.clone(), endpoint, settings.timeout).await?;
+        let endpoint = Endpoint::parse(&settings.url)?;
+        let link = match &settings.redis {
+            RedisTopology::Standalone => {
+                let client = tls::client(&endpoint, &settings.tls)?;
+                Link::connect(client, Arc::new(endpoint), settings.timeout).await?
+            }
+            RedisTopology::Sentinel {
+                master,
+                members,
+                password,
+            } => {
+                let locator =
+                    sentinel::Locator::new(&endpoint, master, members, password.as_deref())?;
+                let endpoint = Arc::new(endpoint.named(locator.description.clone()));
+                Link::connect_sentinel(locator, endpoint, settings.timeout).await?
+            }
+            RedisTopology::Cluster { .. } => {
+                return Err(endpoint.error("Redis Cluster is not supported yet"));
+            }
+        };
         server_version::check(&link).await?;
         let keys = Arc::new(Keys::new(&settings.root));
         let announced = Arc::new(Announced::new(revisions::first_look(&link, &keys).await?));
         let watcher = watcher::spawn(
-            client,
             link.clone(),
             Arc::clone(&keys),
             Arc::clone(&announced),

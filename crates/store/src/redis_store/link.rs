@@ -3,13 +3,15 @@
 //! hung Redis costs a caller one timeout at most, never a hang.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation};
+use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation, Value};
 
 use super::endpoint::Endpoint;
+use super::sentinel::{Locator, address_of};
 use crate::StoreError;
 
 /// Reconnect attempts the manager makes per outage before it fails the
@@ -24,9 +26,26 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 /// and its background tasks use alike.
 #[derive(Clone)]
 pub(super) struct Link {
-    manager: ConnectionManager,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The connection in use. Replaced (never mutated) when Sentinel names
+    /// another master; calls in flight finish on the one they took.
+    current: RwLock<Arc<Server>>,
+    /// Sentinel: whom to ask for the master after a failure. `None`: the
+    /// server is the URL's, for good.
+    locator: Option<Locator>,
+    /// A lookup is under way: failures meanwhile start no other.
+    locating: AtomicBool,
     timeout: Duration,
     endpoint: Arc<Endpoint>,
+}
+
+/// One server and the connection to it.
+struct Server {
+    manager: ConnectionManager,
+    client: Client,
 }
 
 impl Link {
@@ -37,48 +56,67 @@ impl Link {
         endpoint: Arc<Endpoint>,
         timeout: Duration,
     ) -> Result<Self, StoreError> {
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY)
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let connecting = ConnectionManager::new_with_config(client, config);
-        let manager = match tokio::time::timeout(timeout, connecting).await {
-            Ok(Ok(manager)) => manager,
-            Ok(Err(error)) => {
-                return Err(endpoint.error(format!(
-                    "cannot connect: {error}{}",
-                    tls_hint(&error.to_string())
-                )));
-            }
-            Err(_) => {
-                return Err(endpoint.error(format!("cannot connect within {timeout:?}")));
-            }
-        };
-        Ok(Self {
-            manager,
-            timeout,
-            endpoint,
-        })
+        let server = Server::connect(client, &endpoint, timeout).await?;
+        Ok(Self::new(server, None, endpoint, timeout))
+    }
+
+    /// Connects to the master the sentinels name, and follows it from then
+    /// on: after a failed call the sentinels are asked again, and a new
+    /// master (a failover) takes the next calls.
+    pub(super) async fn connect_sentinel(
+        locator: Locator,
+        endpoint: Arc<Endpoint>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let client = locator.master(&endpoint, timeout).await?;
+        let server = Server::connect(client, &endpoint, timeout).await?;
+        Ok(Self::new(server, Some(locator), endpoint, timeout))
+    }
+
+    fn new(
+        server: Server,
+        locator: Option<Locator>,
+        endpoint: Arc<Endpoint>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                current: RwLock::new(Arc::new(server)),
+                locator,
+                locating: AtomicBool::new(false),
+                timeout,
+                endpoint,
+            }),
+        }
     }
 
     pub(super) fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+        &self.shared.endpoint
     }
 
     pub(super) fn timeout(&self) -> Duration {
-        self.timeout
+        self.shared.timeout
+    }
+
+    /// A client for the server in use now (pub/sub needs a connection of
+    /// its own).
+    pub(super) fn client(&self) -> Client {
+        self.server().client.clone()
+    }
+
+    fn server(&self) -> Arc<Server> {
+        Arc::clone(
+            &self
+                .shared
+                .current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let mut connection = self.manager.clone();
-        bounded(
-            &self.endpoint,
-            self.timeout,
-            cmd.query_async(&mut connection),
-        )
-        .await
+        let mut connection = self.server().manager.clone();
+        self.bounded(cmd.query_async(&mut connection)).await
     }
 
     /// Runs `pipeline` (make it `atomic()` for MULTI/EXEC).
@@ -86,13 +124,8 @@ impl Link {
         &self,
         pipeline: &Pipeline,
     ) -> Result<T, StoreError> {
-        let mut connection = self.manager.clone();
-        bounded(
-            &self.endpoint,
-            self.timeout,
-            pipeline.query_async(&mut connection),
-        )
-        .await
+        let mut connection = self.server().manager.clone();
+        self.bounded(pipeline.query_async(&mut connection)).await
     }
 
     /// EVALSHA, falling back to loading the script when the server lacks it
@@ -101,13 +134,114 @@ impl Link {
         &self,
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
-        let mut connection = self.manager.clone();
-        bounded(
-            &self.endpoint,
-            self.timeout,
-            script.invoke_async(&mut connection),
-        )
-        .await
+        let mut connection = self.server().manager.clone();
+        self.bounded(script.invoke_async(&mut connection)).await
+    }
+
+    /// Under Sentinel, waits until a replica has every write this node made
+    /// so far: a write the master acknowledged but no replica holds would
+    /// be lost if the master died now and a replica took over. A master
+    /// with no replica connected (the last one died, or after a failover
+    /// until the old master returns as a replica) has nobody to hand over
+    /// to, and nothing is waited for. Without Sentinel there is no failover
+    /// to survive.
+    pub(super) async fn replicated(&self) -> Result<(), StoreError> {
+        if self.shared.locator.is_none() {
+            return Ok(());
+        }
+        // ROLE on a master: ["master", offset, [[host, port, offset], ...]].
+        let role: Vec<Value> = self.query(&redis::cmd("ROLE")).await?;
+        let has_replicas =
+            matches!(role.get(2), Some(Value::Array(replicas)) if !replicas.is_empty());
+        if !has_replicas {
+            return Ok(());
+        }
+        let wait_ms = u64::try_from(self.timeout().as_millis() / 2).unwrap_or(u64::MAX);
+        let acknowledged: u64 = self
+            .query(redis::cmd("WAIT").arg(1).arg(wait_ms.max(1)))
+            .await?;
+        if acknowledged == 0 {
+            return Err(self.shared.endpoint.error(format!(
+                "written on the master, but no replica acknowledged it within {wait_ms} ms: \
+                 a failover now could lose it"
+            )));
+        }
+        Ok(())
+    }
+
+    /// After a failure under Sentinel: asks the sentinels (in the
+    /// background, one lookup at a time) whether another server is master
+    /// now, and moves the next calls there. The call that failed still
+    /// fails: a write may or may not have reached the old master.
+    pub(super) fn follow_failover(&self) {
+        if self.shared.locator.is_none() || self.shared.locating.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let link = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = link.locate().await {
+                tracing::debug!(%error, "redis store: no new master yet");
+            }
+            link.shared.locating.store(false, Ordering::Release);
+        });
+    }
+
+    async fn locate(&self) -> Result<(), StoreError> {
+        let Some(locator) = &self.shared.locator else {
+            return Ok(());
+        };
+        let (endpoint, timeout) = (&self.shared.endpoint, self.shared.timeout);
+        let client = locator.master(endpoint, timeout).await?;
+        let address = address_of(&client);
+        if address == address_of(&self.server().client) {
+            return Ok(());
+        }
+        let server = Server::connect(client, endpoint, timeout).await?;
+        *self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(server);
+        tracing::info!(
+            master = %address,
+            "redis store: following the new master named by the sentinels"
+        );
+        Ok(())
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        let result = bounded(&self.shared.endpoint, self.shared.timeout, call).await;
+        if result.is_err() {
+            self.follow_failover();
+        }
+        result
+    }
+}
+
+impl Server {
+    async fn connect(
+        client: Client,
+        endpoint: &Endpoint,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_min_delay(RECONNECT_MIN_DELAY)
+            .set_max_delay(RECONNECT_MAX_DELAY)
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let connecting = ConnectionManager::new_with_config(client.clone(), config);
+        match tokio::time::timeout(timeout, connecting).await {
+            Ok(Ok(manager)) => Ok(Self { manager, client }),
+            Ok(Err(error)) => Err(endpoint.error(format!(
+                "cannot connect: {error}{}",
+                tls_hint(&error.to_string())
+            ))),
+            Err(_) => Err(endpoint.error(format!("cannot connect within {timeout:?}"))),
+        }
     }
 }
 
