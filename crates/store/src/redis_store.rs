@@ -7,6 +7,8 @@ use crate::{
     Counter, Increment, Once, Op, RedisTopology, RemoteSettings, Store, StoreError, valid_root,
 };
 
+/// One server's connection or a cluster's, behind one type.
+mod connection;
 /// Counters: values with native expiry, a name index, the counter scripts.
 mod counters;
 /// Which URLs are accepted, and naming the server without its password.
@@ -73,6 +75,7 @@ impl RedisStore {
             )));
         }
         let endpoint = Endpoint::parse(&settings.url)?;
+        let keys = Arc::new(Keys::new(&settings.root));
         let link = match &settings.redis {
             RedisTopology::Standalone => {
                 let client = tls::client(&endpoint, &settings.tls)?;
@@ -88,12 +91,14 @@ impl RedisStore {
                 let endpoint = Arc::new(endpoint.named(locator.description.clone()));
                 Link::connect_sentinel(locator, endpoint, settings.timeout).await?
             }
-            RedisTopology::Cluster { .. } => {
-                return Err(endpoint.error("Redis Cluster is not supported yet"));
+            RedisTopology::Cluster { members } => {
+                let description = format!("cluster via {}", members.join(","));
+                let endpoint = Arc::new(endpoint.named(description));
+                let home = keys.home_slot();
+                Link::connect_cluster(members, home, endpoint, settings.timeout).await?
             }
         };
         server_version::check(&link).await?;
-        let keys = Arc::new(Keys::new(&settings.root));
         let announced = Arc::new(Announced::new(revisions::first_look(&link, &keys).await?));
         let watcher = watcher::spawn(
             link.clone(),
@@ -200,7 +205,7 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.link.query(&redis::cmd("PING")).await
+        self.link.query_home(&redis::cmd("PING")).await
     }
 
     /// Redis drops expired counters itself; this reclaims their entries in

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crate::skip;
 
+/// Three masters (and replicas) joined by `redis-cli --cluster create`.
+mod cluster;
 /// Raw RESP over a blocking socket: server checks and cleanup.
 pub mod resp;
 /// A master, a replica and three sentinels.
@@ -14,6 +16,7 @@ mod sentinel;
 /// Private redis-server processes.
 mod server;
 
+pub use cluster::RedisCluster;
 pub use sentinel::{MASTER_NAME, RedisSentinels};
 pub use server::RedisServer;
 

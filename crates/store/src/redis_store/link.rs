@@ -1,26 +1,19 @@
 //! The command connection: every call bounded by the configured timeout and
 //! every failure turned into `StoreError::Unavailable`, so that a dead or
-//! hung Redis costs a caller one timeout at most, never a hang.
+//! hung Redis costs a caller one timeout at most, never a hang. Under
+//! Sentinel it also moves to the new master after a failover.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation, Value};
 
+use super::connection::Server;
 use super::endpoint::Endpoint;
-use super::sentinel::{Locator, address_of};
+use super::sentinel::Locator;
 use crate::StoreError;
-
-/// Reconnect attempts the manager makes per outage before it fails the
-/// calls waiting on it. Few on purpose: the next call (or the revision
-/// poll) starts a fresh attempt, so a Redis that comes back is found
-/// quickly, while calls during an outage fail fast instead of queueing.
-const RECONNECT_RETRIES: usize = 2;
-const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
-const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// A cheap handle (clones share one multiplexed connection) that the store
 /// and its background tasks use alike.
@@ -34,18 +27,18 @@ struct Shared {
     /// another master; calls in flight finish on the one they took.
     current: RwLock<Arc<Server>>,
     /// Sentinel: whom to ask for the master after a failure. `None`: the
-    /// server is the URL's, for good.
+    /// servers are the configured ones, for good.
     locator: Option<Locator>,
     /// A lookup is under way: failures meanwhile start no other.
     locating: AtomicBool,
+    /// Sentinel or Cluster: a replica may take over from the master, so
+    /// entity writes wait for a replica (see `replicated`).
+    failover: bool,
+    /// The hash slot of every key of the root: where commands that name
+    /// no key (INFO, ROLE, WAIT) go in a cluster.
+    home_slot: u16,
     timeout: Duration,
     endpoint: Arc<Endpoint>,
-}
-
-/// One server and the connection to it.
-struct Server {
-    manager: ConnectionManager,
-    client: Client,
 }
 
 impl Link {
@@ -56,8 +49,8 @@ impl Link {
         endpoint: Arc<Endpoint>,
         timeout: Duration,
     ) -> Result<Self, StoreError> {
-        let server = Server::connect(client, &endpoint, timeout).await?;
-        Ok(Self::new(server, None, endpoint, timeout))
+        let server = Server::single(client, &endpoint, timeout).await?;
+        Ok(Self::new(server, None, false, 0, endpoint, timeout))
     }
 
     /// Connects to the master the sentinels name, and follows it from then
@@ -69,13 +62,27 @@ impl Link {
         timeout: Duration,
     ) -> Result<Self, StoreError> {
         let client = locator.master(&endpoint, timeout).await?;
-        let server = Server::connect(client, &endpoint, timeout).await?;
-        Ok(Self::new(server, Some(locator), endpoint, timeout))
+        let server = Server::single(client, &endpoint, timeout).await?;
+        Ok(Self::new(server, Some(locator), true, 0, endpoint, timeout))
+    }
+
+    /// Connects to a Redis Cluster through `members`; the cluster client
+    /// follows redirections and failovers itself.
+    pub(super) async fn connect_cluster(
+        members: &[String],
+        home_slot: u16,
+        endpoint: Arc<Endpoint>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let server = Server::cluster(members, &endpoint, timeout).await?;
+        Ok(Self::new(server, None, true, home_slot, endpoint, timeout))
     }
 
     fn new(
         server: Server,
         locator: Option<Locator>,
+        failover: bool,
+        home_slot: u16,
         endpoint: Arc<Endpoint>,
         timeout: Duration,
     ) -> Self {
@@ -84,6 +91,8 @@ impl Link {
                 current: RwLock::new(Arc::new(server)),
                 locator,
                 locating: AtomicBool::new(false),
+                failover,
+                home_slot,
                 timeout,
                 endpoint,
             }),
@@ -98,10 +107,12 @@ impl Link {
         self.shared.timeout
     }
 
-    /// A client for the server in use now (pub/sub needs a connection of
-    /// its own).
-    pub(super) fn client(&self) -> Client {
-        self.server().client.clone()
+    /// Where the `attempt`th pub/sub connection goes (pub/sub needs a
+    /// connection of its own): the server in use now, or the cluster
+    /// members in turn, so that a lost node is not retried forever.
+    pub(super) fn subscribe_client(&self, attempt: usize) -> Client {
+        let server = self.server();
+        server.subscribe_to[attempt % server.subscribe_to.len()].clone()
     }
 
     fn server(&self) -> Arc<Server> {
@@ -115,8 +126,17 @@ impl Link {
     }
 
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let mut connection = self.server().manager.clone();
+        let mut connection = self.server().connection.clone();
         self.bounded(cmd.query_async(&mut connection)).await
+    }
+
+    /// A command that names no key, run where the root's keys live (see
+    /// `Connection::at_home`).
+    pub(super) async fn query_home<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut connection = self.server().connection.clone();
+        let slot = self.shared.home_slot;
+        let value = self.bounded(connection.at_home(cmd, slot)).await?;
+        redis::from_redis_value(value).map_err(|error| self.shared.endpoint.error(error))
     }
 
     /// Runs `pipeline` (make it `atomic()` for MULTI/EXEC).
@@ -124,7 +144,7 @@ impl Link {
         &self,
         pipeline: &Pipeline,
     ) -> Result<T, StoreError> {
-        let mut connection = self.server().manager.clone();
+        let mut connection = self.server().connection.clone();
         self.bounded(pipeline.query_async(&mut connection)).await
     }
 
@@ -134,23 +154,22 @@ impl Link {
         &self,
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
-        let mut connection = self.server().manager.clone();
+        let mut connection = self.server().connection.clone();
         self.bounded(script.invoke_async(&mut connection)).await
     }
 
-    /// Under Sentinel, waits until a replica has every write this node made
-    /// so far: a write the master acknowledged but no replica holds would
-    /// be lost if the master died now and a replica took over. A master
-    /// with no replica connected (the last one died, or after a failover
-    /// until the old master returns as a replica) has nobody to hand over
-    /// to, and nothing is waited for. Without Sentinel there is no failover
-    /// to survive.
+    /// Under Sentinel or Cluster, waits until a replica has every write
+    /// this node made so far: a write the master acknowledged but no
+    /// replica holds would be lost if the master died now and a replica
+    /// took over. A master with no replica connected (the last one died,
+    /// or after a failover until the old master returns as a replica) has
+    /// nobody to hand over to, and nothing is waited for.
     pub(super) async fn replicated(&self) -> Result<(), StoreError> {
-        if self.shared.locator.is_none() {
+        if !self.shared.failover {
             return Ok(());
         }
         // ROLE on a master: ["master", offset, [[host, port, offset], ...]].
-        let role: Vec<Value> = self.query(&redis::cmd("ROLE")).await?;
+        let role: Vec<Value> = self.query_home(&redis::cmd("ROLE")).await?;
         let has_replicas =
             matches!(role.get(2), Some(Value::Array(replicas)) if !replicas.is_empty());
         if !has_replicas {
@@ -158,7 +177,7 @@ impl Link {
         }
         let wait_ms = u64::try_from(self.timeout().as_millis() / 2).unwrap_or(u64::MAX);
         let acknowledged: u64 = self
-            .query(redis::cmd("WAIT").arg(1).arg(wait_ms.max(1)))
+            .query_home(redis::cmd("WAIT").arg(1).arg(wait_ms.max(1)))
             .await?;
         if acknowledged == 0 {
             return Err(self.shared.endpoint.error(format!(
@@ -192,11 +211,11 @@ impl Link {
         };
         let (endpoint, timeout) = (&self.shared.endpoint, self.shared.timeout);
         let client = locator.master(endpoint, timeout).await?;
-        let address = address_of(&client);
-        if address == address_of(&self.server().client) {
+        let address = client.get_connection_info().addr().to_string();
+        if address == self.server().address {
             return Ok(());
         }
-        let server = Server::connect(client, endpoint, timeout).await?;
+        let server = Server::single(client, endpoint, timeout).await?;
         *self
             .shared
             .current
@@ -221,30 +240,6 @@ impl Link {
     }
 }
 
-impl Server {
-    async fn connect(
-        client: Client,
-        endpoint: &Endpoint,
-        timeout: Duration,
-    ) -> Result<Self, StoreError> {
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY)
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let connecting = ConnectionManager::new_with_config(client.clone(), config);
-        match tokio::time::timeout(timeout, connecting).await {
-            Ok(Ok(manager)) => Ok(Self { manager, client }),
-            Ok(Err(error)) => Err(endpoint.error(format!(
-                "cannot connect: {error}{}",
-                tls_hint(&error.to_string())
-            ))),
-            Err(_) => Err(endpoint.error(format!("cannot connect within {timeout:?}"))),
-        }
-    }
-}
-
 /// Awaits `call` for at most `timeout`. A call cut off by the timeout may
 /// still have run on the server (a write then counts as unknown, as any
 /// timed-out write does).
@@ -257,19 +252,5 @@ async fn bounded<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(endpoint.error(error)),
         Err(_) => Err(endpoint.error(format!("no answer within {timeout:?}"))),
-    }
-}
-
-/// What to fix when the TLS handshake failed over a certificate: rustls's
-/// reasons (`UnknownIssuer`, `UnknownCA`) are exact but terse.
-fn tls_hint(error: &str) -> &'static str {
-    if error.contains("invalid peer certificate") {
-        " (the server's certificate is not trusted: it must be signed by a CA in \
-         app.redis.tls.caFile, or the system roots when unset, and name the URL's host)"
-    } else if error.contains("received fatal alert") {
-        " (the server refused the TLS handshake: does it want a client certificate \
-         (app.redis.tls.certFile / keyFile) signed by a CA it trusts?)"
-    } else {
-        ""
     }
 }

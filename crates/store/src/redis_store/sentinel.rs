@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{Client, ConnectionAddr, IntoConnectionInfo};
+use redis::{Client, IntoConnectionInfo};
 use tokio::sync::Mutex;
 
+use super::connection::node_address;
 use super::endpoint::Endpoint;
 use crate::StoreError;
 
@@ -42,8 +43,7 @@ impl Locator {
         let addresses = members
             .iter()
             .map(|member| {
-                sentinel_address(member)
-                    .ok_or_else(|| invalid(format!("{member:?} is not host:port")))
+                node_address(member).ok_or_else(|| invalid(format!("{member:?} is not host:port")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         // What the URL says of the data nodes, its host and port aside.
@@ -92,38 +92,5 @@ impl Locator {
                 self.description
             ))),
         }
-    }
-}
-
-/// `host:port` (`[v6]:port`) as the client takes it.
-fn sentinel_address(member: &str) -> Option<ConnectionAddr> {
-    let (host, port) = member.trim().rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = port.parse().ok().filter(|port| *port != 0)?;
-    (!host.is_empty()).then(|| ConnectionAddr::Tcp(host.to_owned(), port))
-}
-
-/// Where a client connects, as errors and logs show it.
-pub(super) fn address_of(client: &Client) -> String {
-    client.get_connection_info().addr().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn members_are_host_and_port() {
-        assert!(matches!(
-            sentinel_address("10.0.0.1:26379"),
-            Some(ConnectionAddr::Tcp(host, 26379)) if host == "10.0.0.1"
-        ));
-        assert!(matches!(
-            sentinel_address("[::1]:26379"),
-            Some(ConnectionAddr::Tcp(host, 26379)) if host == "::1"
-        ));
-        assert!(sentinel_address("host").is_none());
-        assert!(sentinel_address("host:0").is_none());
-        assert!(sentinel_address(":26379").is_none());
     }
 }

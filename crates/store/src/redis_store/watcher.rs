@@ -90,8 +90,10 @@ async fn poll_forever(announcer: Announcer, every: Duration) {
 
 async fn subscribe_forever(channel: String, announcer: Announcer, every: Duration) {
     let mut delay = RESUBSCRIBE_DELAY.0;
+    let mut attempt = 0;
     loop {
-        let client = announcer.link.client();
+        let client = announcer.link.subscribe_client(attempt);
+        attempt = attempt.wrapping_add(1);
         match subscribe(&client, &channel, announcer.link.timeout()).await {
             Ok((sink, stream)) => {
                 delay = RESUBSCRIBE_DELAY.0;

@@ -143,6 +143,11 @@ impl RedisServer {
         self.dir.path()
     }
 
+    /// One command on a fresh connection, for a test's checks.
+    pub fn command(&self, args: &[&[u8]]) -> std::io::Result<super::resp::Reply> {
+        super::open(&self.url())?.command(args)
+    }
+
     /// `INFO <section>` as text.
     pub fn info(&self, section: &str) -> std::io::Result<String> {
         super::info(&self.url(), section)
