@@ -84,6 +84,31 @@ pub struct RedisTlsConfig {
     pub key_file: Option<PathBuf>,
 }
 
+/// Where the Redis servers are. In every mode `app.redis.url` still gives
+/// the credentials, database and scheme the data nodes take; with Sentinel
+/// or Cluster its host and port are not used.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RedisTopology {
+    /// The one server `app.redis.url` names.
+    #[default]
+    Standalone,
+    /// The master that Sentinel names, followed across failovers.
+    Sentinel {
+        /// `app.redis.sentinels.master` (`REDIS_SENTINEL_MASTER`): the
+        /// name the sentinels monitor.
+        master: String,
+        /// `app.redis.sentinels.members` (`REDIS_SENTINEL_MEMBERS`): the
+        /// sentinels' `host:port`.
+        members: Vec<String>,
+        /// `app.redis.sentinels.password` (`REDIS_SENTINEL_PASSWORD`): the
+        /// sentinels' own password, when they ask for one.
+        password: Option<String>,
+    },
+    /// A Redis Cluster: `app.redis.cluster.members`
+    /// (`REDIS_CLUSTER_MEMBERS`), some of its nodes' `host:port`.
+    Cluster { members: Vec<String> },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
     /// `embedded` (alias `file`): redb file under `app.filedb.path`.
@@ -107,6 +132,9 @@ pub struct AppConfig {
     pub redis_url: String,
     /// `app.redis.tls.*`: trust and identity for `rediss://` URLs.
     pub redis_tls: RedisTlsConfig,
+    /// `app.redis.sentinels.*` / `app.redis.cluster.*`: how the Redis
+    /// servers are found (default: `app.redis.url`'s host alone).
+    pub redis_topology: RedisTopology,
     /// `app.pg.uri` (`PG_URI`), default "postgresql://postgres@127.0.0.1:5432/postgres".
     pub pg_uri: String,
     /// `app.pg.poolSize` (`PG_POOL_SIZE`), default 8: connections per node.

@@ -20,6 +20,9 @@ pub(crate) enum Kind {
     /// A list of IP networks (`10.0.0.0/8`, `::1/128`) or addresses; a
     /// single text is split on commas.
     CidrList,
+    /// A list of `host:port` server addresses (Redis Sentinel or Cluster
+    /// members); a single text is split on commas.
+    HostPortList,
     /// A name usable as a PostgreSQL schema and a Redis key prefix: ASCII
     /// letters, digits and `_`, not starting with a digit, at most 63 bytes.
     Identifier,
@@ -132,6 +135,30 @@ pub(crate) static KEYS: &[Key] = &[
     key("app.redis.tls.caFile", "REDIS_TLS_CA_FILE", Text, Unset),
     key("app.redis.tls.certFile", "REDIS_TLS_CERT_FILE", Text, Unset),
     key("app.redis.tls.keyFile", "REDIS_TLS_KEY_FILE", Text, Unset),
+    key(
+        "app.redis.sentinels.master",
+        "REDIS_SENTINEL_MASTER",
+        Text,
+        Unset,
+    ),
+    key(
+        "app.redis.sentinels.members",
+        "REDIS_SENTINEL_MEMBERS",
+        Kind::HostPortList,
+        DefaultValue::List(&[]),
+    ),
+    key(
+        "app.redis.sentinels.password",
+        "REDIS_SENTINEL_PASSWORD",
+        Secret,
+        Unset,
+    ),
+    key(
+        "app.redis.cluster.members",
+        "REDIS_CLUSTER_MEMBERS",
+        Kind::HostPortList,
+        DefaultValue::List(&[]),
+    ),
     key(
         "app.pg.uri",
         "PG_URI",

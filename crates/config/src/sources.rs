@@ -43,7 +43,9 @@ pub(crate) fn collect(sources: &Sources, errors: &mut Vec<ConfigError>) -> Layer
 
 fn insert(set: &mut Layers, key: &'static Key, raw: Raw, origin: Origin) {
     let raw = match (key.kind, raw) {
-        (Kind::UrlList | Kind::CidrList, Raw::Text(text)) => Raw::List(split(&text)),
+        (Kind::UrlList | Kind::CidrList | Kind::HostPortList, Raw::Text(text)) => {
+            Raw::List(split(&text))
+        }
         (_, raw) => raw,
     };
     set.insert(key.name, (raw, origin));
@@ -189,6 +191,7 @@ fn apply_override(text: &str, set: &mut Layers, errors: &mut Vec<ConfigError>) {
 /// `cluster.leader.urls.3` → (the urls key, 3).
 fn list_index(name: &str) -> Option<(&'static Key, usize)> {
     let (list, index) = name.rsplit_once('.')?;
-    let key = schema::find(list).filter(|k| matches!(k.kind, Kind::UrlList | Kind::CidrList))?;
+    let key = schema::find(list)
+        .filter(|k| matches!(k.kind, Kind::UrlList | Kind::CidrList | Kind::HostPortList))?;
     Some((key, index.parse().ok()?))
 }

@@ -51,7 +51,61 @@ pub(crate) fn resolve(layers: &Layers, errors: &mut Vec<ConfigError>) -> Vec<Ent
     check_tls(&out, errors);
     check_hosts(&out, errors);
     check_datastore_urls(&out, errors);
+    check_redis_topology(&out, errors);
     out
+}
+
+/// Sentinel wants a master name and its sentinels together; Sentinel and
+/// Cluster exclude each other (a node talks to one topology).
+fn check_redis_topology(entries: &[Entry], errors: &mut Vec<ConfigError>) {
+    let is_set = |name: &str| match get(entries, name) {
+        None | Some(Val::Unset) => false,
+        Some(Val::List(items)) => !items.is_empty(),
+        Some(_) => true,
+    };
+    // An invalid key is missing from `entries`: reported already, not absent.
+    let absent = |name: &str| match get(entries, name) {
+        Some(Val::Unset) => true,
+        Some(Val::List(items)) => items.is_empty(),
+        _ => false,
+    };
+    let (master, members) = ("app.redis.sentinels.master", "app.redis.sentinels.members");
+    let mut require = |key: &str, because: String| {
+        errors.push(ConfigError::RequiredWith {
+            key: key.to_string(),
+            because,
+            env: schema::find(key).and_then(|k| k.env),
+        });
+    };
+    for (key, partner) in [
+        (master, members),
+        (members, master),
+        (master, "app.redis.sentinels.password"),
+    ] {
+        if is_set(partner) && absent(key) {
+            require(key, format!("{partner} is set"));
+        }
+    }
+    let cluster = "app.redis.cluster.members";
+    if is_set(cluster)
+        && (is_set(master) || is_set(members))
+        && let Some(entry) = entries.iter().find(|e| e.key.name == cluster)
+    {
+        errors.push(ConfigError::Invalid {
+            key: cluster.to_string(),
+            value: format!(
+                "{:?}",
+                match &entry.val {
+                    Val::List(items) => items.clone(),
+                    _ => Vec::new(),
+                }
+            ),
+            origin: entry.origin.clone(),
+            expected: "no cluster members when app.redis.sentinels.* is set: \
+                       a deployment uses either Sentinel or Cluster"
+                .to_string(),
+        });
+    }
 }
 
 /// libpq's `sslmode` values komainu speaks (see the store's PostgreSQL TLS).
@@ -137,6 +191,9 @@ fn expected(kind: Kind) -> String {
         Kind::Choice(_, accepted) => accepted.into(),
         Kind::UrlList => "a list of http:// or https:// URLs with a host".into(),
         Kind::CidrList => "a list of IP networks (10.0.0.0/8, fd00::/8) or IP addresses".into(),
+        Kind::HostPortList => {
+            format!("a list of at most {MAX_SERVERS} host:port addresses (port 1 to 65535)")
+        }
         Kind::Identifier => {
             "letters, digits and _ (not starting with a digit), at most 63 characters".into()
         }
@@ -158,7 +215,16 @@ fn parse(kind: Kind, raw: &Raw) -> Result<Val, String> {
                 None => Ok(Val::List(items.clone())),
             };
         }
-        (Kind::UrlList | Kind::CidrList, Raw::Text(text)) => {
+        (Kind::HostPortList, Raw::List(items)) => {
+            if items.len() > MAX_SERVERS {
+                return Err(format!("{}; {} is too many", expected(kind), items.len()));
+            }
+            return match items.iter().find(|a| !is_host_port(a)) {
+                Some(bad) => Err(format!("{}; {bad:?} is not one", expected(kind))),
+                None => Ok(Val::List(items.clone())),
+            };
+        }
+        (Kind::UrlList | Kind::CidrList | Kind::HostPortList, Raw::Text(text)) => {
             return parse(kind, &Raw::List(vec![text.clone()]));
         }
         (_, Raw::List(_)) => return Err(expected(kind)),
@@ -175,7 +241,7 @@ fn parse(kind: Kind, raw: &Raw) -> Result<Val, String> {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(text))
             .map(|(_, canonical)| Val::Str(canonical.to_string())),
-        Kind::UrlList | Kind::CidrList => None,
+        Kind::UrlList | Kind::CidrList | Kind::HostPortList => None,
         Kind::Identifier => Some(Val::Str(text.to_string())).filter(|_| is_identifier(text)),
     };
     val.ok_or_else(|| expected(kind))
@@ -196,6 +262,29 @@ fn is_identifier(text: &str) -> bool {
     matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && text.len() <= 63
+}
+
+/// Sentinels or cluster nodes one deployment lists, at most: real ones
+/// have 3 to a few dozen.
+const MAX_SERVERS: usize = 64;
+
+/// `host:port` or `[v6]:port`, port 1 to 65535, and nothing else (no
+/// scheme, credentials or path: those come from `app.redis.url`).
+fn is_host_port(address: &str) -> bool {
+    let Some((host, port)) = address.trim().rsplit_once(':') else {
+        return false;
+    };
+    let host = match host.strip_prefix('[') {
+        Some(v6) => match v6.strip_suffix(']') {
+            Some(v6) if v6.parse::<std::net::Ipv6Addr>().is_ok() => v6,
+            _ => return false,
+        },
+        None => host,
+    };
+    !host.is_empty()
+        && !host.contains(|c: char| c.is_whitespace() || "/@[]?#".contains(c))
+        && (host.contains(':') == address.trim().starts_with('['))
+        && port.parse::<u16>().is_ok_and(|port| port != 0)
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -337,6 +426,19 @@ pub(crate) fn build(entries: &[Entry]) -> Config {
                 ca_file: v.opt("app.redis.tls.caFile").map(PathBuf::from),
                 cert_file: v.opt("app.redis.tls.certFile").map(PathBuf::from),
                 key_file: v.opt("app.redis.tls.keyFile").map(PathBuf::from),
+            },
+            redis_topology: if !v.list("app.redis.cluster.members").is_empty() {
+                RedisTopology::Cluster {
+                    members: v.list("app.redis.cluster.members"),
+                }
+            } else if let Some(master) = v.opt("app.redis.sentinels.master") {
+                RedisTopology::Sentinel {
+                    master,
+                    members: v.list("app.redis.sentinels.members"),
+                    password: v.opt("app.redis.sentinels.password"),
+                }
+            } else {
+                RedisTopology::Standalone
             },
             pg_uri: v.text("app.pg.uri"),
             pg_pool_size: v.num("app.pg.poolSize"),

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use config::{
-    ClusterMode, ConfigError, ConfigErrors, Loaded, LogFormat, Origin, Sources, Storage, load,
+    ClusterMode, ConfigError, ConfigErrors, Loaded, LogFormat, Origin, RedisTopology, Sources,
+    Storage, load,
 };
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -699,4 +700,95 @@ fn redis_tls_files_are_read_and_cert_needs_its_key() {
         text.contains("[app.redis.tls]\n# caFile is unset  # default"),
         "{text}"
     );
+}
+
+#[test]
+fn redis_sentinel_and_cluster_members_are_checked_and_named() {
+    let l = ok(
+        None,
+        &[
+            ("REDIS_SENTINEL_MASTER", "mymaster"),
+            (
+                "REDIS_SENTINEL_MEMBERS",
+                "10.0.0.1:26379, [::1]:26380,s3:26381",
+            ),
+            ("REDIS_SENTINEL_PASSWORD", "sentinel-pw"),
+        ],
+        &["app.storage=redis"],
+    );
+    assert_eq!(
+        l.config.app.redis_topology,
+        RedisTopology::Sentinel {
+            master: "mymaster".into(),
+            members: vec![
+                "10.0.0.1:26379".into(),
+                "[::1]:26380".into(),
+                "s3:26381".into()
+            ],
+            password: Some("sentinel-pw".into()),
+        }
+    );
+    assert!(
+        !l.render().contains("sentinel-pw"),
+        "the password is masked"
+    );
+    let l = ok(None, &[("REDIS_CLUSTER_MEMBERS", "r1:7000,r2:7001")], &[]);
+    assert_eq!(
+        l.config.app.redis_topology,
+        RedisTopology::Cluster {
+            members: vec!["r1:7000".into(), "r2:7001".into()]
+        }
+    );
+    assert_eq!(
+        ok(None, &[], &[]).config.app.redis_topology,
+        RedisTopology::Standalone
+    );
+
+    let (err, text) = one_error(None, &[], &["app.redis.sentinels.members=s1:26379"]);
+    assert_eq!(err.key(), Some("app.redis.sentinels.master"), "{text}");
+    let (err, text) = one_error(None, &[], &["app.redis.sentinels.master=m"]);
+    assert_eq!(err.key(), Some("app.redis.sentinels.members"), "{text}");
+    for bad in [
+        "s1",
+        "s1:0",
+        "s1:65536",
+        "redis://s1:26379",
+        "::1:26379",
+        ":26379",
+    ] {
+        let (err, text) = one_error(
+            None,
+            &[],
+            &[
+                "app.redis.sentinels.master=m",
+                &format!("app.redis.sentinels.members={bad}"),
+            ],
+        );
+        assert_eq!(
+            err.key(),
+            Some("app.redis.sentinels.members"),
+            "{bad}: {text}"
+        );
+        assert!(text.contains("host:port"), "{text}");
+    }
+    let (err, text) = one_error(None, &[("REDIS_CLUSTER_MEMBERS", "r1")], &[]);
+    assert_eq!(err.key(), Some("app.redis.cluster.members"), "{text}");
+    let many = (0..65)
+        .map(|n| format!("r{n}:7000"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let (err, text) = one_error(None, &[("REDIS_CLUSTER_MEMBERS", many.as_str())], &[]);
+    assert_eq!(err.key(), Some("app.redis.cluster.members"), "{text}");
+    assert!(text.contains("at most 64"), "{text}");
+    let (err, text) = one_error(
+        None,
+        &[],
+        &[
+            "app.redis.sentinels.master=m",
+            "app.redis.sentinels.members=s1:26379",
+            "app.redis.cluster.members=r1:7000",
+        ],
+    );
+    assert_eq!(err.key(), Some("app.redis.cluster.members"), "{text}");
+    assert!(text.contains("either Sentinel or Cluster"), "{text}");
 }

@@ -170,11 +170,18 @@ fn describe(config: &Config) -> String {
     match app.storage {
         Storage::Embedded => format!("embedded in {}", app.data_dir.display()),
         Storage::InMemory => "inmemory".to_owned(),
-        Storage::Redis => format!(
-            "redis at {} under {}",
-            config::mask_password(&app.redis_url),
-            app.storage_root
-        ),
+        Storage::Redis => {
+            let at = match &app.redis_topology {
+                config::RedisTopology::Standalone => config::mask_password(&app.redis_url),
+                config::RedisTopology::Sentinel {
+                    master, members, ..
+                } => format!("master {master} of sentinels {}", members.join(",")),
+                config::RedisTopology::Cluster { members } => {
+                    format!("cluster {}", members.join(","))
+                }
+            };
+            format!("redis at {at} under {}", app.storage_root)
+        }
         Storage::Postgresql => format!(
             "postgresql at {} in schema {}",
             config::mask_password(&app.pg_uri),

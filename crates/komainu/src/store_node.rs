@@ -232,11 +232,17 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             let url = &config.app.redis_url;
             let store = RedisStore::connect(remote_settings(config, url))
                 .await
-                .with_context(|| {
-                    format!(
+                .with_context(|| match &config.app.redis_topology {
+                    config::RedisTopology::Standalone => format!(
                         "connecting to Redis at app.redis.url = {}",
                         config::mask_password(url)
-                    )
+                    ),
+                    config::RedisTopology::Sentinel { .. } => {
+                        "connecting to Redis through app.redis.sentinels.*".to_owned()
+                    }
+                    config::RedisTopology::Cluster { .. } => {
+                        "connecting to Redis Cluster at app.redis.cluster.members".to_owned()
+                    }
                 })?;
             Ok(Arc::new(store))
         }
@@ -263,6 +269,21 @@ fn remote_settings(config: &Config, url: &str) -> RemoteSettings {
         ca_file: tls.ca_file.clone(),
         cert_file: tls.cert_file.clone(),
         key_file: tls.key_file.clone(),
+    };
+    settings.redis = match &config.app.redis_topology {
+        config::RedisTopology::Standalone => store::RedisTopology::Standalone,
+        config::RedisTopology::Sentinel {
+            master,
+            members,
+            password,
+        } => store::RedisTopology::Sentinel {
+            master: master.clone(),
+            members: members.clone(),
+            password: password.clone(),
+        },
+        config::RedisTopology::Cluster { members } => store::RedisTopology::Cluster {
+            members: members.clone(),
+        },
     };
     // Change notifications can be lost with a dropped connection: re-reading
     // the revision every cacheStateFor bounds how long a missed write hides.

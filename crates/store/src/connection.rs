@@ -121,7 +121,6 @@ impl ConnectionTracker {
     }
 
     /// The node now talks to another server (a failover's new master).
-    #[allow(dead_code)] // for the Sentinel and Cluster topologies
     pub(crate) fn moved_to(&self, endpoint: String, tls: bool) {
         let mut current = self.lock();
         current.endpoint = endpoint;

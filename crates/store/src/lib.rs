@@ -47,5 +47,5 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use redis_store::RedisStore;
-pub use remote::{RemoteSettings, TlsFiles, valid_root};
+pub use remote::{RedisTopology, RemoteSettings, TlsFiles, valid_root};
 pub use scan::scan_each;

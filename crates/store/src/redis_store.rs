@@ -4,10 +4,12 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::{
-    Counter, DatastoreConnection, Increment, Once, Op, RemoteSettings, Store, StoreError,
-    valid_root,
+    Counter, DatastoreConnection, Increment, Once, Op, RedisTopology, RemoteSettings, Store,
+    StoreError, valid_root,
 };
 
+/// One server's connection or a cluster's, behind one type.
+mod connection;
 /// Counters: values with native expiry, a name index, the counter scripts.
 mod counters;
 /// Which URLs are accepted, and naming the server without its password.
@@ -24,6 +26,8 @@ mod link;
 mod revisions;
 /// The Lua scripts everything atomic runs as.
 mod scripts;
+/// Asking the sentinels which server is master.
+mod sentinel;
 /// Refusing servers too old for the scripts.
 mod server_version;
 /// `rediss://`: the roots and client certificate handed to the client.
@@ -71,14 +75,33 @@ impl RedisStore {
                 settings.root
             )));
         }
-        let endpoint = Arc::new(Endpoint::parse(&settings.url)?);
-        let client = tls::client(&endpoint, &settings.tls)?;
-        let link = Link::connect(client.clone(), endpoint, settings.timeout).await?;
-        server_version::check(&link).await?;
+        let endpoint = Endpoint::parse(&settings.url)?;
         let keys = Arc::new(Keys::new(&settings.root));
+        let link = match &settings.redis {
+            RedisTopology::Standalone => {
+                let client = tls::client(&endpoint, &settings.tls)?;
+                Link::connect(client, Arc::new(endpoint), settings.timeout).await?
+            }
+            RedisTopology::Sentinel {
+                master,
+                members,
+                password,
+            } => {
+                let locator =
+                    sentinel::Locator::new(&endpoint, master, members, password.as_deref())?;
+                let endpoint = Arc::new(endpoint.named(locator.description.clone()));
+                Link::connect_sentinel(locator, endpoint, settings.timeout).await?
+            }
+            RedisTopology::Cluster { members } => {
+                let description = format!("cluster via {}", members.join(","));
+                let endpoint = Arc::new(endpoint.named(description));
+                let home = keys.home_slot();
+                Link::connect_cluster(members, home, endpoint, settings.timeout).await?
+            }
+        };
+        server_version::check(&link).await?;
         let announced = Arc::new(Announced::new(revisions::first_look(&link, &keys).await?));
         let watcher = watcher::spawn(
-            client,
             link.clone(),
             Arc::clone(&keys),
             Arc::clone(&announced),
@@ -187,7 +210,7 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.link.query(&redis::cmd("PING")).await
+        self.link.query_home(&redis::cmd("PING")).await
     }
 
     /// Redis drops expired counters itself; this reclaims their entries in

@@ -21,6 +21,28 @@ pub struct RemoteSettings {
     /// Trust and identity for `rediss://` (`app.redis.tls.*`). PostgreSQL
     /// takes its own from the URL, as libpq does (`sslrootcert`...).
     pub tls: TlsFiles,
+    /// How the Redis servers are found; PostgreSQL ignores it.
+    pub redis: RedisTopology,
+}
+
+/// Where a Redis store's servers are. `url` still gives the credentials and
+/// database of the data nodes; with Sentinel or Cluster its host and port
+/// are not used.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum RedisTopology {
+    /// The one server `url` names.
+    #[default]
+    Standalone,
+    /// The master the sentinels name for `master`, followed across
+    /// failovers. `members` are the sentinels' `host:port`; `password`
+    /// theirs, when they ask for one.
+    Sentinel {
+        master: String,
+        members: Vec<String>,
+        password: Option<String>,
+    },
+    /// A Redis Cluster reached through any of `members` (`host:port`).
+    Cluster { members: Vec<String> },
 }
 
 /// PEM files for a TLS connection to a datastore server.
@@ -43,6 +65,7 @@ impl RemoteSettings {
             revision_poll: Duration::from_secs(2),
             timeout: Duration::from_secs(5),
             tls: TlsFiles::default(),
+            redis: RedisTopology::Standalone,
         }
     }
 }

@@ -408,9 +408,13 @@ async fn unsupported_urls_and_roots_are_refused_clearly() {
         (
             "redis+sentinel://127.0.0.1:26379/mymaster",
             "node",
-            "Sentinel",
+            "app.redis.sentinels.master",
         ),
-        ("redis+cluster://127.0.0.1:7000", "node", "Cluster"),
+        (
+            "redis+cluster://127.0.0.1:7000",
+            "node",
+            "app.redis.cluster.members",
+        ),
         ("postgresql://127.0.0.1/db", "node", "redis://"),
         ("redis://127.0.0.1:6379", "bad}root", "storage root"),
     ] {

@@ -7,11 +7,17 @@ use std::time::Duration;
 
 use crate::skip;
 
+/// Three masters (and replicas) joined by `redis-cli --cluster create`.
+mod cluster;
 /// Raw RESP over a blocking socket: server checks and cleanup.
 pub mod resp;
+/// A master, a replica and three sentinels.
+mod sentinel;
 /// Private redis-server processes.
 mod server;
 
+pub use cluster::RedisCluster;
+pub use sentinel::{MASTER_NAME, RedisSentinels};
 pub use server::RedisServer;
 
 use resp::{Connection, Reply, Target};
@@ -23,7 +29,7 @@ const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
 /// Short: a local server answers in microseconds, and a missing one should
 /// not slow a skipping run down.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The shared server's URL, or `None` (after `skip::missing`) when it does
 /// not answer PING.
@@ -103,6 +109,14 @@ pub fn connected_clients(url: &str) -> io::Result<u64> {
         .find_map(|line| line.strip_prefix("connected_clients:"))
         .and_then(|count| count.trim().parse().ok())
         .ok_or_else(|| io::Error::other("INFO clients has no connected_clients"))
+}
+
+/// `INFO <section>` of the server at `url`, as text.
+pub fn info(url: &str, section: &str) -> io::Result<String> {
+    open(url)?
+        .command(&[b"INFO", section.as_bytes()])?
+        .bulk_text()
+        .ok_or_else(|| io::Error::other("INFO answered no text"))
 }
 
 fn open(url: &str) -> io::Result<Connection> {

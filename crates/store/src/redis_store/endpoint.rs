@@ -24,12 +24,15 @@ impl Endpoint {
             "redis" | "rediss" => {}
             "redis+sentinel" | "redis-sentinel" | "sentinel" => {
                 return Err(unavailable(
-                    "Redis Sentinel is not supported yet; point redis:// at the primary".to_owned(),
+                    "Sentinel URLs are not read: set app.redis.sentinels.master and \
+                     app.redis.sentinels.members, and a redis:// URL for the credentials"
+                        .to_owned(),
                 ));
             }
             "redis+cluster" | "redis-cluster" | "cluster" => {
                 return Err(unavailable(
-                    "Redis Cluster is not supported yet; use a standalone Redis (redis://)"
+                    "Cluster URLs are not read: set app.redis.cluster.members, and a \
+                     redis:// URL for the credentials"
                         .to_owned(),
                 ));
             }
@@ -78,6 +81,12 @@ impl Endpoint {
     /// (never the password) and whether it is `rediss://`.
     pub(super) fn connection(&self) -> DatastoreConnection {
         DatastoreConnection::opened_now(BACKEND, self.address.clone(), self.tls)
+    }
+
+    /// The same URL, named otherwise in errors (Sentinel: the master's
+    /// name and the sentinels, since the URL's host is not the server).
+    pub(super) fn named(self, address: String) -> Self {
+        Self { address, ..self }
     }
 
     /// An `Unavailable` naming the server, with any trace of the password

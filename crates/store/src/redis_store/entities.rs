@@ -136,6 +136,8 @@ pub(super) async fn write(
     let number: u64 = parse(link, reply.next())?;
     if status == 0 {
         announced.observe(number, parse(link, reply.next())?);
+        // Acknowledged only once a failover cannot take it back.
+        link.replicated().await?;
         return Ok(number);
     }
     let failed = usize::try_from(number)

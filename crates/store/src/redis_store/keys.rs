@@ -36,6 +36,14 @@ impl Keys {
         }
     }
 
+    /// The Redis Cluster hash slot of every key under this root: CRC16
+    /// (XMODEM) of the hash tag, the root, modulo 16384.
+    pub(super) fn home_slot(&self) -> u16 {
+        let tag = self.prefix.trim_end_matches(':');
+        let root = &tag.as_bytes()[1..tag.len() - 1];
+        crc16_xmodem(root) % 16384
+    }
+
     pub(super) fn revision(&self) -> String {
         format!("{}revision", self.prefix)
     }
@@ -85,6 +93,21 @@ impl Keys {
     }
 }
 
+fn crc16_xmodem(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for byte in bytes {
+        crc ^= u16::from(*byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 == 0 {
+                crc << 1
+            } else {
+                (crc << 1) ^ 0x1021
+            };
+        }
+    }
+    crc
+}
+
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -98,6 +121,14 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_slot_is_the_cluster_slot_of_the_hash_tag() {
+        // The check value of CRC-16/XMODEM, and the slot the Redis docs
+        // show `CLUSTER KEYSLOT foo{hash_tag}` answer.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+        assert_eq!(Keys::new("hash_tag").home_slot(), 2515);
+    }
 
     #[test]
     fn kinds_that_differ_in_any_byte_get_their_own_keys() {

@@ -1,31 +1,43 @@
 //! The command connection: every call bounded by the configured timeout and
 //! every failure turned into `StoreError::Unavailable`, so that a dead or
-//! hung Redis costs a caller one timeout at most, never a hang.
+//! hung Redis costs a caller one timeout at most, never a hang. Under
+//! Sentinel it also moves to the new master after a failover.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation};
+use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation, Value};
 
+use super::connection::Server;
 use super::endpoint::Endpoint;
+use super::sentinel::Locator;
 use crate::StoreError;
 use crate::connection::ConnectionTracker;
-
-/// Reconnect attempts the manager makes per outage before it fails the
-/// calls waiting on it. Few on purpose: the next call (or the revision
-/// poll) starts a fresh attempt, so a Redis that comes back is found
-/// quickly, while calls during an outage fail fast instead of queueing.
-const RECONNECT_RETRIES: usize = 2;
-const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
-const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// A cheap handle (clones share one multiplexed connection) that the store
 /// and its background tasks use alike.
 #[derive(Clone)]
 pub(super) struct Link {
-    manager: ConnectionManager,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The connection in use. Replaced (never mutated) when Sentinel names
+    /// another master; calls in flight finish on the one they took.
+    current: RwLock<Arc<Server>>,
+    /// Sentinel: whom to ask for the master after a failure. `None`: the
+    /// servers are the configured ones, for good.
+    locator: Option<Locator>,
+    /// A lookup is under way: failures meanwhile start no other.
+    locating: AtomicBool,
+    /// Sentinel or Cluster: a replica may take over from the master, so
+    /// entity writes wait for a replica (see `replicated`).
+    failover: bool,
+    /// The hash slot of every key of the root: where commands that name
+    /// no key (INFO, ROLE, WAIT) go in a cluster.
+    home_slot: u16,
     timeout: Duration,
     endpoint: Arc<Endpoint>,
     /// Sees every call's outcome: a dropped connection, then the first
@@ -41,49 +53,99 @@ impl Link {
         endpoint: Arc<Endpoint>,
         timeout: Duration,
     ) -> Result<Self, StoreError> {
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY)
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let connecting = ConnectionManager::new_with_config(client, config);
-        let manager = match tokio::time::timeout(timeout, connecting).await {
-            Ok(Ok(manager)) => manager,
-            Ok(Err(error)) => {
-                return Err(endpoint.error(format!(
-                    "cannot connect: {error}{}",
-                    tls_hint(&error.to_string())
-                )));
-            }
-            Err(_) => {
-                return Err(endpoint.error(format!("cannot connect within {timeout:?}")));
-            }
-        };
-        let tracker = Arc::new(ConnectionTracker::new(endpoint.connection()));
-        Ok(Self {
-            manager,
-            timeout,
-            endpoint,
-            tracker,
-        })
+        let server = Server::single(client, &endpoint, timeout).await?;
+        Ok(Self::new(server, None, false, 0, endpoint, timeout))
+    }
+
+    /// Connects to the master the sentinels name, and follows it from then
+    /// on: after a failed call the sentinels are asked again, and a new
+    /// master (a failover) takes the next calls.
+    pub(super) async fn connect_sentinel(
+        locator: Locator,
+        endpoint: Arc<Endpoint>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let client = locator.master(&endpoint, timeout).await?;
+        let server = Server::single(client, &endpoint, timeout).await?;
+        Ok(Self::new(server, Some(locator), true, 0, endpoint, timeout))
+    }
+
+    /// Connects to a Redis Cluster through `members`; the cluster client
+    /// follows redirections and failovers itself.
+    pub(super) async fn connect_cluster(
+        members: &[String],
+        home_slot: u16,
+        endpoint: Arc<Endpoint>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let server = Server::cluster(members, &endpoint, timeout).await?;
+        Ok(Self::new(server, None, true, home_slot, endpoint, timeout))
+    }
+
+    fn new(
+        server: Server,
+        locator: Option<Locator>,
+        failover: bool,
+        home_slot: u16,
+        endpoint: Arc<Endpoint>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                current: RwLock::new(Arc::new(server)),
+                locator,
+                locating: AtomicBool::new(false),
+                failover,
+                home_slot,
+                timeout,
+                tracker: Arc::new(ConnectionTracker::new(endpoint.connection())),
+                endpoint,
+            }),
+        }
     }
 
     pub(super) fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+        &self.shared.endpoint
     }
 
     pub(super) fn tracker(&self) -> &ConnectionTracker {
-        &self.tracker
+        &self.shared.tracker
     }
 
     pub(super) fn timeout(&self) -> Duration {
-        self.timeout
+        self.shared.timeout
+    }
+
+    /// Where the `attempt`th pub/sub connection goes (pub/sub needs a
+    /// connection of its own): the server in use now, or the cluster
+    /// members in turn, so that a lost node is not retried forever.
+    pub(super) fn subscribe_client(&self, attempt: usize) -> Client {
+        let server = self.server();
+        server.subscribe_to[attempt % server.subscribe_to.len()].clone()
+    }
+
+    fn server(&self) -> Arc<Server> {
+        Arc::clone(
+            &self
+                .shared
+                .current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let mut connection = self.manager.clone();
-        bounded(self, cmd.query_async(&mut connection)).await
+        let mut connection = self.server().connection.clone();
+        self.bounded(cmd.query_async(&mut connection)).await
+    }
+
+    /// A command that names no key, run where the root's keys live (see
+    /// `Connection::at_home`).
+    pub(super) async fn query_home<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut connection = self.server().connection.clone();
+        let slot = self.shared.home_slot;
+        let value = self.bounded(connection.at_home(cmd, slot)).await?;
+        redis::from_redis_value(value).map_err(|error| self.shared.endpoint.error(error))
     }
 
     /// Runs `pipeline` (make it `atomic()` for MULTI/EXEC).
@@ -91,8 +153,8 @@ impl Link {
         &self,
         pipeline: &Pipeline,
     ) -> Result<T, StoreError> {
-        let mut connection = self.manager.clone();
-        bounded(self, pipeline.query_async(&mut connection)).await
+        let mut connection = self.server().connection.clone();
+        self.bounded(pipeline.query_async(&mut connection)).await
     }
 
     /// EVALSHA, falling back to loading the script when the server lacks it
@@ -101,8 +163,90 @@ impl Link {
         &self,
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
-        let mut connection = self.manager.clone();
-        bounded(self, script.invoke_async(&mut connection)).await
+        let mut connection = self.server().connection.clone();
+        self.bounded(script.invoke_async(&mut connection)).await
+    }
+
+    /// Under Sentinel or Cluster, waits until a replica has every write
+    /// this node made so far: a write the master acknowledged but no
+    /// replica holds would be lost if the master died now and a replica
+    /// took over. A master with no replica connected (the last one died,
+    /// or after a failover until the old master returns as a replica) has
+    /// nobody to hand over to, and nothing is waited for.
+    pub(super) async fn replicated(&self) -> Result<(), StoreError> {
+        if !self.shared.failover {
+            return Ok(());
+        }
+        // ROLE on a master: ["master", offset, [[host, port, offset], ...]].
+        let role: Vec<Value> = self.query_home(&redis::cmd("ROLE")).await?;
+        let has_replicas =
+            matches!(role.get(2), Some(Value::Array(replicas)) if !replicas.is_empty());
+        if !has_replicas {
+            return Ok(());
+        }
+        let wait_ms = u64::try_from(self.timeout().as_millis() / 2).unwrap_or(u64::MAX);
+        let acknowledged: u64 = self
+            .query_home(redis::cmd("WAIT").arg(1).arg(wait_ms.max(1)))
+            .await?;
+        if acknowledged == 0 {
+            return Err(self.shared.endpoint.error(format!(
+                "written on the master, but no replica acknowledged it within {wait_ms} ms: \
+                 a failover now could lose it"
+            )));
+        }
+        Ok(())
+    }
+
+    /// After a failure under Sentinel: asks the sentinels (in the
+    /// background, one lookup at a time) whether another server is master
+    /// now, and moves the next calls there. The call that failed still
+    /// fails: a write may or may not have reached the old master.
+    pub(super) fn follow_failover(&self) {
+        if self.shared.locator.is_none() || self.shared.locating.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let link = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = link.locate().await {
+                tracing::debug!(%error, "redis store: no new master yet");
+            }
+            link.shared.locating.store(false, Ordering::Release);
+        });
+    }
+
+    async fn locate(&self) -> Result<(), StoreError> {
+        let Some(locator) = &self.shared.locator else {
+            return Ok(());
+        };
+        let (endpoint, timeout) = (&self.shared.endpoint, self.shared.timeout);
+        let client = locator.master(endpoint, timeout).await?;
+        let address = client.get_connection_info().addr().to_string();
+        if address == self.server().address {
+            return Ok(());
+        }
+        let server = Server::single(client, endpoint, timeout).await?;
+        *self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(server);
+        self.shared.tracker.moved_to(address.clone(), endpoint.tls);
+        tracing::info!(
+            master = %address,
+            "redis store: following the new master named by the sentinels"
+        );
+        Ok(())
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        let result = bounded(&self.shared, call).await;
+        if result.is_err() {
+            self.follow_failover();
+        }
+        result
     }
 }
 
@@ -114,41 +258,24 @@ impl Link {
 /// failed to open) tell the tracker the connection is gone; any answer,
 /// a Redis error reply included, says one is there.
 async fn bounded<T>(
-    link: &Link,
+    shared: &Shared,
     call: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, StoreError> {
-    let (endpoint, timeout) = (&link.endpoint, link.timeout);
-    let epoch = link.tracker.epoch();
+    let (endpoint, timeout, tracker) = (&shared.endpoint, shared.timeout, &shared.tracker);
+    let epoch = tracker.epoch();
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => {
-            link.tracker.answered(epoch);
+            tracker.answered(epoch);
             Ok(value)
         }
         Ok(Err(error)) => {
             if error.is_unrecoverable_error() || error.is_io_error() {
-                link.tracker.lost(epoch);
+                tracker.lost(epoch);
             } else {
-                link.tracker.answered(epoch);
+                tracker.answered(epoch);
             }
             Err(endpoint.error(error))
         }
         Err(_) => Err(endpoint.error(format!("no answer within {timeout:?}"))),
-    }
-}
-
-/// What to fix when the TLS handshake failed over a certificate: rustls's
-/// reasons (`UnknownIssuer`, `UnknownCA`) are exact but terse.
-fn tls_hint(error: &str) -> &'static str {
-    // rustls says `Expired` or `certificate expired: …`.
-    if error.contains("invalid peer certificate") && error.to_lowercase().contains("expired") {
-        " (the server's certificate has expired: renew it on the Redis server)"
-    } else if error.contains("invalid peer certificate") {
-        " (the server's certificate is not trusted: it must be signed by a CA in \
-         app.redis.tls.caFile, or the system roots when unset, and name the URL's host)"
-    } else if error.contains("received fatal alert") {
-        " (the server refused the TLS handshake: does it want a client certificate \
-         (app.redis.tls.certFile / keyFile) signed by a CA it trusts?)"
-    } else {
-        ""
     }
 }

@@ -8,7 +8,7 @@ use crate::StoreError;
 const MIN_MAJOR: u32 = 7;
 
 pub(super) async fn check(link: &Link) -> Result<(), StoreError> {
-    let info: String = link.query(redis::cmd("INFO").arg("server")).await?;
+    let info: String = link.query_home(redis::cmd("INFO").arg("server")).await?;
     match major_version(&info) {
         Some((major, version)) if major < MIN_MAJOR => Err(link.endpoint().error(format!(
             "Redis {MIN_MAJOR}.0 or later is required, the server runs {version}"

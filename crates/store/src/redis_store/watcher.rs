@@ -4,7 +4,8 @@
 //! - a subscriber on the `{root}:changes` channel (its own connection, as
 //!   pub/sub needs), which re-reads the revision after every (re)subscribe
 //!   to catch what went by while it was away, and reconnects with backoff
-//!   when the connection drops or stops answering its keepalive ping;
+//!   when the connection drops or stops answering its keepalive ping: to
+//!   the server the link uses then, the new master after a failover;
 //! - a poll of the revision every `revision_poll`, for a notification lost
 //!   in a way the subscriber cannot see.
 //!
@@ -14,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use redis::Value;
 use redis::aio::{PubSubSink, PubSubStream};
-use redis::{Client, Value};
 use tokio::task::JoinHandle;
 
 use super::keys::Keys;
@@ -59,7 +60,6 @@ impl Announcer {
 }
 
 pub(super) fn spawn(
-    client: Client,
     link: Link,
     keys: Arc<Keys>,
     announced: Arc<Announced>,
@@ -72,7 +72,7 @@ pub(super) fn spawn(
         announced,
     };
     let every = revision_poll.max(MIN_POLL);
-    let subscriber = tokio::spawn(subscribe_forever(client, channel, announcer.clone(), every));
+    let subscriber = tokio::spawn(subscribe_forever(channel, announcer.clone(), every));
     let poller = tokio::spawn(poll_forever(announcer, every));
     Watcher {
         tasks: vec![subscriber, poller],
@@ -88,9 +88,12 @@ async fn poll_forever(announcer: Announcer, every: Duration) {
     }
 }
 
-async fn subscribe_forever(client: Client, channel: String, announcer: Announcer, every: Duration) {
+async fn subscribe_forever(channel: String, announcer: Announcer, every: Duration) {
     let mut delay = RESUBSCRIBE_DELAY.0;
+    let mut attempt = 0;
     loop {
+        let client = announcer.link.subscribe_client(attempt);
+        attempt = attempt.wrapping_add(1);
         match subscribe(&client, &channel, announcer.link.timeout()).await {
             Ok((sink, stream)) => {
                 delay = RESUBSCRIBE_DELAY.0;
@@ -102,6 +105,8 @@ async fn subscribe_forever(client: Client, channel: String, announcer: Announcer
             }
             Err(error) => {
                 tracing::debug!(%error, "redis store: cannot subscribe to changes; retrying");
+                // Under Sentinel the master may have moved.
+                announcer.link.follow_failover();
             }
         }
         tokio::time::sleep(delay).await;
@@ -110,7 +115,7 @@ async fn subscribe_forever(client: Client, channel: String, announcer: Announcer
 }
 
 async fn subscribe(
-    client: &Client,
+    client: &redis::Client,
     channel: &str,
     timeout: Duration,
 ) -> Result<(PubSubSink, PubSubStream), String> {

@@ -32,6 +32,8 @@ pub struct RedisServer {
     persistent: bool,
     /// The TLS port, when started with `start_tls`.
     tls_port: Option<u16>,
+    /// More redis-server arguments (a replica's `--replicaof`...).
+    extra_args: Vec<String>,
 }
 
 impl RedisServer {
@@ -88,7 +90,17 @@ impl RedisServer {
             .map(|port| format!("rediss://127.0.0.1:{port}"))
     }
 
+    /// A server with more redis-server arguments (`--replicaof`,
+    /// `--cluster-enabled`...), without persistence.
+    pub fn start_with_args(args: &[&str]) -> Option<RedisServer> {
+        Self::start_configured(false, args)
+    }
+
     fn start_with(persistent: bool) -> Option<RedisServer> {
+        Self::start_configured(persistent, &[])
+    }
+
+    fn start_configured(persistent: bool, args: &[&str]) -> Option<RedisServer> {
         let binary = binary();
         if let Err(error) = Command::new(&binary)
             .arg("--version")
@@ -104,6 +116,7 @@ impl RedisServer {
             child: None,
             persistent,
             tls_port: None,
+            extra_args: args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         for _ in 0..START_ATTEMPTS {
             if server.launch() {
@@ -123,6 +136,26 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's folder (its log is `redis.log`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// One command on a fresh connection, for a test's checks.
+    pub fn command(&self, args: &[&[u8]]) -> std::io::Result<super::resp::Reply> {
+        super::open(&self.url())?.command(args)
+    }
+
+    /// `INFO <section>` as text.
+    pub fn info(&self, section: &str) -> std::io::Result<String> {
+        super::info(&self.url(), section)
+    }
+
+    /// Whether the process still runs (a test's `kill` ends it).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// SIGKILL: connections drop at once, as on a crash.
@@ -174,6 +207,7 @@ impl RedisServer {
             .arg(self.dir.path())
             .arg("--logfile")
             .arg(self.dir.path().join("redis.log"))
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -206,15 +240,15 @@ impl Drop for RedisServer {
     }
 }
 
-fn binary() -> String {
+pub(super) fn binary() -> String {
     std::env::var(BINARY_ENV).unwrap_or_else(|_| "redis-server".to_owned())
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("its address").port()
 }
 
-fn log(dir: &Path) -> String {
+pub(super) fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("redis.log")).unwrap_or_else(|error| format!("({error})"))
 }
