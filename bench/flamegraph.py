@@ -12,7 +12,7 @@ import os
 import subprocess
 import threading
 
-from common import (build_komainu, free_port, need, route, start_komainu, start_nginx, tempdir, wrk,
+from common import (ROOT, free_port, need, route, start_komainu, start_nginx, tempdir, wrk,
                     admin)
 
 
@@ -29,7 +29,10 @@ def main():
                        ("inferno-flamegraph", "cargo install inferno")]:
         need(tool, hint)
     if not args.binary:
-        build_komainu()
+        # The release build has no symbols; the profiling profile is the same
+        # code with them.
+        subprocess.run(["cargo", "build", "--profile", "profiling", "-p", "komainu"], cwd=ROOT, check=True)
+        args.binary = os.path.join(ROOT, "target", "profiling", "komainu")
     work = tempdir()
     backend_port, komainu_port = free_port(), free_port()
     backend = start_nginx(work, backend_port, "0")
