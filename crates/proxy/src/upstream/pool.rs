@@ -120,8 +120,44 @@ impl IdlePool {
         // Usually ready already; if not, the exchange may need one more
         // step to finish (an end of body buffered but not yet seen).
         if !idle.sender.is_ready() && !usable(&mut idle) {
+            self.finish_then_park(target, idle);
             return;
         }
+        self.park(target, idle);
+    }
+
+    /// The exchange is not over although its answer was read: the backend
+    /// answered before it had the whole request body (an early 200, 413 or
+    /// 401). Dropping the connection would cut the client's upload; the
+    /// connection is driven on a task of its own instead, as the legacy
+    /// client's task did, until the exchange ends (then it is parked) or it
+    /// closes, for at most the idle timeout. Nothing is spawned outside a
+    /// runtime (at shutdown): the connection just closes.
+    fn finish_then_park(self: &Arc<Self>, target: Target, idle: Idle) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = Arc::downgrade(self);
+        let limit = self.idle_timeout;
+        runtime.spawn(async move {
+            let Idle {
+                mut sender,
+                mut conn,
+            } = idle;
+            let finished = tokio::time::timeout(limit, async {
+                tokio::select! {
+                    ready = sender.ready() => ready.is_ok(),
+                    _ = &mut conn => false,
+                }
+            })
+            .await;
+            if let (Ok(true), Some(pool)) = (finished, pool.upgrade()) {
+                pool.park(target, Idle { sender, conn });
+            }
+        });
+    }
+
+    fn park(self: &Arc<Self>, target: Target, idle: Idle) {
         self.start_sweeper();
         let mut shard = self.shard();
         let parked = shard.entry(target).or_default();

@@ -194,3 +194,60 @@ async fn a_refused_connect_is_a_connect_error() {
         ),
     }
 }
+
+/// A backend that answers before it reads the request body (as nginx's
+/// `return` does), then reads the whole body: the upload must still reach
+/// it after the client has read the answer, as it did when the legacy
+/// client's task drove every connection.
+#[tokio::test]
+async fn an_upload_answered_early_is_still_sent_whole() {
+    const SIZE: usize = 32 * 1024 * 1024;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(AtomicUsize::new(0));
+    let count = received.clone();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buffer = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        let end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end;
+            }
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before the head");
+            buffer.extend_from_slice(&chunk[..n]);
+        };
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut got = buffer.len() - (end + 4);
+        while got < SIZE {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        count.store(got, Ordering::SeqCst);
+    });
+    let upstream = Upstream::new(Duration::from_secs(60));
+    let request = Request::post(format!("http://127.0.0.1:{port}/upload"))
+        .header("content-length", SIZE)
+        .body(crate::body::full(vec![b'u'; SIZE]))
+        .unwrap();
+    let response = upstream
+        .call(request, None, false, SECOND, 5 * SECOND)
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"ok");
+    for _ in 0..100 {
+        if received.load(Ordering::SeqCst) != 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(received.load(Ordering::SeqCst), SIZE, "the upload was cut");
+}
