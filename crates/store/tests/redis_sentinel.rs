@@ -171,24 +171,6 @@ async fn the_store_follows_a_failover_and_keeps_every_acknowledged_write() {
     assert!(failed > 0, "writes to a dead master fail");
     eprintln!("writes resumed {resumed:?} after the kill; {failed} answered Unavailable");
 
-    for id in &acknowledged {
-        assert_eq!(
-            writer.get("route", id).await.unwrap().as_deref(),
-            Some(&b"v"[..]),
-            "acknowledged write {id} survived the failover"
-        );
-    }
-    let revision = writer
-        .write(vec![put("route", "after", b"v")])
-        .await
-        .unwrap();
-    let mut changes = reader.changes();
-    tokio::time::timeout(FAILOVER, changes.wait_for(|seen| *seen >= revision))
-        .await
-        .expect("the other node hears writes on the new master")
-        .unwrap();
-    assert_eq!(
-        reader.get("route", "after").await.unwrap().as_deref(),
-        Some(&b"v"[..])
-    );
+    suite::failover::every_acknowledged_write_survived(&writer, &reader, &acknowledged, FAILOVER)
+        .await;
 }

@@ -13,6 +13,7 @@ pub mod changes;
 pub mod counters;
 pub mod entities;
 pub mod ephemeral;
+pub mod failover;
 pub mod guards;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
