@@ -19,20 +19,12 @@ impl FromRequest<AdminContext> for JsonBody {
 
     async fn from_request(request: Request, ctx: &AdminContext) -> Result<Self, Self::Rejection> {
         let limit = ctx.max_body_size;
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > limit) {
-            return Err(AdminError::PayloadTooLarge { limit });
-        }
         let yaml = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(crate::yaml::is_yaml);
-        let bytes = read_limited(request.into_body(), limit).await?;
+        let bytes = read_request_limited(request, limit).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(AdminError::BadRequest(format!(
                 "request body is empty: a {} document is expected",
@@ -48,7 +40,24 @@ impl FromRequest<AdminContext> for JsonBody {
     }
 }
 
-pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AdminError> {
+/// The body of `request`, refused (413) at once when its declared
+/// `Content-Length` is over `limit`, and as soon as it passes it otherwise.
+pub(crate) async fn read_request_limited(
+    request: Request,
+    limit: usize,
+) -> Result<bytes::Bytes, AdminError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(AdminError::PayloadTooLarge { limit });
+    }
+    read_limited(request.into_body(), limit).await
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AdminError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {

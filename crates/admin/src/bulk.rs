@@ -17,7 +17,7 @@ use model::Kind;
 use serde_json::{Value, json};
 use store::StoreError;
 
-use crate::body::read_limited;
+use crate::body::read_request_limited;
 use crate::bulk_plan::{Outcome, Plan, plan};
 use crate::context::AdminContext;
 use crate::error::{AdminError, AdminResult};
@@ -52,15 +52,7 @@ pub async fn run(
 ) -> AdminResult<Response> {
     check_content_type(op, request.headers())?;
     let limit = ctx.max_body_size;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(AdminError::PayloadTooLarge { limit });
-    }
-    let bytes = read_limited(request.into_body(), limit).await?;
+    let bytes = read_request_limited(request, limit).await?;
     let lines = split_lines(&bytes, MAX_LINE_BYTES.min(limit))?;
     if lines.is_empty() {
         return Ok(ndjson::answer(StatusCode::OK, String::new()));
