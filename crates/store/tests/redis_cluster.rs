@@ -13,7 +13,7 @@ mod suite;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use store::{RedisStore, RedisTopology, RemoteSettings, Store, StoreError};
+use store::{RedisStore, RedisTopology, RemoteSettings, Store};
 use testkit::redis::RedisCluster;
 
 use suite::put;
@@ -45,16 +45,6 @@ async fn fresh() -> Option<(Arc<dyn Store>, RedisCluster)> {
 }
 
 suite::store_suite!(fresh);
-
-fn message(error: StoreError) -> String {
-    match error {
-        StoreError::Unavailable { backend, message } => {
-            assert_eq!(backend, "redis");
-            message
-        }
-        other => panic!("expected Unavailable, got {other:?}"),
-    }
-}
 
 /// The store is given one member only, which does not serve the root's
 /// slot: every command is redirected (MOVED) and still works, and the
@@ -103,14 +93,14 @@ async fn a_cluster_url_with_a_database_or_tls_is_refused() {
     };
     let mut db = settings(cluster.members(), "test_db");
     db.url = "redis://ignored.invalid:1/2".to_owned();
-    let error = message(RedisStore::connect(db).await.err().unwrap());
+    let error = suite::unavailable_message(RedisStore::connect(db).await.err().unwrap());
     assert!(error.contains("database 0 only"), "{error}");
     let mut tls = settings(cluster.members(), "test_tls");
     tls.url = "rediss://ignored.invalid:1".to_owned();
-    let error = message(RedisStore::connect(tls).await.err().unwrap());
+    let error = suite::unavailable_message(RedisStore::connect(tls).await.err().unwrap());
     assert!(error.contains("not supported"), "{error}");
     let nobody = settings(vec!["127.0.0.1:1".to_owned()], "test_nobody");
-    let error = message(RedisStore::connect(nobody).await.err().unwrap());
+    let error = suite::unavailable_message(RedisStore::connect(nobody).await.err().unwrap());
     assert!(error.contains("cluster via 127.0.0.1:1"), "{error}");
 }
 
@@ -153,7 +143,7 @@ async fn the_store_follows_a_cluster_failover_and_keeps_every_acknowledged_write
                 }
             }
             Err(error) => {
-                let text = message(error);
+                let text = suite::unavailable_message(error);
                 assert!(
                     text.contains("cluster via"),
                     "errors name the cluster: {text}"

@@ -12,7 +12,7 @@ mod suite;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use store::{RedisStore, RedisTopology, RemoteSettings, Store, StoreError};
+use store::{RedisStore, RedisTopology, RemoteSettings, Store};
 use testkit::redis::{MASTER_NAME, RedisSentinels};
 
 use suite::put;
@@ -48,20 +48,10 @@ async fn fresh() -> Option<(Arc<dyn Store>, RedisSentinels)> {
 
 suite::store_suite!(fresh);
 
-fn message(error: StoreError) -> String {
-    match error {
-        StoreError::Unavailable { backend, message } => {
-            assert_eq!(backend, "redis");
-            message
-        }
-        other => panic!("expected Unavailable, got {other:?}"),
-    }
-}
-
 async fn connect_error(settings: RemoteSettings) -> String {
     match RedisStore::connect(settings).await {
         Ok(_) => panic!("the store must not connect"),
-        Err(error) => message(error),
+        Err(error) => suite::unavailable_message(error),
     }
 }
 
@@ -155,7 +145,7 @@ async fn the_store_follows_a_failover_and_keeps_every_acknowledged_write() {
                 }
             }
             Err(error) => {
-                let text = message(error);
+                let text = suite::unavailable_message(error);
                 assert!(text.contains(MASTER_NAME), "errors name the master: {text}");
                 failed += 1;
             }

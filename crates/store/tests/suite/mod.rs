@@ -113,3 +113,14 @@ macro_rules! store_suite {
 }
 
 pub(crate) use store_suite;
+
+/// The message of a Redis `Unavailable` error; any other error fails the test.
+pub fn unavailable_message(error: store::StoreError) -> String {
+    match error {
+        store::StoreError::Unavailable { backend, message } => {
+            assert_eq!(backend, "redis");
+            message
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
