@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
@@ -20,19 +19,11 @@ fn quickstart_block() -> String {
     text[start..end].to_string()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn the_readme_quick_start_works_as_written() {
     let block = quickstart_block();
     assert!(block.contains("cargo install --locked --path crates/komainu"));
-    let (proxy, backend) = (free_port(), free_port());
+    let (proxy, backend) = (testkit::ports::unused(), testkit::ports::unused());
     let body: String = block
         .lines()
         .filter(|line| !line.starts_with("cargo install"))

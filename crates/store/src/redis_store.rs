@@ -22,6 +22,8 @@ mod ephemeral;
 mod keys;
 /// The command connection: timeouts, reconnects, error mapping.
 mod link;
+/// When a write may be acknowledged: a replica holds it, or none can.
+mod replication;
 /// What this node announced, and noticing a server that lost its data.
 mod revisions;
 /// The Lua scripts everything atomic runs as.

@@ -122,7 +122,7 @@ async fn the_store_follows_a_cluster_failover_and_keeps_every_acknowledged_write
     let mut acknowledged = Vec::new();
     for n in 0..20 {
         let id = format!("before-{n}");
-        writer.write(vec![put("route", &id, b"v")]).await.unwrap();
+        suite::failover::acknowledge(&writer, &id, FAILOVER).await;
         acknowledged.push(id);
     }
     let old_master = cluster.kill_master_of(slot);
@@ -162,4 +162,39 @@ async fn the_store_follows_a_cluster_failover_and_keeps_every_acknowledged_write
 
     suite::failover::every_acknowledged_write_survived(&writer, &reader, &acknowledged, FAILOVER)
         .await;
+}
+
+/// The replica of the root's master dies. Until the master's own view of
+/// the cluster calls it failed, the master cannot tell a dead replica from
+/// one that left to become master (a failover it has not heard of yet,
+/// after which whatever it acknowledged is thrown away): writes are refused
+/// (Unavailable). Once the replica is called failed the master is alone for
+/// good, and writes are acknowledged again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_whose_replica_vanished_refuses_writes_until_the_replica_is_called_failed() {
+    let Some(mut cluster) = RedisCluster::start(1) else {
+        return;
+    };
+    let root = testkit::unique_name("test");
+    let slot = cluster.slot_of(&format!("{{{root}}}:revision")).unwrap();
+    let store = RedisStore::connect(settings(cluster.members(), &root))
+        .await
+        .unwrap();
+    suite::failover::acknowledge(&store, "first", FAILOVER).await;
+
+    cluster.kill(cluster.replica_of(slot).unwrap());
+    let killed = Instant::now();
+    let refused = store.write(vec![put("route", "right-after", b"v")]).await;
+    let text = suite::unavailable_message(refused.expect_err("a master without its replica"));
+    assert!(text.contains("cluster via"), "{text}");
+
+    suite::failover::acknowledge(&store, "later", FAILOVER).await;
+    eprintln!(
+        "writes acknowledged again {:?} after the kill",
+        killed.elapsed()
+    );
+    assert_eq!(
+        store.get("route", "later").await.unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
 }

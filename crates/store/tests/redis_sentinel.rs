@@ -128,7 +128,7 @@ async fn the_store_follows_a_failover_and_keeps_every_acknowledged_write() {
     let mut failed = 0_u32;
     for n in 0..20 {
         let id = format!("before-{n}");
-        writer.write(vec![put("route", &id, b"v")]).await.unwrap();
+        suite::failover::acknowledge(&writer, &id, FAILOVER).await;
         acknowledged.push(id);
     }
     let old_master = sentinels.kill_master();

@@ -10,6 +10,8 @@
 
 /// A private PgBouncer in front of a PostgreSQL server.
 pub mod pgbouncer;
+/// Ports for spawned servers, never handed out twice in one process.
+pub mod ports;
 /// Private PostgreSQL instances (initdb + pg_ctl) and the shared server.
 pub mod postgres;
 /// Private Redis instances (redis-server) and the shared server.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::postgres::{SERVER_USER, free_port, is_root, user_exists};
+use crate::postgres::{SERVER_USER, is_root, user_exists};
 use crate::skip;
 
 /// How long PgBouncer may take to listen.
@@ -68,7 +68,7 @@ impl PgBouncer {
             .prefix("komainu-pgbouncer-")
             .tempdir()
             .expect("temporary folder for pgbouncer");
-        let listen = free_port();
+        let listen = crate::ports::unused();
         let config = dir.path().join("pgbouncer.ini");
         std::fs::write(
             &config,

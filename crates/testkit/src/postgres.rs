@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -269,7 +269,7 @@ impl PostgresServer {
         // A free port may be taken between finding it and binding it: try a
         // few.
         for _ in 0..3 {
-            server.port = free_port();
+            server.port = crate::ports::unused();
             if server.pg_start() {
                 return Some(server);
             }
@@ -503,14 +503,6 @@ pub(crate) fn user_exists(user: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
-}
-
-/// A port nothing listens on right now.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free local port")
 }
 
 #[cfg(test)]

@@ -119,6 +119,18 @@ pub fn info(url: &str, section: &str) -> io::Result<String> {
         .ok_or_else(|| io::Error::other("INFO answered no text"))
 }
 
+/// How many replicas `server` serves in sync (`state=online`), as a master.
+pub fn replicas_online(server: &RedisServer) -> usize {
+    server.info("replication").map_or(0, |info| {
+        if !info.contains("role:master") {
+            return 0;
+        }
+        info.lines()
+            .filter(|line| line.starts_with("slave") && line.contains("state=online"))
+            .count()
+    })
+}
+
 fn open(url: &str) -> io::Result<Connection> {
     let target = Target::parse(url)
         .ok_or_else(|| io::Error::other(format!("not a redis://host:port URL: {url}")))?;

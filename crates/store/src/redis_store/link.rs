@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation, Value};
+use redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation};
 
 use super::connection::Server;
 use super::endpoint::Endpoint;
@@ -167,34 +167,25 @@ impl Link {
         self.bounded(script.invoke_async(&mut connection)).await
     }
 
-    /// Under Sentinel or Cluster, waits until a replica has every write
-    /// this node made so far: a write the master acknowledged but no
-    /// replica holds would be lost if the master died now and a replica
-    /// took over. A master with no replica connected (the last one died,
-    /// or after a failover until the old master returns as a replica) has
-    /// nobody to hand over to, and nothing is waited for.
-    pub(super) async fn replicated(&self) -> Result<(), StoreError> {
-        if !self.shared.failover {
-            return Ok(());
-        }
-        // ROLE on a master: ["master", offset, [[host, port, offset], ...]].
-        let role: Vec<Value> = self.query_home(&redis::cmd("ROLE")).await?;
-        let has_replicas =
-            matches!(role.get(2), Some(Value::Array(replicas)) if !replicas.is_empty());
-        if !has_replicas {
-            return Ok(());
-        }
-        let wait_ms = u64::try_from(self.timeout().as_millis() / 2).unwrap_or(u64::MAX);
-        let acknowledged: u64 = self
-            .query_home(redis::cmd("WAIT").arg(1).arg(wait_ms.max(1)))
+    /// Sentinel or Cluster: a replica may take over from the master.
+    pub(super) fn failover_possible(&self) -> bool {
+        self.shared.failover
+    }
+
+    /// `host:port` of the single server in use (the members under Cluster).
+    pub(super) fn address(&self) -> String {
+        self.server().address.clone()
+    }
+
+    /// Under Sentinel, the master the sentinels name now; `None` otherwise.
+    pub(super) async fn master_named_by_sentinels(&self) -> Result<Option<String>, StoreError> {
+        let Some(locator) = &self.shared.locator else {
+            return Ok(None);
+        };
+        let client = locator
+            .master(&self.shared.endpoint, self.shared.timeout)
             .await?;
-        if acknowledged == 0 {
-            return Err(self.shared.endpoint.error(format!(
-                "written on the master, but no replica acknowledged it within {wait_ms} ms: \
-                 a failover now could lose it"
-            )));
-        }
-        Ok(())
+        Ok(Some(client.get_connection_info().addr().to_string()))
     }
 
     /// After a failure under Sentinel: asks the sentinels (in the

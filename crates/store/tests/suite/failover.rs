@@ -1,7 +1,7 @@
 //! After a Redis failover (Sentinel or Cluster): what a store acknowledged
 //! before and during it is all there, and a second store hears new writes.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use store::Store;
 
@@ -33,4 +33,15 @@ pub async fn every_acknowledged_write_survived(
         reader.get("route", "after").await.unwrap().as_deref(),
         Some(&b"v"[..])
     );
+}
+
+/// Writes `id` until the store acknowledges it: a write may be refused
+/// (Unavailable) while the master cannot vouch for a replica, never lost.
+pub async fn acknowledge(store: &dyn Store, id: &str, within: Duration) {
+    let started = Instant::now();
+    while let Err(error) = store.write(vec![put("route", id, b"v")]).await {
+        let text = super::unavailable_message(error);
+        assert!(started.elapsed() < within, "{id} not acknowledged: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -100,6 +100,24 @@ impl RedisCluster {
 
     /// The port of the master serving `slot` now, as a living node sees it.
     pub fn master_of(&self, slot: u16) -> io::Result<u16> {
+        self.serving(slot, 0)
+    }
+
+    /// The port of the first replica of `slot`'s master. Waits for one:
+    /// CLUSTER SLOTS lists a replica only once gossip tells its offset.
+    pub fn replica_of(&self, slot: u16) -> io::Result<u16> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            match self.serving(slot, 1) {
+                Err(_) if Instant::now() < deadline => sleep(Duration::from_millis(50)),
+                answer => return answer,
+            }
+        }
+    }
+
+    /// The port of the `nth` node CLUSTER SLOTS lists for `slot`: the
+    /// master first, then its replicas.
+    fn serving(&self, slot: u16, nth: usize) -> io::Result<u16> {
         let Reply::Array(Some(ranges)) = self.command_on_any(&[b"CLUSTER", b"SLOTS"])? else {
             return Err(io::Error::other("CLUSTER SLOTS answered no array"));
         };
@@ -107,29 +125,36 @@ impl RedisCluster {
             let Reply::Array(Some(parts)) = range else {
                 continue;
             };
-            let (Some(Reply::Integer(start)), Some(Reply::Integer(end)), Some(master)) =
-                (parts.first(), parts.get(1), parts.get(2))
+            let (Some(Reply::Integer(start)), Some(Reply::Integer(end)), Some(node)) =
+                (parts.first(), parts.get(1), parts.get(2 + nth))
             else {
                 continue;
             };
             if (*start..=*end).contains(&i64::from(slot))
-                && let Reply::Array(Some(address)) = master
+                && let Reply::Array(Some(address)) = node
                 && let Some(Reply::Integer(port)) = address.get(1)
             {
                 return u16::try_from(*port).map_err(|_| io::Error::other("port out of range"));
             }
         }
-        Err(io::Error::other(format!("no master serves slot {slot}")))
+        Err(io::Error::other(format!(
+            "no node {nth} serves slot {slot}"
+        )))
+    }
+
+    /// SIGKILLs the node on `port`.
+    pub fn kill(&mut self, port: u16) {
+        self.nodes
+            .iter_mut()
+            .find(|node| node.port() == port)
+            .expect("the node is one of ours")
+            .kill();
     }
 
     /// SIGKILLs the master of `slot` and returns its port.
     pub fn kill_master_of(&mut self, slot: u16) -> u16 {
         let port = self.master_of(slot).expect("a master serves the slot");
-        self.nodes
-            .iter_mut()
-            .find(|node| node.port() == port)
-            .expect("the master is one of ours")
-            .kill();
+        self.kill(port);
         port
     }
 
@@ -177,11 +202,14 @@ impl RedisCluster {
                             ))
                     })
             });
-            let replicas_synced = self.nodes.iter().all(|node| {
-                node.info("replication").is_ok_and(|info| {
-                    info.contains("role:master") || info.contains("master_link_status:up")
-                })
-            });
+            // Synced as the masters see it (what ROLE lists), not only as
+            // the replicas do: a replica says "up" a moment earlier.
+            let masters_with_replicas = self
+                .nodes
+                .iter()
+                .filter(|node| super::replicas_online(node) >= replicas)
+                .count();
+            let replicas_synced = masters_with_replicas >= MASTERS;
             if all_ok && replicas_synced {
                 return;
             }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::resp::{Connection, Reply, Target};
-use super::server::{binary, free_port, log};
+use super::server::{binary, log};
 use super::{CHECK_TIMEOUT, RedisServer};
 
 /// The name the sentinels monitor the master under.
@@ -157,7 +157,8 @@ impl RedisSentinels {
         loop {
             let replica_synced = self.servers[1]
                 .info("replication")
-                .is_ok_and(|info| info.contains("master_link_status:up"));
+                .is_ok_and(|info| info.contains("master_link_status:up"))
+                && super::replicas_online(&self.servers[0]) >= 1;
             let sentinels_ready = self.sentinels.iter().all(|sentinel| {
                 let count = |what: &[u8]| match self
                     .sentinel_command(sentinel.port, &[b"SENTINEL", what, MASTER_NAME.as_bytes()])
@@ -196,7 +197,7 @@ impl SentinelProcess {
         for _ in 0..5 {
             let peers: Vec<Peer> = (0..3)
                 .map(|_| Peer {
-                    port: free_port(),
+                    port: crate::ports::unused(),
                     id: format!("{:040x}", rand::random::<u128>()),
                 })
                 .collect();

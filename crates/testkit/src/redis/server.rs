@@ -1,7 +1,6 @@
 //! A throwaway redis-server of a test's own, for what the shared server
 //! must not suffer: being killed and restarted.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -72,11 +71,11 @@ impl RedisServer {
         .expect("write the client auth mode");
         server.kill();
         for _ in 0..START_ATTEMPTS {
-            server.tls_port = Some(free_port());
+            server.tls_port = Some(crate::ports::unused());
             if server.launch() {
                 return Some(server);
             }
-            server.port = free_port();
+            server.port = crate::ports::unused();
         }
         panic!(
             "redis-server with TLS did not start; log:\n{}",
@@ -111,7 +110,7 @@ impl RedisServer {
             return None;
         }
         let mut server = RedisServer {
-            port: free_port(),
+            port: crate::ports::unused(),
             dir: TempDir::new().expect("a temp dir for redis-server"),
             child: None,
             persistent,
@@ -122,7 +121,7 @@ impl RedisServer {
             if server.launch() {
                 return Some(server);
             }
-            server.port = free_port();
+            server.port = crate::ports::unused();
         }
         panic!(
             "redis-server did not start in {START_ATTEMPTS} attempts; log:\n{}",
@@ -242,11 +241,6 @@ impl Drop for RedisServer {
 
 pub(super) fn binary() -> String {
     std::env::var(BINARY_ENV).unwrap_or_else(|_| "redis-server".to_owned())
-}
-
-pub(super) fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("its address").port()
 }
 
 pub(super) fn log(dir: &Path) -> String {
