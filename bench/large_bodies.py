@@ -5,10 +5,15 @@
   streamed (nginx buffers responses in memory only, 8 x 64 KiB, and streams
   uploads, as komainu does), alternating rounds; prints MB/s, the ratio
   (target >= 0.90) and the proxy's CPU time per MiB;
-- HTTP/2 with prior knowledge (h2c) from h2load to each proxy, which speaks
-  HTTP/1.1 to the backend; prints requests/s and CPU per request.
+- HTTP/2 from h2load to each proxy, which speaks HTTP/1.1 to the backend:
+  with prior knowledge (h2c) and over TLS chosen by ALPN (h2, one
+  self-signed certificate made with openssl for both); prints requests/s
+  and CPU per request.
 
-The backend nginx (core 0) serves the file and discards uploads; the proxy
+The backend nginx (core 0) serves the file and reads each upload whole
+(into memory) before it answers, as an upload endpoint does: a backend that
+answers first lets nginx, as the proxy, drop the rest of the body instead of
+forwarding it, and the two proxies would not do the same work. The proxy
 under test gets core 1.
 """
 
@@ -72,13 +77,23 @@ def transfer(port, pids, kind, file):
     return speed / 1e6, used * 1000 / 100  # MB/s, ms of CPU per MiB
 
 
-def h2load(port, requests, streams):
+def h2load(port, requests, streams, scheme="http"):
     out = subprocess.run(["taskset", "-c", "0", "h2load", "-n", str(requests), "-c", "16", "-m", str(streams),
-                          "-H", f":authority: {HOST}", f"http://127.0.0.1:{port}/small"],
+                          "-H", f":authority: {HOST}", f"{scheme}://127.0.0.1:{port}/small"],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
     ok = int(re.search(r"(\d+) succeeded", out).group(1))
     return rps, requests - ok
+
+
+def self_signed(directory):
+    """A self-signed certificate for HOST (openssl), as (cert path, key path)."""
+    cert, key = os.path.join(directory, "tls.crt"), os.path.join(directory, "tls.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={HOST}",
+                    "-addext", f"subjectAltName=DNS:{HOST}"], check=True, capture_output=True)
+    os.chmod(key, 0o644)  # nginx's worker reads it as an unprivileged user
+    return cert, key
 
 
 def main():
@@ -89,6 +104,7 @@ def main():
     args = parser.parse_args()
     need("nginx", "apt-get install nginx")
     need("curl", "apt-get install curl")
+    need("openssl", "apt-get install openssl")
     build_komainu()
     work = tempdir()
     big = os.path.join(work, "big")
@@ -99,19 +115,27 @@ def main():
     os.chmod(big, 0o644)
 
     backend_port, nginx_port, nginx_h2_port, komainu_port = free_port(), free_port(), free_port(), free_port()
+    nginx_tls_port, komainu_tls_port = free_port(), free_port()
+    cert, key = self_signed(work)
     backend = nginx(work, "backend", "0", f"""server {{ listen 127.0.0.1:{backend_port};
       location = /big {{ alias {big}; }}
-      location = /upload {{ return 200 'ok'; }}
+      location = /upload {{ client_body_buffer_size 128m; proxy_pass_request_body off;
+                            proxy_set_header Content-Length ''; proxy_pass http://127.0.0.1:{backend_port}/ok; }}
+      location = /ok {{ return 200 'ok'; }}
       location = /small {{ return 200 'hello from the backend'; }} }}""")
     proxy = nginx(work, "proxy", "1", f"""upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 256; }}
       server {{ listen 127.0.0.1:{nginx_port}; listen 127.0.0.1:{nginx_h2_port} http2;
+        listen 127.0.0.1:{nginx_tls_port} ssl http2; ssl_certificate {cert}; ssl_certificate_key {key};
         location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection '';
                       proxy_set_header Host $host; proxy_request_buffering off; client_body_buffer_size 64k;
                       proxy_buffers 8 64k; proxy_max_temp_file_size 0; }} }}""")
     wait_port(backend_port)
     wait_port(nginx_port)
-    komainu = start_komainu(work, komainu_port, "1")
+    komainu = start_komainu(work, komainu_port, "1", extra=[f"-Dhttps.port={komainu_tls_port}"])
     admin(komainu_port, "POST", "/api/routes", route(0, backend_port, host=HOST))
+    admin(komainu_port, "POST", "/api/certificates",
+          {"id": "bench-tls", "name": HOST, "chain": open(cert).read(), "privateKey": open(key).read()})
+    wait_port(komainu_tls_port)
     contenders = {
         "nginx": (nginx_port, lambda: nginx_pids(proxy)),
         "komainu": (komainu_port, lambda: [komainu.pid]),
@@ -132,15 +156,22 @@ def main():
             print("h2load is missing (apt-get install nghttp2-client): HTTP/2 skipped")
             return
         # nginx 1.22 speaks h2c only on a port of its own; komainu tells by the preface.
-        h2_ports = {"nginx": nginx_h2_port, "komainu": komainu_port}
-        for name, (_, pids) in contenders.items():
-            port = h2_ports[name]
-            h2load(port, 2000, args.h2_streams)  # warm-up
-            before = sum(cpu_seconds(p) for p in pids())
-            rps, failed = h2load(port, args.h2_requests, args.h2_streams)
-            used = sum(cpu_seconds(p) for p in pids()) - before
-            print(f"h2c via {name:<8} {rps:9.0f} req/s  CPU {used * 1e6 / args.h2_requests:6.1f} µs/request  "
-                  f"failed {failed}")
+        modes = {
+            "h2c": ("http", {"nginx": nginx_h2_port, "komainu": komainu_port}),
+            "h2 (ALPN)": ("https", {"nginx": nginx_tls_port, "komainu": komainu_tls_port}),
+        }
+        for mode, (scheme, ports) in modes.items():
+            rates = {}
+            for name, (_, pids) in contenders.items():
+                port = ports[name]
+                h2load(port, 2000, args.h2_streams, scheme)  # warm-up
+                before = sum(cpu_seconds(p) for p in pids())
+                rps, failed = h2load(port, args.h2_requests, args.h2_streams, scheme)
+                used = sum(cpu_seconds(p) for p in pids()) - before
+                rates[name] = rps
+                print(f"{mode} via {name:<8} {rps:9.0f} req/s  CPU {used * 1e6 / args.h2_requests:6.1f} "
+                      f"µs/request  failed {failed}")
+            print(f"{mode}: komainu at {rates['komainu'] / rates['nginx']:.2f} of nginx's requests/s")
     finally:
         for proc in (komainu, proxy, backend):
             proc.terminate()
