@@ -36,6 +36,8 @@ mod import;
 mod last_admin_race;
 /// `GET /api/live`: the node's live traffic figures.
 pub mod live;
+/// Media types in `Content-Type` and `Accept`.
+mod media;
 /// Version, infos, the kinds list.
 pub mod meta;
 /// Metrics as JSON or Prometheus text, Otoroshi's way.

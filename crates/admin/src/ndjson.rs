@@ -12,6 +12,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::Value;
 
+use crate::media::{accept_ranges, essence};
+
 /// The media type of NDJSON bodies and answers.
 pub const MEDIA_TYPE: &str = "application/x-ndjson";
 
@@ -20,19 +22,11 @@ pub fn is_ndjson(media_type: &str) -> bool {
     essence(media_type).eq_ignore_ascii_case(MEDIA_TYPE)
 }
 
-fn essence(media_type: &str) -> &str {
-    media_type.split(';').next().unwrap_or("").trim()
-}
-
 /// Whether the client asks for NDJSON: `Accept` names it before any JSON,
 /// YAML or wildcard range (as Otoroshi: NDJSON only when JSON is not
 /// acceptable first).
 pub fn wants_ndjson(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+    accept_ranges(headers)
         .find_map(|range| {
             let range = essence(range);
             if is_ndjson(range) {

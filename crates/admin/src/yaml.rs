@@ -17,6 +17,7 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess,
 use serde_json::{Map, Number, Value};
 
 use crate::error::AdminError;
+use crate::media::{accept_ranges, essence};
 
 /// The media types read and written as YAML.
 pub const MEDIA_TYPES: [&str; 3] = ["application/yaml", "application/x-yaml", "text/yaml"];
@@ -26,7 +27,7 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Whether a `Content-Type` (or one media range of `Accept`) names YAML.
 pub fn is_yaml(media_type: &str) -> bool {
-    let essence = media_type.split(';').next().unwrap_or("").trim();
+    let essence = essence(media_type);
     MEDIA_TYPES
         .iter()
         .any(|yaml| essence.eq_ignore_ascii_case(yaml))
@@ -35,11 +36,7 @@ pub fn is_yaml(media_type: &str) -> bool {
 /// Whether the client asks for YAML: the first media range of `Accept`
 /// that is JSON or YAML decides (JSON when none is).
 pub fn wants_yaml(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+    accept_ranges(headers)
         .find_map(|range| {
             if is_yaml(range) {
                 Some(true)
@@ -53,8 +50,7 @@ pub fn wants_yaml(headers: &HeaderMap) -> bool {
 }
 
 fn is_json(media_type: &str) -> bool {
-    let essence = media_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json")
+    essence(media_type).eq_ignore_ascii_case("application/json")
 }
 
 /// Reads one YAML document into a JSON value of at most `budget` units

@@ -3,11 +3,11 @@
 //! they must not find another test's server there (a cluster client would
 //! follow that server's redirections into a foreign cluster).
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::sync::{Mutex, PoisonError};
 
-static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
 /// A port free now on 127.0.0.1 that no earlier call returned.
 pub fn unused() -> u16 {
@@ -16,8 +16,11 @@ pub fn unused() -> u16 {
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .expect("bind an ephemeral port");
-        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
-        if handed_out.get_or_insert_with(HashSet::new).insert(port) {
+        if HANDED_OUT
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(port)
+        {
             return port;
         }
     }
