@@ -49,8 +49,13 @@ def wait_port(port, timeout=20):
 
 def cpu_seconds(pid):
     """utime + stime of a process and its threads, from /proc."""
+    return sum(user_system_seconds(pid))
+
+
+def user_system_seconds(pid):
+    """(utime, stime) of a process and its threads, from /proc."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def rss_mib(pid):
