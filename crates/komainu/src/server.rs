@@ -295,7 +295,11 @@ impl Connections {
         let dispatch = self.dispatch.clone();
         let requests = activity.clone();
         let handle = move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(info);
+            // A request without it came over plain HTTP: a plain
+            // connection's requests skip the extension map's allocations.
+            if info != ConnInfo::PLAIN {
+                request.extensions_mut().insert(info);
+            }
             let in_flight = requests.begin();
             let dispatch = dispatch.clone();
             async move {

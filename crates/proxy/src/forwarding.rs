@@ -12,7 +12,7 @@ use http::header::{FORWARDED, HeaderName};
 use http::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 
-use crate::headers::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, set_forwarded};
+use crate::headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, set_forwarded};
 
 static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
@@ -80,20 +80,23 @@ pub fn hops(headers: &HeaderMap) -> Result<u32, u32> {
 /// forwarding headers of an untrusted peer, X-Real-IP, X-Original-URL,
 /// X-Rewrite-URL); `peer_trusted` is [`TrustedProxies::trusts`] of the peer.
 pub fn sanitize(headers: &mut HeaderMap, peer_trusted: bool) {
-    for name in [&X_ORIGINAL_URL, &X_REWRITE_URL, &X_REAL_IP] {
-        headers.remove(name);
-    }
-    if !peer_trusted {
-        for name in [
-            &X_FORWARDED_FOR,
-            &X_FORWARDED_HOST,
-            &X_FORWARDED_PROTO,
-            &X_FORWARDED_PORT,
-            &X_FORWARDED_PREFIX,
-        ] {
-            headers.remove(name);
-        }
-        headers.remove(FORWARDED);
+    if peer_trusted {
+        headers::remove_all(headers, &[&X_ORIGINAL_URL, &X_REWRITE_URL, &X_REAL_IP]);
+    } else {
+        headers::remove_all(
+            headers,
+            &[
+                &X_ORIGINAL_URL,
+                &X_REWRITE_URL,
+                &X_REAL_IP,
+                &X_FORWARDED_FOR,
+                &X_FORWARDED_HOST,
+                &X_FORWARDED_PROTO,
+                &X_FORWARDED_PORT,
+                &X_FORWARDED_PREFIX,
+                &FORWARDED,
+            ],
+        );
     }
 }
 

@@ -145,7 +145,10 @@ pub async fn supervise<C, E>(
             }
             Step::Close => return,
         };
+        // The connection first, in a fixed order: it is what wakes the task
+        // on every request, and a random order costs a draw per poll.
         tokio::select! {
+            biased;
             ended = connection.as_mut() => {
                 if let Err(e) = ended {
                     tracing::debug!(error = %e, "connection ended with an error");

@@ -109,7 +109,7 @@ impl PlainClient {
         // Never parked: it serves this request and, after a 101, is handed
         // to the relay; otherwise it ends when the sender is dropped.
         tokio::spawn(async move {
-            if let Err(error) = conn.with_upgrades().await {
+            if let Err(error) = (*conn).with_upgrades().await {
                 tracing::debug!(%error, "upstream connection of an upgrade ended with an error");
             }
         });
@@ -135,7 +135,10 @@ impl PlainClient {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| CallError::Connect(e.to_string()))?;
-        Ok(Idle { sender, conn })
+        Ok(Idle {
+            sender,
+            conn: Box::new(conn),
+        })
     }
 }
 
@@ -213,7 +216,7 @@ async fn exchange(
     Idle { mut sender, conn }: Idle,
     request: Request<ProxyBody>,
 ) -> Result<(Response<Incoming>, Option<Idle>), NotAnswered> {
-    let mut conn: Option<Conn> = Some(conn);
+    let mut conn: Option<Box<Conn>> = Some(conn);
     let mut response = pin!(sender.try_send_request(request));
     let answered: Exchanged = poll_fn(|cx| {
         if let Some(driving) = conn.as_mut()
