@@ -11,12 +11,7 @@ change saved work in komainu itself (user) or in the kernel (system).
 import argparse
 import statistics
 
-from common import CLK_TCK, admin, free_port, route, start_komainu, start_nginx, tempdir, wrk
-
-
-def user_system(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return int(fields[11]), int(fields[12])
+from common import admin, free_port, route, start_komainu, start_nginx, tempdir, user_system_seconds, wrk
 
 
 def main():
@@ -41,10 +36,10 @@ def main():
         results = {binary: [] for binary, _, _ in builds}
         for r in range(args.rounds):
             for binary, port, proc in builds:
-                before = user_system(proc.pid)
+                before = user_system_seconds(proc.pid)
                 res = wrk(port, "bench.local", args.seconds, args.connections, "0")
-                after = user_system(proc.pid)
-                per_request = [(a - b) / CLK_TCK / max(res["requests"], 1) * 1e6 for a, b in zip(after, before)]
+                after = user_system_seconds(proc.pid)
+                per_request = [(a - b) / max(res["requests"], 1) * 1e6 for a, b in zip(after, before)]
                 results[binary].append((*per_request, res["rps"], res["errors"] + res["non2xx"]))
                 print(f"round {r + 1} {binary}: {res['rps']:.0f} req/s, user {per_request[0]:.1f} µs, "
                       f"system {per_request[1]:.1f} µs per request")

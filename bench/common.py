@@ -2,6 +2,7 @@
 
 import json
 import os
+import statistics
 import re
 import shutil
 import socket
@@ -28,6 +29,35 @@ def build_komainu():
     if os.environ.get("KOMAINU_BENCH_NO_BUILD"):
         return  # target/release/komainu as it is (e.g. built from another tree state)
     subprocess.run(["cargo", "build", "--release", "-p", "komainu"], cwd=ROOT, check=True)
+
+
+def rig_arguments(parser, rounds, seconds):
+    """The arguments of the proxy rig's benches (proxy_vs_nginx, floors)."""
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--seconds", type=int, default=seconds)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--binary", help="the komainu binary under test (default: build this tree's release)")
+
+
+def need_rig(binary):
+    """nginx and wrk on PATH, and komainu built unless `binary` names a build."""
+    need("nginx", "apt-get install nginx")
+    need("wrk", "apt-get install wrk")
+    if not binary:
+        build_komainu()
+
+
+def stop(procs):
+    """Terminates `procs`, then waits for each."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait()
+
+
+def medians(results, keys):
+    """Per contender, the median of each of `keys` over its rounds."""
+    return {name: {k: statistics.median(r[k] for r in rounds) for k in keys} for name, rounds in results.items()}
 
 
 def free_port():

@@ -13,11 +13,10 @@ komainu's own work each take, against nginx's.
 
 import argparse
 import os
-import statistics
 import subprocess
 
-from common import (ROOT, admin, build_komainu, user_system_seconds, free_port, need, nginx_pids, route, start_komainu,
-                    start_nginx, tempdir, wait_port, wrk)
+from common import (medians, stop, ROOT, admin, free_port, need_rig, nginx_pids, rig_arguments, route, start_komainu, start_nginx,
+                    tempdir, user_system_seconds, wait_port, wrk)
 
 FLOOR_DIR = os.path.join(ROOT, "bench", "floor")
 FLOOR_TARGET = os.path.join(ROOT, "target", "floor")
@@ -44,15 +43,9 @@ def start_floor(binary, mode, port, upstream_port):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--binary", help="the komainu binary under test (default: build this tree's release)")
+    rig_arguments(parser, rounds=3, seconds=8)
     args = parser.parse_args()
-    need("nginx", "apt-get install nginx")
-    need("wrk", "apt-get install wrk")
-    if not args.binary:
-        build_komainu()
+    need_rig(args.binary)
     floor = build_floor()
     work = tempdir()
     backend_port = free_port()
@@ -84,12 +77,8 @@ def main():
                       f"({res['user_us']:4.1f} user, {res['system_us']:4.1f} system)  "
                       f"errors {res['errors']}  non-2xx {res['non2xx']}")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait()
-    med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "cpu_us_per_req", "user_us", "system_us")}
-           for name, rs in results.items()}
+        stop(procs)
+    med = medians(results, ("rps", "cpu_us_per_req", "user_us", "system_us"))
     print()
     nginx_cpu = med["nginx"]["cpu_us_per_req"]
     for name in ports:

@@ -8,10 +8,8 @@ throughput and the proxy's CPU time per request (utime+stime from /proc).
 """
 
 import argparse
-import statistics
-import subprocess
 
-from common import (build_komainu, cpu_seconds, free_port, need, nginx_pids, route, start_komainu,
+from common import (medians, stop, cpu_seconds, free_port, need_rig, nginx_pids, rig_arguments, route, start_komainu,
                     start_nginx, tempdir, wrk, admin)
 
 
@@ -31,18 +29,12 @@ def plugin(name, config):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
+    rig_arguments(parser, rounds=3, seconds=10)
     parser.add_argument("--threads", type=int, default=1, help="komainu worker threads (nginx has 1 worker)")
     parser.add_argument("--baseline", help="a komainu binary built from an earlier commit: its bare route "
                                            "runs as a fourth contender, for an A/B in one run")
-    parser.add_argument("--binary", help="the komainu binary under test (default: build this tree's release)")
     args = parser.parse_args()
-    need("nginx", "apt-get install nginx")
-    need("wrk", "apt-get install wrk")
-    if not args.binary:
-        build_komainu()
+    need_rig(args.binary)
     work = tempdir()
 
     backend_port, nginx_port, komainu_port = free_port(), free_port(), free_port()
@@ -54,6 +46,12 @@ def main():
     with_plugins = route(1, backend_port, host="plugins.local")
     with_plugins["plugins"] = [plugin(name, config) for name, config in FIVE_PLUGINS]
     admin(komainu_port, "POST", "/api/routes", with_plugins)
+    # The same route doing what the nginx proxy does: no forwarding or
+    # Otoroshi headers (listing one of the three, disabled, turns off the
+    # three a route otherwise runs implicitly).
+    no_headers = route(2, backend_port, host="noheaders.local")
+    no_headers["plugins"] = [dict(plugin("SendOtoroshiHeadersBack", {}), enabled=False)]
+    admin(komainu_port, "POST", "/api/routes", no_headers)
     admin(komainu_port, "POST", "/api/apikeys",
           {"clientId": "bench", "clientSecret": "bench-secret", "authorizedEntities": ["route_r1"]})
     key = ("Otoroshi-Client-Id: bench", "Otoroshi-Client-Secret: bench-secret", "Origin: https://app.local")
@@ -61,6 +59,7 @@ def main():
         "nginx": (nginx_port, "bench.local", (), lambda: nginx_pids(proxy_nginx)),
         "komainu": (komainu_port, "bench.local", (), lambda: [komainu.pid]),
         "plugins": (komainu_port, "plugins.local", key, lambda: [komainu.pid]),
+        "noheaders": (komainu_port, "noheaders.local", (), lambda: [komainu.pid]),
     }
     others = [komainu, proxy_nginx, backend]
     if args.baseline:
@@ -82,12 +81,9 @@ def main():
                 print(f"round {r + 1} {name:8} {res['rps']:>10.0f} req/s  {res['cpu_us_per_req']:6.1f} µs CPU/req  "
                       f"latency {res['latency']:>8}  errors {res['errors']}  non-2xx {res['non2xx']}")
     finally:
-        for p in others:
-            p.terminate()
-        for p in others:
-            p.wait()
+        stop(others)
 
-    med = {name: {k: statistics.median(r[k] for r in rs) for k in ("rps", "cpu_us_per_req")} for name, rs in results.items()}
+    med = medians(results, ("rps", "cpu_us_per_req"))
     bad = sum(r["errors"] + r["non2xx"] for rs in results.values() for r in rs)
     print()
     for name in procs:
@@ -98,6 +94,9 @@ def main():
     print(f"ratio five plugins/bare route: CPU per request "
           f"{med['plugins']['cpu_us_per_req'] / med['komainu']['cpu_us_per_req']:.2f} (target <= 1.10), "
           f"throughput {med['plugins']['rps'] / med['komainu']['rps']:.2f}")
+    print(f"ratio komainu without the forwarding and Otoroshi headers (nginx's work)/nginx: CPU per request "
+          f"{med['noheaders']['cpu_us_per_req'] / med['nginx']['cpu_us_per_req']:.2f}, "
+          f"throughput {med['noheaders']['rps'] / med['nginx']['rps']:.2f}")
     if "baseline" in med:
         print(f"ratio this build/baseline (bare route): CPU per request "
               f"{med['komainu']['cpu_us_per_req'] / med['baseline']['cpu_us_per_req']:.2f} (target <= 1.0), "
