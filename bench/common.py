@@ -2,10 +2,10 @@
 
 import json
 import os
-import statistics
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile

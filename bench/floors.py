@@ -15,8 +15,8 @@ import argparse
 import os
 import subprocess
 
-from common import (medians, stop, ROOT, admin, free_port, need_rig, nginx_pids, rig_arguments, route, start_komainu, start_nginx,
-                    tempdir, user_system_seconds, wait_port, wrk)
+from common import (ROOT, admin, free_port, medians, need_rig, nginx_pids, rig_arguments, route, start_komainu,
+                    start_nginx, stop, tempdir, user_system_seconds, wait_port, wrk)
 
 FLOOR_DIR = os.path.join(ROOT, "bench", "floor")
 FLOOR_TARGET = os.path.join(ROOT, "target", "floor")

@@ -9,8 +9,8 @@ throughput and the proxy's CPU time per request (utime+stime from /proc).
 
 import argparse
 
-from common import (medians, stop, cpu_seconds, free_port, need_rig, nginx_pids, rig_arguments, route, start_komainu,
-                    start_nginx, tempdir, wrk, admin)
+from common import (admin, cpu_seconds, free_port, medians, need_rig, nginx_pids, rig_arguments, route,
+                    start_komainu, start_nginx, stop, tempdir, wrk)
 
 
 P = "cp:otoroshi.next.plugins."
@@ -32,7 +32,7 @@ def main():
     rig_arguments(parser, rounds=3, seconds=10)
     parser.add_argument("--threads", type=int, default=1, help="komainu worker threads (nginx has 1 worker)")
     parser.add_argument("--baseline", help="a komainu binary built from an earlier commit: its bare route "
-                                           "runs as a fourth contender, for an A/B in one run")
+                                           "runs as one more contender, for an A/B in one run")
     args = parser.parse_args()
     need_rig(args.binary)
     work = tempdir()

@@ -229,7 +229,7 @@ async fn accept_failed(e: std::io::Error) {
 struct Connections {
     builders: Arc<Builders>,
     /// Shared: each request holds it, and one reference count is cheaper
-    /// than the four a `Dispatch` clone costs.
+    /// than a `Dispatch` clone's one per router, host and proxy.
     dispatch: Arc<Dispatch>,
     deadlines: Deadlines,
     /// Turns true when the node shuts down.

@@ -80,25 +80,28 @@ pub fn hops(headers: &HeaderMap) -> Result<u32, u32> {
 /// forwarding headers of an untrusted peer, X-Real-IP, X-Original-URL,
 /// X-Rewrite-URL); `peer_trusted` is [`TrustedProxies::trusts`] of the peer.
 pub fn sanitize(headers: &mut HeaderMap, peer_trusted: bool) {
-    if peer_trusted {
-        headers::remove_all(headers, &[&X_ORIGINAL_URL, &X_REWRITE_URL, &X_REAL_IP]);
+    let forbidden = if peer_trusted {
+        &CLIENT_FORBIDDEN[..FORBIDDEN_FROM_ANYONE]
     } else {
-        headers::remove_all(
-            headers,
-            &[
-                &X_ORIGINAL_URL,
-                &X_REWRITE_URL,
-                &X_REAL_IP,
-                &X_FORWARDED_FOR,
-                &X_FORWARDED_HOST,
-                &X_FORWARDED_PROTO,
-                &X_FORWARDED_PORT,
-                &X_FORWARDED_PREFIX,
-                &FORWARDED,
-            ],
-        );
-    }
+        &CLIENT_FORBIDDEN[..]
+    };
+    headers::remove_all(headers, forbidden);
 }
+
+/// What [`sanitize`] removes: the first [`FORBIDDEN_FROM_ANYONE`] from
+/// anyone, the forwarding headers after them from an untrusted peer.
+static CLIENT_FORBIDDEN: [&HeaderName; 9] = [
+    &X_ORIGINAL_URL,
+    &X_REWRITE_URL,
+    &X_REAL_IP,
+    &X_FORWARDED_FOR,
+    &X_FORWARDED_HOST,
+    &X_FORWARDED_PROTO,
+    &X_FORWARDED_PORT,
+    &X_FORWARDED_PREFIX,
+    &FORWARDED,
+];
+const FORBIDDEN_FROM_ANYONE: usize = 3;
 
 /// Where a request came from, for the forwarding headers.
 pub struct Origin<'a> {
