@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::config::{self, ConfigError, NoConfig};
 use crate::context::{Plugin, ResponseCtx};
+use crate::numbers;
 use crate::otoroshi_headers_in::{REQUEST_ID, REQUEST_TIMESTAMP};
 use crate::registry::Descriptor;
 use crate::step::Step;
@@ -48,18 +49,21 @@ impl Plugin for SendOtoroshiHeadersBack {
         let headers = &mut *response.headers;
         headers.insert(REQUEST_ID.clone(), call.request_id_value());
         headers.insert(REQUEST_TIMESTAMP.clone(), call.request_timestamp());
-        headers.insert(PROXY_LATENCY.clone(), HeaderValue::from(latency.proxy_ms));
+        headers.insert(
+            PROXY_LATENCY.clone(),
+            numbers::header_value(latency.proxy_ms),
+        );
         headers.insert(
             UPSTREAM_LATENCY.clone(),
             match latency.upstream_ms {
-                Some(ms) => HeaderValue::from(ms),
+                Some(ms) => numbers::header_value(ms),
                 None => HeaderValue::from_static("-1"),
             },
         );
         match call.remaining() {
             Some((daily, monthly)) => {
-                headers.insert(DAILY_REMAINING.clone(), HeaderValue::from(daily));
-                headers.insert(MONTHLY_REMAINING.clone(), HeaderValue::from(monthly));
+                headers.insert(DAILY_REMAINING.clone(), numbers::header_value(daily));
+                headers.insert(MONTHLY_REMAINING.clone(), numbers::header_value(monthly));
             }
             None => {
                 headers.remove(&DAILY_REMAINING);

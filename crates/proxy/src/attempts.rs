@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use live::body::{Counted, Direction};
 use model::tls_index::TlsIndex;
+use smallvec::SmallVec;
 
 use crate::balancer::PickContext;
 use crate::body::{ClientBodyError, ProxyBody, boxed, empty, limited};
@@ -54,6 +55,8 @@ pub(crate) struct Answered {
     /// The sticky-session cookie value to set, when a new target was chosen.
     pub set_sticky: Option<String>,
     pub upstream_secs: f64,
+    /// When the answer's head came: the end of the proxy's own latency.
+    pub at: Instant,
 }
 
 impl Proxy {
@@ -89,7 +92,8 @@ impl Proxy {
             .call_timeout
             .unwrap_or(self.settings.upstream_timeout);
         let mut head = Some(head);
-        let mut tried: Vec<usize> = Vec::new();
+        // Kept inline: a request tries one or two targets.
+        let mut tried: SmallVec<[usize; 4]> = SmallVec::new();
         // Set when the client's body passed the RequestBodyLengthLimiter's limit.
         let over_limit = body_limit.map(|_| Arc::new(AtomicBool::new(false)));
         loop {
@@ -159,10 +163,12 @@ impl Proxy {
                     }),
                     client_upgrade.is_some(),
                     connect_timeout,
+                    called,
                     call_timeout,
                 )
                 .await;
-            let upstream_secs = called.elapsed().as_secs_f64();
+            let answered_at = Instant::now();
+            let upstream_secs = answered_at.duration_since(called).as_secs_f64();
             match result {
                 Ok(mut response) => {
                     runtime.balancer.mark_up(pick.index);
@@ -182,6 +188,7 @@ impl Proxy {
                         response,
                         set_sticky: pick.set_sticky,
                         upstream_secs,
+                        at: answered_at,
                     });
                 }
                 Err(CallError::Connect(reason)) => {

@@ -132,29 +132,22 @@ pub fn add(headers: &mut HeaderMap, origin: &Origin<'_>) {
         }
         set_real_ip(headers, origin.client);
     } else {
-        let chain_was_empty = !headers.contains_key(&X_FORWARDED_FOR);
         set_forwarded(headers, peer, origin.scheme, host);
-        match headers.get(&X_FORWARDED_FOR) {
-            // The chain is the peer alone: the same text, no formatting.
-            Some(value) if chain_was_empty => {
-                let value = value.clone();
-                headers.insert(X_REAL_IP.clone(), value);
-            }
-            _ => set_real_ip(headers, peer),
-        }
+        set_real_ip(headers, peer);
     }
 }
 
 fn set_real_ip(headers: &mut HeaderMap, ip: IpAddr) {
-    if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
-        headers.insert(X_REAL_IP.clone(), value);
-    }
+    headers.insert(X_REAL_IP.clone(), headers::address_value(ip));
 }
 
 /// Counts this node in the hop counter; set on every upstream request,
 /// whatever the route's plugins, so that loops are always cut.
 pub fn count_hop(headers: &mut HeaderMap, hops: u32) {
-    headers.insert(HOPS.clone(), HeaderValue::from(hops + 1));
+    headers.insert(
+        HOPS.clone(),
+        plugins::numbers::header_value(u64::from(hops) + 1),
+    );
 }
 
 #[cfg(test)]

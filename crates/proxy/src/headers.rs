@@ -19,16 +19,20 @@ pub use plugins::otoroshi_headers_in::REQUEST_ID;
 /// With `keep_upgrade`, the Upgrade handshake headers survive so that a
 /// WebSocket upgrade can be relayed.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .filter(|name| !(keep_upgrade && name == UPGRADE))
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // Connection usually lists only `keep-alive` or `close`: a name the
+    // fixed list below removes anyway is not parsed, copied and looked up
+    // a second time. The values are cloned (a reference count each) so
+    // that what they name can be removed while they are read.
+    let mut listed = headers.get_all(CONNECTION).iter();
+    let first = listed.next().cloned();
+    let more = listed.next().is_some();
+    if more {
+        let all: Vec<HeaderValue> = headers.get_all(CONNECTION).iter().cloned().collect();
+        for value in &all {
+            remove_listed(headers, value, keep_upgrade);
+        }
+    } else if let Some(only) = first {
+        remove_listed(headers, &only, keep_upgrade);
     }
     if keep_upgrade {
         remove_all(
@@ -38,6 +42,28 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     } else {
         remove_all(headers, &HOP_BY_HOP);
+    }
+}
+
+/// Removes the headers one Connection value names, except those of the
+/// fixed list that [`remove_hop_by_hop`] removes next, and Upgrade when it
+/// is kept.
+fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue, keep_upgrade: bool) {
+    let Ok(text) = connection.to_str() else {
+        return;
+    };
+    let always_removed = &HOP_BY_HOP[..HOP_BY_HOP.len() - KEPT_BY_AN_UPGRADE];
+    for token in text.split(',').map(str::trim) {
+        let removed_next = always_removed
+            .iter()
+            .any(|name| token.eq_ignore_ascii_case(name.as_str()));
+        let kept = keep_upgrade && token.eq_ignore_ascii_case(UPGRADE.as_str());
+        if removed_next || kept {
+            continue;
+        }
+        if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+            headers.remove(name);
+        }
     }
 }
 
@@ -93,26 +119,11 @@ pub fn set_forwarded(
     proto: &'static str,
     original_host: Option<HeaderValue>,
 ) {
-    // Formatted on the stack: the only allocation is the header value's.
-    let mut text = [0u8; 512];
-    let mut cursor = std::io::Cursor::new(&mut text[..]);
-    let written = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => write!(cursor, "{previous}, {client_ip}"),
-        None => write!(cursor, "{client_ip}"),
-    };
-    let value = match written {
-        Ok(()) => {
-            let len = cursor.position() as usize;
-            HeaderValue::from_bytes(text.get(..len).unwrap_or_default()).ok()
-        }
-        // A long chain: fall back to the heap.
-        Err(_) => {
-            let previous = headers
-                .get(&X_FORWARDED_FOR)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            HeaderValue::from_str(&format!("{previous}, {client_ip}")).ok()
-        }
+    let previous = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+    let value = match previous {
+        // The chain is the peer alone: its text is usually at hand.
+        None => Some(address_value(client_ip)),
+        Some(previous) => extended_chain(previous, client_ip),
     };
     if let Some(value) = value {
         headers.insert(X_FORWARDED_FOR.clone(), value);
@@ -120,6 +131,43 @@ pub fn set_forwarded(
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     if let Some(value) = original_host {
         headers.insert(X_FORWARDED_HOST.clone(), value);
+    }
+}
+
+/// `ip` as a header value. A keep-alive connection sends many requests
+/// from one address, so each thread keeps the last address it wrote.
+pub fn address_value(ip: IpAddr) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(IpAddr, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((at, value)) if *at == ip => value.clone(),
+            _ => {
+                // An address is always a valid header value.
+                let value = HeaderValue::from_str(&ip.to_string())
+                    .unwrap_or_else(|_| HeaderValue::from_static(""));
+                *last = Some((ip, value.clone()));
+                value
+            }
+        }
+    })
+}
+
+/// `previous, client_ip`, formatted on the stack when it fits.
+fn extended_chain(previous: &str, client_ip: IpAddr) -> Option<HeaderValue> {
+    let mut text = [0u8; 512];
+    let mut cursor = std::io::Cursor::new(&mut text[..]);
+    let written = write!(cursor, "{previous}, {client_ip}");
+    match written {
+        Ok(()) => {
+            let len = cursor.position() as usize;
+            HeaderValue::from_bytes(text.get(..len).unwrap_or_default()).ok()
+        }
+        // A long chain: on the heap.
+        Err(_) => HeaderValue::from_str(&format!("{previous}, {client_ip}")).ok(),
     }
 }
 
@@ -157,6 +205,30 @@ mod tests {
         remove_hop_by_hop(&mut headers, false);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn every_connection_value_is_read() {
+        let mut headers = HeaderMap::new();
+        headers.append(CONNECTION, HeaderValue::from_static("Keep-Alive"));
+        headers.append(CONNECTION, HeaderValue::from_static("X-One , close"));
+        headers.append(CONNECTION, HeaderValue::from_static("x-two"));
+        for name in ["x-one", "x-two", "close", "keep-alive", "x-kept"] {
+            headers.insert(name, HeaderValue::from_static("1"));
+        }
+        remove_hop_by_hop(&mut headers, false);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn the_peer_address_is_written_for_each_address() {
+        let v4: IpAddr = "10.1.2.3".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(address_value(v4), "10.1.2.3");
+        assert_eq!(address_value(v4), "10.1.2.3");
+        assert_eq!(address_value(v6), "2001:db8::1");
+        assert_eq!(address_value(v4), "10.1.2.3");
     }
 
     #[test]

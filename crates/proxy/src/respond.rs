@@ -72,12 +72,13 @@ impl Proxy {
             response,
             set_sticky,
             upstream_secs,
+            at,
         } = answered;
         let runtime = reply.runtime;
         let (mut head, incoming) = response.into_parts();
         let keep_upgrade = head.status == StatusCode::SWITCHING_PROTOCOLS;
         headers::remove_hop_by_hop(&mut head.headers, keep_upgrade);
-        let total = reply.started.elapsed();
+        let total = at.duration_since(reply.started);
         if let Some(value) = set_sticky
             .as_deref()
             .and_then(|v| HeaderValue::from_str(&set_sticky_cookie(v)).ok())

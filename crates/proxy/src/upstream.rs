@@ -12,7 +12,7 @@ mod pool;
 /// TLS clients to backends, by trust profile.
 mod tls;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -55,7 +55,9 @@ impl Upstream {
         }
     }
 
-    /// Sends the request and waits for the response head, at most `timeout`.
+    /// Sends the request and waits for the response head, at most `timeout`
+    /// after `called` (the caller's clock reading, which the pool and the
+    /// deadline reuse rather than reading the clock again).
     /// `tls` is given for a `tls: true` target (whose URI is `https`);
     /// `upgrade` when the client asked to switch protocols.
     pub async fn call(
@@ -64,20 +66,23 @@ impl Upstream {
         tls: Option<TlsTarget<'_>>,
         upgrade: bool,
         connect_timeout: Duration,
+        called: Instant,
         timeout: Duration,
     ) -> Result<Response<UpstreamBody>, CallError> {
+        let deadline = tokio::time::Instant::from_std(called) + timeout;
         match tls {
-            None => {
-                tokio::time::timeout(timeout, self.plain.send(request, connect_timeout, upgrade))
-                    .await
-                    .unwrap_or(Err(CallError::Timeout))
-            }
+            None => tokio::time::timeout_at(
+                deadline,
+                self.plain.send(request, connect_timeout, upgrade, called),
+            )
+            .await
+            .unwrap_or(Err(CallError::Timeout)),
             Some(target) => {
                 let client = self
                     .tls
                     .client(&target, connect_timeout)
                     .map_err(CallError::Failed)?;
-                let response = send(&client, request, timeout).await?;
+                let response = send(&client, request, deadline).await?;
                 Ok(response.map(UpstreamBody::detached))
             }
         }
@@ -87,12 +92,12 @@ impl Upstream {
 async fn send<C>(
     client: &Client<C, ProxyBody>,
     request: Request<ProxyBody>,
-    timeout: Duration,
+    deadline: tokio::time::Instant,
 ) -> Result<Response<Incoming>, CallError>
 where
     C: Connect + Clone + Send + Sync + 'static,
 {
-    match tokio::time::timeout(timeout, client.request(request)).await {
+    match tokio::time::timeout_at(deadline, client.request(request)).await {
         Err(_) => Err(CallError::Timeout),
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),

@@ -14,7 +14,7 @@ use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::HOST;
 use http::uri::Authority;
@@ -53,6 +53,7 @@ impl PlainClient {
         request: Request<ProxyBody>,
         connect_timeout: Duration,
         upgrade: bool,
+        now: Instant,
     ) -> Result<Response<UpstreamBody>, CallError> {
         let (authority, mut request) = origin_form(request)?;
         if upgrade {
@@ -63,7 +64,7 @@ impl PlainClient {
         let target = Target(authority);
         // Parked connections first; one the backend closed meanwhile gives
         // the request back unsent, and the next one is tried.
-        while let Some(idle) = self.pool.checkout(&target) {
+        while let Some(idle) = self.pool.checkout(&target, now) {
             match exchange(idle, request).await {
                 Ok((response, conn)) => return Ok(self.driven(response, conn, target)),
                 Err(Unsent(again)) => request = *again,

@@ -104,9 +104,10 @@ impl IdlePool {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The most recently parked live connection to `target`, if any.
-    pub fn checkout(&self, target: &Target) -> Option<Idle> {
-        let now = Instant::now();
+    /// The most recently parked live connection to `target`, if any; `now`
+    /// is the caller's clock reading.
+    pub fn checkout(&self, target: &Target, now: std::time::Instant) -> Option<Idle> {
+        let now = Instant::from_std(now);
         let mut shard = self.shard();
         let parked = shard.get_mut(target)?;
         while let Some(Parked { mut idle, since }) = parked.pop() {

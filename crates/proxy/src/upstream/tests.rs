@@ -102,7 +102,16 @@ async fn get(
     let request = Request::get(format!("http://127.0.0.1:{port}{path}"))
         .body(empty())
         .unwrap();
-    upstream.call(request, None, false, SECOND, SECOND).await
+    upstream
+        .call(
+            request,
+            None,
+            false,
+            SECOND,
+            std::time::Instant::now(),
+            SECOND,
+        )
+        .await
 }
 
 async fn get_ok(upstream: &Upstream, port: u16) -> String {
@@ -238,7 +247,14 @@ async fn an_upload_answered_early_is_still_sent_whole() {
         .body(crate::body::full(vec![b'u'; SIZE]))
         .unwrap();
     let response = upstream
-        .call(request, None, false, SECOND, 5 * SECOND)
+        .call(
+            request,
+            None,
+            false,
+            SECOND,
+            std::time::Instant::now(),
+            5 * SECOND,
+        )
         .await
         .unwrap();
     let body = response.into_body().collect().await.unwrap().to_bytes();
