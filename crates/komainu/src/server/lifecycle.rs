@@ -15,14 +15,15 @@
 //! until its response body is finished or dropped, so a long streamed
 //! answer is never idle.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
 use proxy::body::{BoxError, ProxyBody};
 use proxy::metrics::Metrics;
@@ -131,6 +132,8 @@ pub async fn supervise<C, E>(
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
+    let watchers = Arc::new(WatchersWoken::default());
+    let watchers_waker = Waker::from(watchers.clone());
     let mut shutdown_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
@@ -145,23 +148,70 @@ pub async fn supervise<C, E>(
             }
             Step::Close => return,
         };
-        // The connection first, in a fixed order: it is what wakes the task
-        // on every request, and a random order costs a draw per poll.
-        tokio::select! {
-            biased;
-            ended = connection.as_mut() => {
+        let mut timer = pin!(tokio::time::sleep_until(wake));
+        // Err: the listener is gone, which means closing too.
+        let mut told_to_close = pin!(closing.wait_for(|closing| *closing));
+        let watching_closing = shutdown_at.is_none();
+        // New watchers are polled once, to register.
+        watchers.woken.store(true, Ordering::Release);
+        let event = poll_fn(|cx| {
+            // The connection first: it is what wakes the task on every request.
+            if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
+                return Poll::Ready(Event::Ended(ended));
+            }
+            // The timer and the closing signal only when one of them woke
+            // the task: polling the closing signal takes a lock shared by
+            // every connection of the node.
+            watchers.task.register(cx.waker());
+            if !watchers.woken.swap(false, Ordering::AcqRel) {
+                return Poll::Pending;
+            }
+            let mut cx = Context::from_waker(&watchers_waker);
+            if watching_closing && told_to_close.as_mut().poll(&mut cx).is_ready() {
+                return Poll::Ready(Event::Closing);
+            }
+            timer.as_mut().poll(&mut cx).map(|()| Event::Timer)
+        })
+        .await;
+        match event {
+            Event::Ended(ended) => {
                 if let Err(e) = ended {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
                 return;
             }
-            // Err: the listener is gone, which means closing too.
-            _ = closing.wait_for(|closing| *closing), if shutdown_at.is_none() => {
+            Event::Closing => {
                 graceful(connection.as_mut());
                 shutdown_at = Some(Instant::now());
             }
-            () = tokio::time::sleep_until(wake) => {}
+            Event::Timer => {}
         }
+    }
+}
+
+/// What woke the supervisor.
+enum Event<E> {
+    Ended(Result<(), E>),
+    Closing,
+    Timer,
+}
+
+/// The waker the supervisor's timer and closing signal get: it notes that
+/// they have news, then wakes the connection's task.
+#[derive(Default)]
+struct WatchersWoken {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for WatchersWoken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
