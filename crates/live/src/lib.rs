@@ -43,12 +43,17 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Stripes of the counters: each thread bumps its own (tokio's workers are
 /// few and long-lived), so cores do not fight over one cache line; readers
 /// add the stripes up.
-const STRIPES: usize = 16;
+pub const STRIPES: usize = 16;
 
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+/// This thread's number: threads are numbered 0, 1, 2... as they first
+/// ask. Per-thread shards and stripes (here, the metrics, the upstream
+/// pool) pick theirs from it.
+pub fn thread_number() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    NUMBER.with(|n| *n)
 }
 
 /// One thread's share of the counters, on cache lines of its own.
@@ -95,7 +100,7 @@ impl Default for LiveCounters {
 
 impl LiveCounters {
     fn stripe(&self) -> &Stripe {
-        let n = STRIPE.with(|n| *n);
+        let n = thread_number() % STRIPES;
         // `stripes` has STRIPES entries; the fallback is never taken.
         self.stripes.get(n).unwrap_or(&self.stripes[0])
     }

@@ -15,16 +15,18 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use live::LiveCounters;
 
 /// The datastore connection gauges, read at each scrape.
 mod datastore;
+/// Latency histograms counted per thread, without a lock.
+mod latency;
 
 use datastore::DatastoreGauges;
 pub use datastore::{DatastoreLink, DatastoreSource};
+use latency::LatencyHistogram;
 
 /// Why an upstream call failed (the `kind` label of `upstream_errors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,17 +57,12 @@ const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 /// Indexed by `UpstreamErrorKind as usize`.
 const ERROR_KINDS: [&str; 3] = ["connect", "timeout", "failed"];
 
-fn latency() -> Histogram {
-    // 100 µs .. ~13 s
-    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
-}
-
 pub struct Metrics {
     registry: Registry,
     requests: Family<StatusLabels, Counter>,
-    total: Histogram,
-    upstream: Histogram,
-    overhead: Histogram,
+    total: LatencyHistogram,
+    upstream: LatencyHistogram,
+    overhead: LatencyHistogram,
     upstream_errors: Family<ErrorLabels, Counter>,
     /// Requests that matched no route.
     pub unmatched: Counter,
@@ -119,9 +116,9 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("komainu");
         let requests = Family::<StatusLabels, Counter>::default();
-        let total = latency();
-        let upstream = latency();
-        let overhead = latency();
+        let total = LatencyHistogram::default();
+        let upstream = LatencyHistogram::default();
+        let overhead = LatencyHistogram::default();
         let upstream_errors = Family::<ErrorLabels, Counter>::default();
         let unmatched = Counter::default();
         let open_connections = Gauge::default();

@@ -11,12 +11,11 @@
 //! ready for a new request. Connections idle for longer than the idle
 //! timeout are closed, at checkout or by a sweep every idle timeout.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -99,7 +98,7 @@ impl IdlePool {
 
     fn shard(&self) -> std::sync::MutexGuard<'_, Shard> {
         // In range: there are exactly SHARDS shards.
-        self.shards[this_thread_shard() % SHARDS]
+        self.shards[live::thread_number() % SHARDS]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -226,19 +225,4 @@ fn usable(idle: &mut Idle) -> bool {
         Poll::Ready(_) => false,
         Poll::Pending => idle.sender.is_ready(),
     }
-}
-
-/// This thread's shard: threads are numbered as they first use a pool.
-fn this_thread_shard() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
-    }
-    SHARD.with(|shard| {
-        shard.get().unwrap_or_else(|| {
-            let index = NEXT.fetch_add(1, Ordering::Relaxed);
-            shard.set(Some(index));
-            index
-        })
-    })
 }
