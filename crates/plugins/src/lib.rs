@@ -19,6 +19,8 @@ pub mod context;
 pub mod facts;
 /// The global config's maintenance mode and IP filtering.
 pub mod gate;
+/// Header map helpers shared with the node.
+pub mod headers;
 /// Numbers as header values, the small ones without an allocation.
 pub mod numbers;
 /// The table of every plugin komainu implements.

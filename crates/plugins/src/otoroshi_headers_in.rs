@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::config::{self, ConfigError, NoConfig};
 use crate::context::{Flow, Plugin, RequestCtx};
+use crate::headers::remove_all;
 use crate::registry::Descriptor;
 use crate::step::Step;
 
@@ -39,7 +40,7 @@ impl Plugin for OtoroshiHeadersIn {
     fn transform_request(&self, request: &mut RequestCtx<'_>) -> Flow {
         let call = request.services.call();
         let headers = &mut *request.headers;
-        headers.remove(&PARENT_REQUEST);
+        remove_all(headers, &[&PARENT_REQUEST]);
         match call.proxied_host() {
             Some(host) => headers.insert(PROXIED_HOST.clone(), host),
             None => headers.remove(&PROXIED_HOST),
