@@ -53,12 +53,34 @@ def wait_served(port, host, timeout=120):
     raise SystemExit(f"the worker never served {host}")
 
 
+def rss_split(pid):
+    """(anonymous, file-backed) resident MiB, from /proc/PID/status."""
+    fields = {}
+    for line in open(f"/proc/{pid}/status"):
+        name, _, rest = line.partition(":")
+        if name in ("RssAnon", "RssFile"):
+            fields[name] = int(rest.split()[0]) / 1024
+    return fields.get("RssAnon", 0.0), fields.get("RssFile", 0.0)
+
+
+def drop_page_cache():
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as caches:
+            caches.write("3\n")
+    except OSError as error:
+        raise SystemExit(f"--cold-cache needs root to write /proc/sys/vm/drop_caches: {error}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--counts", default="100,100000")
     parser.add_argument("--threads", type=int, default=1, help="worker threads of the worker")
     parser.add_argument("--soak-seconds", type=int, default=0, help="steady load after the last count")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--cold-cache", action="store_true",
+                        help="drop the page cache before each worker starts (root): the binary's code pages "
+                             "the kernel maps around each fault depend on what the cache holds")
     args = parser.parse_args()
     need("nginx", "apt-get install nginx")
     need("wrk", "apt-get install wrk")
@@ -78,6 +100,8 @@ def main():
                 admin(leader_port, "POST", "/api/otoroshi.json",
                       {"routes": [route(i, backend_port) for i in range(count)]})
                 port = free_port()
+                if args.cold_cache:
+                    drop_page_cache()
                 worker = start_worker(node_dir, leader_port, port, args.threads)
                 wait_served(port, f"r{count - 1}.bench.local")
                 time.sleep(5)
@@ -86,8 +110,10 @@ def main():
                 # (the state build's transient memory): idle means settled.
                 time.sleep(25)
                 rss = rss_mib(worker.pid)
+                anon, files = rss_split(worker.pid)
                 print(f"{count:>7} routes: idle worker RSS {rss:7.1f} MiB = {rss / MB:7.1f} MB "
-                      f"(5 s after the first served request: {early:.1f} MiB)")
+                      f"(5 s after the first served request: {early:.1f} MiB); "
+                      f"anonymous {anon:.1f} MiB, file-backed {files:.1f} MiB (the binary's code and data)")
                 if args.soak_seconds and count == int(args.counts.split(",")[-1]):
                     soak(port, count, args, node_dir, worker)
             finally:
