@@ -102,15 +102,18 @@ async fn get(
     let request = Request::get(format!("http://127.0.0.1:{port}{path}"))
         .body(empty())
         .unwrap();
+    send(upstream, request, SECOND).await
+}
+
+/// A plain call (no TLS, no upgrade) with a 1 s connect timeout.
+async fn send(
+    upstream: &Upstream,
+    request: Request<crate::body::ProxyBody>,
+    timeout: Duration,
+) -> Result<http::Response<UpstreamBody>, CallError> {
+    let now = std::time::Instant::now();
     upstream
-        .call(
-            request,
-            None,
-            false,
-            SECOND,
-            std::time::Instant::now(),
-            SECOND,
-        )
+        .call(request, None, false, SECOND, now, timeout)
         .await
 }
 
@@ -246,17 +249,7 @@ async fn an_upload_answered_early_is_still_sent_whole() {
         .header("content-length", SIZE)
         .body(crate::body::full(vec![b'u'; SIZE]))
         .unwrap();
-    let response = upstream
-        .call(
-            request,
-            None,
-            false,
-            SECOND,
-            std::time::Instant::now(),
-            5 * SECOND,
-        )
-        .await
-        .unwrap();
+    let response = send(&upstream, request, 5 * SECOND).await.unwrap();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"ok");
     for _ in 0..100 {
