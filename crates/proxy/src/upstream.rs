@@ -69,39 +69,53 @@ impl Upstream {
         called: Instant,
         timeout: Duration,
     ) -> Result<Response<UpstreamBody>, CallError> {
-        let deadline = tokio::time::Instant::from_std(called) + timeout;
+        // A deadline past what the clock can hold (a route's `call_timeout`
+        // may be any number of ms) is no deadline.
+        let deadline = tokio::time::Instant::from_std(called).checked_add(timeout);
         match tls {
-            None => tokio::time::timeout_at(
-                deadline,
-                self.plain.send(request, connect_timeout, upgrade, called),
-            )
-            .await
-            .unwrap_or(Err(CallError::Timeout)),
+            None => {
+                within(
+                    deadline,
+                    self.plain.send(request, connect_timeout, upgrade, called),
+                )
+                .await
+            }
             Some(target) => {
                 let client = self
                     .tls
                     .client(&target, connect_timeout)
                     .map_err(CallError::Failed)?;
-                let response = send(&client, request, deadline).await?;
+                let response = within(deadline, send(&client, request)).await?;
                 Ok(response.map(UpstreamBody::detached))
             }
         }
     }
 }
 
+/// `call`, given up at `deadline` (if any) as a timeout.
+async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    call: impl Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, call)
+            .await
+            .unwrap_or(Err(CallError::Timeout)),
+        None => call.await,
+    }
+}
+
 async fn send<C>(
     client: &Client<C, ProxyBody>,
     request: Request<ProxyBody>,
-    deadline: tokio::time::Instant,
 ) -> Result<Response<Incoming>, CallError>
 where
     C: Connect + Clone + Send + Sync + 'static,
 {
-    match tokio::time::timeout_at(deadline, client.request(request)).await {
-        Err(_) => Err(CallError::Timeout),
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),
-        Ok(Err(e)) => Err(failure(&e)),
+    match client.request(request).await {
+        Ok(response) => Ok(response),
+        Err(e) if e.is_connect() => Err(CallError::Connect(error_chain(&e))),
+        Err(e) => Err(failure(&e)),
     }
 }
 

@@ -134,6 +134,21 @@ async fn sequential_requests_share_one_connection() {
     assert_eq!(backend.accepted.load(Ordering::SeqCst), 1);
 }
 
+/// A route may set any `call_timeout` in ms: a deadline past what the
+/// clock can hold means no deadline, not a panic on the request path.
+#[tokio::test]
+async fn a_timeout_too_long_for_the_clock_is_no_deadline() {
+    let backend = backend(Answer::Small).await;
+    let upstream = Upstream::new(Duration::from_secs(60));
+    let url = format!("http://127.0.0.1:{}/", backend.port);
+    for timeout in [Duration::MAX, Duration::from_millis(u64::MAX)] {
+        let request = Request::get(url.as_str()).body(empty()).unwrap();
+        let response = send(&upstream, request, timeout).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.into_body().collect().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_backend_sees_an_origin_form_target_and_a_host() {
     let backend = backend(Answer::Small).await;
