@@ -85,7 +85,7 @@ pub fn sanitize(headers: &mut HeaderMap, peer_trusted: bool) {
     } else {
         &CLIENT_FORBIDDEN[..]
     };
-    headers::remove_all(headers, forbidden);
+    plugins::headers::remove_all(headers, forbidden);
 }
 
 /// What [`sanitize`] removes: the first [`FORBIDDEN_FROM_ANYONE`] from

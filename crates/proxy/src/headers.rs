@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue};
-pub use plugins::headers::remove_all;
+use plugins::headers::remove_all;
+use smallvec::SmallVec;
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
@@ -22,24 +23,14 @@ pub use plugins::otoroshi_headers_in::REQUEST_ID;
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // Connection usually lists only `keep-alive` or `close`: a name the
     // fixed list below removes anyway is not parsed, copied and looked up
-    // a second time. The values are cloned (a reference count each) so
-    // that what they name can be removed while they are read.
-    let mut listed = headers.get_all(CONNECTION).iter();
-    let first = listed.next().cloned();
-    let more = listed.next().is_some();
-    if more {
-        let all: Vec<HeaderValue> = headers.get_all(CONNECTION).iter().cloned().collect();
-        for value in &all {
-            remove_listed(headers, value, keep_upgrade);
-        }
-    } else if let Some(only) = first {
-        remove_listed(headers, &only, keep_upgrade);
+    // a second time. The values are cloned (a reference count each, kept
+    // inline) so that what they name can be removed while they are read.
+    let listed: SmallVec<[HeaderValue; 2]> = headers.get_all(CONNECTION).iter().cloned().collect();
+    for value in &listed {
+        remove_listed(headers, value, keep_upgrade);
     }
     if keep_upgrade {
-        remove_all(
-            headers,
-            &HOP_BY_HOP[..HOP_BY_HOP.len() - KEPT_BY_AN_UPGRADE],
-        );
+        remove_all(headers, always_removed());
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     } else {
         remove_all(headers, &HOP_BY_HOP);
@@ -53,9 +44,8 @@ fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue, keep_upgrade
     let Ok(text) = connection.to_str() else {
         return;
     };
-    let always_removed = &HOP_BY_HOP[..HOP_BY_HOP.len() - KEPT_BY_AN_UPGRADE];
     for token in text.split(',').map(str::trim) {
-        let removed_next = always_removed
+        let removed_next = always_removed()
             .iter()
             .any(|name| token.eq_ignore_ascii_case(name.as_str()));
         let kept = keep_upgrade && token.eq_ignore_ascii_case(UPGRADE.as_str());
@@ -80,6 +70,11 @@ static HOP_BY_HOP: [&HeaderName; 7] = [
     &UPGRADE,
 ];
 const KEPT_BY_AN_UPGRADE: usize = 2;
+
+/// The hop-by-hop headers an upgrade does not keep.
+fn always_removed() -> &'static [&'static HeaderName] {
+    &HOP_BY_HOP[..HOP_BY_HOP.len() - KEPT_BY_AN_UPGRADE]
+}
 
 /// Whether the client asks to switch protocols (WebSocket).
 pub fn wants_upgrade(headers: &HeaderMap) -> bool {
