@@ -202,9 +202,10 @@ struct Builders {
 impl Builders {
     fn new(limits: &Limits) -> Self {
         let mut http1 = http1::Builder::new();
+        // The head deadline is the connection supervisor's (`lifecycle`):
+        // hyper's would set and clear a timer on every request.
         http1
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            .header_read_timeout(None)
             .max_buf_size(limits.max_header_size);
         // Pings find HTTP/2 clients that vanished with a stream open; an idle
         // connection is closed by the lifecycle whether it answers them or not.
@@ -293,7 +294,7 @@ impl Connections {
             metrics.open_connections.dec();
             return;
         };
-        let activity = Activity::new();
+        let activity = Activity::new(matches!(protocol, Protocol::Http1));
         let dispatch = self.dispatch.clone();
         let requests = activity.clone();
         let handle = move |mut request: Request<Incoming>| {

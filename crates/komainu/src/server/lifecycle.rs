@@ -1,11 +1,17 @@
 //! The deadlines of one client connection, from accept to close. hyper
-//! alone cuts only a half-sent HTTP/1 head (`header_read_timeout`, which
-//! also closes a keep-alive connection whose next head does not come); a
-//! connection that sends nothing or part of the HTTP/2 preface never gets
-//! past protocol detection, and an HTTP/2 client that answers pings may
-//! hold a connection with no stream forever. So the listener itself:
+//! enforces none of them here: a connection that sends nothing or part of
+//! the HTTP/2 preface never gets past protocol detection, an HTTP/2 client
+//! that answers pings may hold a connection with no stream forever, and
+//! hyper's own HTTP/1 head timeout sets and clears a timer on every request
+//! (about 4% of the CPU per proxied request). So the listener itself, with
+//! one timer per connection that requests do not touch:
 //! - closes a connection whose first bytes do not choose a protocol within
 //!   `proxy.timeouts.headerRead` of serving it (after TLS, if any);
+//! - closes an HTTP/1 connection with no request in flight that has not
+//!   brought a whole request head within `headerRead` of its last response
+//!   (a half-sent head, slowloris, or a keep-alive connection whose next
+//!   request does not come), without an answer, as nginx's
+//!   `client_header_timeout` does;
 //! - asks a connection with no request in flight for `proxy.timeouts.idle`
 //!   to shut down gracefully (HTTP/1: close; HTTP/2: GOAWAY), and drops it
 //!   if it is still there, idle, `headerRead` later (a client that never
@@ -13,7 +19,8 @@
 //!
 //! A request is in flight from the moment hyper hands it to the service
 //! until its response body is finished or dropped, so a long streamed
-//! answer is never idle.
+//! answer is never idle. HTTP/1 reads its next head once the last response
+//! is done, so there "no request in flight" means "reading a head".
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
@@ -46,15 +53,20 @@ pub struct Deadlines {
 /// Shared between the connection's requests and its supervisor.
 pub struct Activity {
     started: Instant,
+    /// HTTP/1: with no request in flight, the next head must come within
+    /// `headerRead`.
+    awaits_heads: bool,
     in_flight: AtomicUsize,
     /// ms after `started` when the last request in flight ended.
     idle_since_ms: AtomicU64,
 }
 
 impl Activity {
-    pub fn new() -> Arc<Self> {
+    /// `awaits_heads`: an HTTP/1 connection (see the module comment).
+    pub fn new(awaits_heads: bool) -> Arc<Self> {
         Arc::new(Self {
             started: Instant::now(),
+            awaits_heads,
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(0),
         })
@@ -77,16 +89,23 @@ impl Activity {
                 (false, false) => Step::WaitUntil(deadline),
             };
         }
+        // The head deadline, when this connection has one.
+        let head_read = self.awaits_heads.then_some(deadlines.header_read);
         if busy {
-            // Looked at again later; a request ending resets the idle clock.
-            return Step::WaitUntil(now + deadlines.idle);
+            // Looked at again later; a request ending resets both clocks.
+            let look_again = head_read.map_or(deadlines.idle, |h| h.min(deadlines.idle));
+            return Step::WaitUntil(now + look_again);
         }
-        let since = Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
-        let deadline = self.started + since + deadlines.idle;
-        if now >= deadline {
+        let since =
+            self.started + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+        let idle_deadline = since + deadlines.idle;
+        let head_deadline = head_read.map(|h| since + h);
+        if head_deadline.is_some_and(|d| now >= d) {
+            Step::CutHead
+        } else if now >= idle_deadline {
             Step::ShutDown
         } else {
-            Step::WaitUntil(deadline)
+            Step::WaitUntil(head_deadline.map_or(idle_deadline, |d| d.min(idle_deadline)))
         }
     }
 }
@@ -95,6 +114,8 @@ enum Step {
     WaitUntil(Instant),
     /// Ask the connection to shut down gracefully.
     ShutDown,
+    /// Drop it (closes the socket): an HTTP/1 head did not come in time.
+    CutHead,
     /// Drop it (closes the socket): it was told to shut down and did not.
     Close,
 }
@@ -145,6 +166,13 @@ pub async fn supervise<C, E>(
                 graceful(connection.as_mut());
                 shutdown_at = Some(now);
                 continue;
+            }
+            Step::CutHead => {
+                metrics.closed_idle.inc();
+                tracing::debug!(
+                    "closing a client connection whose request head did not come in time"
+                );
+                return;
             }
             Step::Close => return,
         };
@@ -269,7 +297,7 @@ mod tests {
 
     #[test]
     fn idle_after_the_last_request_then_shut_down_then_close() {
-        let activity = Activity::new();
+        let activity = Activity::new(false);
         let d = Deadlines {
             header_read: Duration::from_secs(2),
             idle: Duration::from_secs(4),
@@ -299,6 +327,52 @@ mod tests {
         assert!(matches!(
             activity.next_step(&d, Some(asked), asked + d.header_read),
             Step::Close
+        ));
+    }
+
+    #[test]
+    fn an_http1_head_must_come_within_header_read_of_the_last_response() {
+        let activity = Activity::new(true);
+        let d = Deadlines {
+            header_read: Duration::from_secs(2),
+            idle: Duration::from_secs(4),
+        };
+        let t0 = activity.started;
+        // The first head: counted from the start.
+        assert!(matches!(
+            activity.next_step(&d, None, t0 + Duration::from_secs(1)),
+            Step::WaitUntil(at) if at == t0 + d.header_read
+        ));
+        assert!(matches!(
+            activity.next_step(&d, None, t0 + d.header_read),
+            Step::CutHead
+        ));
+        // A request in flight is looked at again within headerRead.
+        let request = activity.begin();
+        let now = t0 + Duration::from_secs(9);
+        assert!(matches!(
+            activity.next_step(&d, None, now),
+            Step::WaitUntil(at) if at == now + d.header_read
+        ));
+        drop(request);
+        let ended = activity.started
+            + Duration::from_millis(activity.idle_since_ms.load(Ordering::Relaxed));
+        assert!(matches!(
+            activity.next_step(&d, None, ended + Duration::from_secs(1)),
+            Step::WaitUntil(at) if at == ended + d.header_read
+        ));
+        assert!(matches!(
+            activity.next_step(&d, None, ended + d.header_read),
+            Step::CutHead
+        ));
+        // With idle the shorter, idle comes first.
+        let d = Deadlines {
+            header_read: Duration::from_secs(8),
+            idle: Duration::from_secs(3),
+        };
+        assert!(matches!(
+            activity.next_step(&d, None, ended + d.idle),
+            Step::ShutDown
         ));
     }
 }
