@@ -149,6 +149,16 @@ async fn busy_connections_are_not_closed() {
     assert!(!h2_conn.is_finished());
 }
 
+/// One request on a keep-alive connection, then silence: how long until
+/// the node closes it (within 7 s).
+async fn keep_alive_closed_after(node: &Node) -> Duration {
+    let mut stream = raw::connect(node.port).await;
+    stream.write_all(&health_request()).await.unwrap();
+    assert_eq!(raw::read_response(&mut stream).await, 200);
+    let (_, closed) = raw::read_until_closed(&mut stream, Duration::from_secs(7)).await;
+    closed.expect("the idle keep-alive connection is still open")
+}
+
 /// A slowloris client trickling its head, a byte at a time, well inside
 /// any per-read timeout: the connection goes `headerRead` after it was
 /// served, however busy the client looks.
@@ -192,11 +202,7 @@ async fn a_trickled_http1_head_is_cut_after_header_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_http1_keep_alive_is_closed_after_header_read() {
     let (node, _dir) = short_deadlines();
-    let mut stream = raw::connect(node.port).await;
-    stream.write_all(&health_request()).await.unwrap();
-    assert_eq!(raw::read_response(&mut stream).await, 200);
-    let (_, closed) = raw::read_until_closed(&mut stream, Duration::from_secs(7)).await;
-    let closed = closed.expect("the idle keep-alive connection is still open");
+    let closed = keep_alive_closed_after(&node).await;
     // headerRead is 2 s, idle 4 s.
     assert!(
         closed >= Duration::from_millis(1500) && closed < Duration::from_millis(3500),
@@ -212,11 +218,7 @@ async fn idle_http1_keep_alive_is_closed_after_idle() {
         "-Dproxy.timeouts.headerRead=8000",
         "-Dproxy.timeouts.idle=1500",
     ]);
-    let mut stream = raw::connect(node.port).await;
-    stream.write_all(&health_request()).await.unwrap();
-    assert_eq!(raw::read_response(&mut stream).await, 200);
-    let (_, closed) = raw::read_until_closed(&mut stream, Duration::from_secs(7)).await;
-    let closed = closed.expect("the idle keep-alive connection is still open");
+    let closed = keep_alive_closed_after(&node).await;
     assert!(
         closed >= Duration::from_millis(1000) && closed < Duration::from_secs(5),
         "closed after {closed:?}"
