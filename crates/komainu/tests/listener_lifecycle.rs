@@ -15,7 +15,7 @@ use common::{Node, route_to, upstream};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const HEALTH: &str = "/.well-known/otoroshi/monitoring/health";
@@ -178,11 +178,8 @@ async fn a_trickled_http1_head_is_cut_after_header_read() {
             break;
         }
         let mut probe = [0u8; 64];
-        if let Ok(read) = tokio::time::timeout(
-            Duration::from_millis(1),
-            tokio::io::AsyncReadExt::read(&mut stream, &mut probe),
-        )
-        .await
+        if let Ok(read) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut probe)).await
         {
             // EOF or reset: the node closed it (it never answers a head cut).
             assert!(matches!(read, Ok(0) | Err(_)), "answered: {read:?}");

@@ -79,6 +79,11 @@ impl Activity {
         InFlight(self.clone())
     }
 
+    /// When the last request in flight ended (the start, before any).
+    fn idle_since(&self) -> Instant {
+        self.started + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire))
+    }
+
     fn next_step(&self, deadlines: &Deadlines, shutdown_at: Option<Instant>, now: Instant) -> Step {
         let busy = self.in_flight.load(Ordering::Acquire) > 0;
         if let Some(asked) = shutdown_at {
@@ -97,8 +102,7 @@ impl Activity {
             let look_again = head_read.map_or(deadlines.idle, |h| h.min(deadlines.idle));
             return Step::WaitUntil(now + look_again);
         }
-        let since =
-            self.started + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+        let since = self.idle_since();
         let idle_deadline = since + deadlines.idle;
         let head_deadline = head_read.map(|h| since + h);
         if head_deadline.is_some_and(|d| now >= d) {
@@ -296,13 +300,17 @@ impl Body for Tracked {
 mod tests {
     use super::*;
 
+    fn deadlines(header_read_s: u64, idle_s: u64) -> Deadlines {
+        Deadlines {
+            header_read: Duration::from_secs(header_read_s),
+            idle: Duration::from_secs(idle_s),
+        }
+    }
+
     #[test]
     fn idle_after_the_last_request_then_shut_down_then_close() {
         let activity = Activity::new(false);
-        let d = Deadlines {
-            header_read: Duration::from_secs(2),
-            idle: Duration::from_secs(4),
-        };
+        let d = deadlines(2, 4);
         let t0 = activity.started;
         let request = activity.begin();
         assert!(matches!(
@@ -310,8 +318,7 @@ mod tests {
             Step::WaitUntil(_)
         ));
         drop(request);
-        let ended = activity.started
-            + Duration::from_millis(activity.idle_since_ms.load(Ordering::Relaxed));
+        let ended = activity.idle_since();
         assert!(matches!(
             activity.next_step(&d, None, ended + Duration::from_secs(3)),
             Step::WaitUntil(at) if at == ended + d.idle
@@ -334,10 +341,7 @@ mod tests {
     #[test]
     fn an_http1_head_must_come_within_header_read_of_the_last_response() {
         let activity = Activity::new(true);
-        let d = Deadlines {
-            header_read: Duration::from_secs(2),
-            idle: Duration::from_secs(4),
-        };
+        let d = deadlines(2, 4);
         let t0 = activity.started;
         // The first head: counted from the start.
         assert!(matches!(
@@ -356,8 +360,7 @@ mod tests {
             Step::WaitUntil(at) if at == now + d.header_read
         ));
         drop(request);
-        let ended = activity.started
-            + Duration::from_millis(activity.idle_since_ms.load(Ordering::Relaxed));
+        let ended = activity.idle_since();
         assert!(matches!(
             activity.next_step(&d, None, ended + Duration::from_secs(1)),
             Step::WaitUntil(at) if at == ended + d.header_read
@@ -367,10 +370,7 @@ mod tests {
             Step::CutHead
         ));
         // With idle the shorter, idle comes first.
-        let d = Deadlines {
-            header_read: Duration::from_secs(8),
-            idle: Duration::from_secs(3),
-        };
+        let d = deadlines(8, 3);
         assert!(matches!(
             activity.next_step(&d, None, ended + d.idle),
             Step::ShutDown
